@@ -1,0 +1,13 @@
+// Package clat is the command line of the clat daemon (placeholder until it lands).
+package clat
+
+import (
+	"fmt"
+	"os"
+)
+
+// Main runs the command with args (without the program name) and returns the exit code.
+func Main(args []string) int {
+	fmt.Fprintln(os.Stderr, "not implemented yet")
+	return 2
+}

@@ -1,0 +1,36 @@
+// Command gluon-464xlat is the feed's one multi-call binary: installed once,
+// it runs as xlat-clat, xlat-plat or l3roamd-xlat according to the name it is
+// called by (the packages ship those names as links), so that the three
+// packages share one Go runtime on the router's flash.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/gluon-464xlat/gluon-464xlat/app/clat"
+	"github.com/gluon-464xlat/gluon-464xlat/app/plat"
+	"github.com/gluon-464xlat/gluon-464xlat/app/roamd"
+)
+
+func main() {
+	name, args := filepath.Base(os.Args[0]), os.Args[1:]
+	if name == "gluon-464xlat" && len(args) > 0 {
+		name, args = args[0], args[1:]
+	}
+	os.Exit(run(name, args))
+}
+
+func run(name string, args []string) int {
+	switch name {
+	case "xlat-clat":
+		return clat.Main(args)
+	case "xlat-plat":
+		return plat.Main(args)
+	case "l3roamd-xlat":
+		return roamd.Main(args)
+	}
+	fmt.Fprintf(os.Stderr, "gluon-464xlat: unknown command %q (want xlat-clat, xlat-plat or l3roamd-xlat)\n", name)
+	return 2
+}
