@@ -1,12 +1,189 @@
 package plat
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/gluon-464xlat/gluon-464xlat/platd"
+	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
-// runDaemon is a placeholder until its part lands.
+const defaultSocket = "/var/run/xlat-plat.sock"
+
+// configFlags are the daemon's configuration overrides (for hosts without a
+// Gluon root, and for the lab until the upgrade step has written UCI).
+type configFlags struct {
+	root, prefix, device, nat66, ipv4, wan, blocked, socket string
+	mtu                                                     int
+}
+
+func (c *configFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.root, "root", "/", "root directory of the node's files")
+	fs.StringVar(&c.prefix, "prefix", "", "own PLAT /96 (overrides UCI plat.prefix)")
+	fs.StringVar(&c.device, "device", "", "translator device (overrides UCI plat.device)")
+	fs.StringVar(&c.nat66, "nat66", "", "NAT66 address (overrides UCI plat.nat66_address)")
+	fs.StringVar(&c.ipv4, "ipv4", "", "IPv4 address of the NAT66 address (overrides UCI plat.ipv4_address)")
+	fs.StringVar(&c.wan, "wan", "", "WAN device (overrides UCI plat.wan_device)")
+	fs.StringVar(&c.blocked, "blocked", "", "comma-separated blocked IPv4 prefixes (replace UCI plat.blocked_ipv4)")
+	fs.StringVar(&c.socket, "socket", "", "control socket, below root (overrides UCI plat.socket)")
+	fs.IntVar(&c.mtu, "mtu", 0, "translator device MTU (overrides UCI plat.mtu)")
+}
+
+// config loads the UCI configuration under root and applies the overrides.
+func (c *configFlags) config() (xlatconf.PLAT, error) {
+	cfg, err := loadPLATConfig(c.root)
+	if err != nil {
+		return xlatconf.PLAT{}, err
+	}
+	var errs []error
+	if c.prefix != "" {
+		p, err := netip.ParsePrefix(c.prefix)
+		errs = append(errs, flagErr("prefix", err))
+		cfg.Prefix = p
+	}
+	if c.nat66 != "" {
+		a, err := netip.ParseAddr(c.nat66)
+		errs = append(errs, flagErr("nat66", err))
+		cfg.NAT66Address = a
+	}
+	if c.ipv4 != "" {
+		a, err := netip.ParseAddr(c.ipv4)
+		errs = append(errs, flagErr("ipv4", err))
+		cfg.IPv4Address = a
+	}
+	if c.blocked != "" {
+		cfg.BlockedIPv4 = nil
+		for _, s := range strings.Split(c.blocked, ",") {
+			p, err := netip.ParsePrefix(strings.TrimSpace(s))
+			errs = append(errs, flagErr("blocked", err))
+			cfg.BlockedIPv4 = append(cfg.BlockedIPv4, p)
+		}
+	}
+	if c.device != "" {
+		cfg.Device = c.device
+	}
+	if c.wan != "" {
+		cfg.WANDevice = c.wan
+	}
+	if c.socket != "" {
+		cfg.Socket = c.socket
+	}
+	if c.mtu != 0 {
+		cfg.MTU = c.mtu
+	}
+	if err := errors.Join(errs...); err != nil {
+		return xlatconf.PLAT{}, err
+	}
+	defaults(&cfg)
+	return cfg, nil
+}
+
+func flagErr(name string, err error) error {
+	if err != nil {
+		return fmt.Errorf("option --%s: %w", name, err)
+	}
+	return nil
+}
+
+// defaults fills what neither UCI nor flags set.
+func defaults(cfg *xlatconf.PLAT) {
+	if cfg.Device == "" {
+		cfg.Device = "plat"
+	}
+	if !cfg.IPv4Address.IsValid() {
+		cfg.IPv4Address = netip.AddrFrom4([4]byte{192, 0, 0, 8})
+	}
+	if !cfg.NAT66Address.IsValid() && cfg.Prefix.IsValid() && cfg.Prefix.Addr().Is6() {
+		// The 2018 default: the /96 itself + 192.0.0.8.
+		cfg.NAT66Address = platd.Embed(cfg.Prefix, cfg.IPv4Address)
+	}
+	if cfg.WANDevice == "" {
+		cfg.WANDevice = "br-wan"
+	}
+	if cfg.BlockedIPv4 == nil {
+		cfg.BlockedIPv4 = platd.DefaultBlockedIPv4()
+	}
+	if cfg.Socket == "" {
+		cfg.Socket = defaultSocket
+	}
+}
+
+// loadPLATConfig reads the plat section of /etc/config/gluon-464xlat under
+// root. Until the UCI loader (xlatconf.Load) lands, only flags configure the
+// daemon.
+func loadPLATConfig(root string) (xlatconf.PLAT, error) {
+	return xlatconf.PLAT{}, nil
+}
+
+// runDaemon is `xlat-plat run`: the PLAT daemon, until SIGTERM or SIGINT.
 func runDaemon(args []string) int {
-	fmt.Fprintln(os.Stderr, "xlat-plat run: not implemented yet")
-	return 2
+	fs := flag.NewFlagSet("xlat-plat run", flag.ContinueOnError)
+	var cf configFlags
+	cf.register(fs)
+	backend := fs.String("backend", "auto", "translator: auto, userspace, nat46 or tayga")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("daemon", "xlat-plat")
+	cfg, err := cf.config()
+	if err != nil {
+		log.Error("configuration", "err", err)
+		return 1
+	}
+	open, name, err := chooseBackend(*backend, cf.root)
+	if err != nil {
+		log.Error("translator backend", "err", err)
+		return 1
+	}
+	sock := filepath.Join(cf.root, cfg.Socket)
+	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
+		log.Error("control socket", "err", err)
+		return 1
+	}
+	d, err := platd.New(cfg, platd.Options{Open: open, BackendName: name, Logger: log, SocketPath: sock})
+	if err != nil {
+		log.Error("configuration", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := d.Run(ctx); err != nil {
+		log.Error("PLAT failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// chooseBackend picks the translator: the nat46 module where its control
+// file exists, else the userspace data plane, else TAYGA.
+func chooseBackend(want, root string) (platd.OpenFunc, string, error) {
+	const nat46Control = "/proc/net/nat46/control"
+	tayga := func() (platd.OpenFunc, string, error) {
+		if _, err := exec.LookPath("tayga"); err != nil {
+			return nil, "", fmt.Errorf("backend tayga: %w", err)
+		}
+		return platd.OpenTayga(filepath.Join(root, "var/run/xlat-plat")), "tayga", nil
+	}
+	switch want {
+	case "auto":
+		if _, err := os.Stat(nat46Control); err == nil {
+			return nil, "", errors.New("backend nat46: " + nat46Control + " exists, but the nat46 backend is not wired into xlat-plat yet")
+		}
+		return tayga()
+	case "tayga":
+		return tayga()
+	case "userspace", "nat46":
+		return nil, "", fmt.Errorf("backend %s: not wired into xlat-plat yet", want)
+	}
+	return nil, "", fmt.Errorf("unknown backend %q (want auto, userspace, nat46 or tayga)", want)
 }

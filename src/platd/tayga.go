@@ -1,0 +1,102 @@
+package platd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// OpenTayga returns an OpenFunc that runs TAYGA (Debian package tayga) as the
+// translator: a reference backend for hosts that have neither the nat46
+// module nor the userspace data plane. It understands exactly the PLAT's rule
+// shape (local RFC6052 /96, remote NONE /32 <-> /128). dir holds its
+// configuration (under the daemon's root).
+func OpenTayga(dir string) OpenFunc {
+	return func(ctx context.Context, dev string, mtu int, rules []string) (Backend, error) {
+		if len(rules) != 1 {
+			return nil, fmt.Errorf("tayga backend: want one rule pair, got %d", len(rules))
+		}
+		kv := map[string]string{}
+		f := strings.Fields(rules[0])
+		for i := 0; i+1 < len(f); i += 2 {
+			kv[f[i]] = f[i+1]
+		}
+		prefix, err1 := netip.ParsePrefix(kv["local.v6"])
+		v4, err2 := netip.ParsePrefix(kv["remote.v4"])
+		v6, err3 := netip.ParsePrefix(kv["remote.v6"])
+		if err := errors.Join(err1, err2, err3); err != nil || kv["local.style"] != "RFC6052" ||
+			kv["remote.style"] != "NONE" || prefix.Bits() != 96 || v4.Bits() != 32 || v6.Bits() != 128 {
+			return nil, fmt.Errorf("tayga backend: rule %q: only local RFC6052 /96 with remote NONE /32-/128 is supported", rules[0])
+		}
+		return startTayga(dir, dev, prefix, v4.Addr(), v6.Addr())
+	}
+}
+
+type taygaBackend struct {
+	dev, conf string
+	cmd       *exec.Cmd
+	done      chan struct{}
+}
+
+func startTayga(dir, dev string, prefix netip.Prefix, v4, v6 netip.Addr) (*taygaBackend, error) {
+	bin, err := exec.LookPath("tayga")
+	if err != nil {
+		return nil, fmt.Errorf("tayga backend: %w", err)
+	}
+	data := filepath.Join(dir, "tayga-"+dev)
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return nil, fmt.Errorf("tayga backend: %w", err)
+	}
+	// TAYGA's own address (source of its ICMP errors): 192.0.0.2, inside
+	// 192.0.0.0/29 next to the management 192.0.0.1.
+	conf := filepath.Join(dir, "tayga-"+dev+".conf")
+	text := strings.Join([]string{
+		"tun-device " + dev,
+		"ipv4-addr 192.0.0.2",
+		"prefix " + prefix.String(),
+		fmt.Sprintf("map %s %s", v4, v6),
+		"data-dir " + data,
+		"",
+	}, "\n")
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		return nil, fmt.Errorf("tayga backend: %w", err)
+	}
+	if out, err := exec.Command(bin, "-c", conf, "--mktun").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("tayga --mktun: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	b := &taygaBackend{dev: dev, conf: conf, done: make(chan struct{})}
+	b.cmd = exec.Command(bin, "-c", conf, "-d")
+	b.cmd.Stdout, b.cmd.Stderr = os.Stderr, os.Stderr
+	if err := b.cmd.Start(); err != nil {
+		b.rmtun()
+		return nil, fmt.Errorf("tayga: %w", err)
+	}
+	go func() { _ = b.cmd.Wait(); close(b.done) }()
+	return b, nil
+}
+
+func (b *taygaBackend) rmtun() error {
+	out, err := exec.Command("tayga", "-c", b.conf, "--rmtun").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("tayga --rmtun: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+func (b *taygaBackend) Close() error {
+	_ = b.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-b.done:
+	case <-time.After(3 * time.Second):
+		_ = b.cmd.Process.Kill()
+		<-b.done
+	}
+	return errors.Join(b.rmtun())
+}
