@@ -53,14 +53,14 @@ const (
 
 // Segment types and their total lengths.
 const (
-	TLVMAC       uint8 = 1  // [1][8][mac 6]
-	TLVCLAT      uint8 = 2  // [2][18][CLATD /96, 16]     prefix the client leased under
-	TLVClientIP  uint8 = 3  // [3][6][ipv4 4]              CLIENTIP
-	TLVLeaseTime uint8 = 4  // [4][6][u32 seconds]         remaining lease
-	TLVPLAT      uint8 = 5  // [5][18][PLATC /96, 16]      PLAT the client used at lease time
-	TLVNewCLAT   uint8 = 6  // [6][18][CLATB /96, 16]      new node's CLAT prefix
-	TLVTimestamp uint8 = 7  // [7][10][u64 unix ms]        replay window
-	TLVEcho      uint8 = 8  // [8][6][u32 nonce]           nonce of the message answered
+	TLVMAC       uint8 = 1   // [1][8][mac 6]
+	TLVCLAT      uint8 = 2   // [2][18][CLATD /96, 16]     prefix the client leased under
+	TLVClientIP  uint8 = 3   // [3][6][ipv4 4]              CLIENTIP
+	TLVLeaseTime uint8 = 4   // [4][6][u32 seconds]         remaining lease
+	TLVPLAT      uint8 = 5   // [5][18][PLATC /96, 16]      PLAT the client used at lease time
+	TLVNewCLAT   uint8 = 6   // [6][18][CLATB /96, 16]      new node's CLAT prefix
+	TLVTimestamp uint8 = 7   // [7][10][u64 unix ms]        replay window
+	TLVEcho      uint8 = 8   // [8][6][u32 nonce]           nonce of the message answered
 	TLVHMAC      uint8 = 255 // [255][34][HMAC-SHA256 32]  must be last
 )
 
