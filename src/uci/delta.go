@@ -26,7 +26,7 @@ type Delta struct {
 }
 
 // Line renders the delta line as libuci writes it (value single-quoted,
-// ' as '\”), without the trailing newline.
+// each ' closed, escaped and reopened), without the trailing newline.
 func (d Delta) Line(pkg string) string {
 	var b strings.Builder
 	b.WriteString(d.Op)

@@ -2,7 +2,8 @@ package uci
 
 import "strings"
 
-// quote writes a value in single quotes, ' as '\” (libuci's uci_escape).
+// quote writes a value in single quotes, each ' closed, escaped and reopened
+// (libuci's uci_escape).
 func quote(b *strings.Builder, s string) {
 	b.WriteByte('\'')
 	b.WriteString(strings.ReplaceAll(s, "'", `'\''`))
