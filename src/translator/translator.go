@@ -48,8 +48,12 @@ type Sink interface{ Emit(pkt []byte) } // pkt valid only during the call; the s
 type Config struct {
 	// Pairs are scanned in order like nat46's rule pairs (see Pair, and docs/translator.md).
 	Pairs []Pair
-	// MTU6 is the IPv6 next-hop MTU and also RFC 7915's lowest-ipv6-mtu (default 1280).
+	// MTU6 is the IPv6 next-hop MTU (default 1280): DF packets that do not fit get an
+	// ICMPv4 Frag Needed; it also enters the RFC 7915 MTU formulas.
 	MTU6 int
+	// LowestIPv6MTU is RFC 7915's lowest-ipv6-mtu (default MTU6): IPv4 packets without DF
+	// whose translation is larger are fragmented to this size.
+	LowestIPv6MTU int
 	// MTU4 is the IPv4 next-hop MTU (default 1500).
 	MTU4 int
 	// RFC6791 is the IPv4 source used for ICMPv6 errors whose source cannot be translated
@@ -116,11 +120,17 @@ func New(cfg Config) (*Translator, error) {
 	if cfg.MTU6 == 0 {
 		cfg.MTU6 = 1280
 	}
+	if cfg.LowestIPv6MTU == 0 || cfg.LowestIPv6MTU > cfg.MTU6 {
+		cfg.LowestIPv6MTU = cfg.MTU6
+	}
 	if cfg.MTU4 == 0 {
 		cfg.MTU4 = 1500
 	}
 	if cfg.MTU6 < 1280 || cfg.MTU6 > 65575 {
 		return nil, fmt.Errorf("translator config: MTU6 %d out of range 1280..65575", cfg.MTU6)
+	}
+	if cfg.LowestIPv6MTU < 1280 {
+		return nil, fmt.Errorf("translator config: LowestIPv6MTU %d below 1280", cfg.LowestIPv6MTU)
 	}
 	if cfg.MTU4 < 68 || cfg.MTU4 > 65535 {
 		return nil, fmt.Errorf("translator config: MTU4 %d out of range 68..65535", cfg.MTU4)
