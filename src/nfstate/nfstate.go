@@ -1,0 +1,362 @@
+// Package nfstate keeps l3roamd-xlat's kernel packet-filter state on a node
+// that serves roamed clients: ipsets (through vishvananda/netlink) whose
+// members are per client and expire with the lease, and ip6tables rules
+// (through coreos/go-iptables) whose number depends only on how many
+// distinct CLAT and PLAT prefixes roamed clients came with, never on the
+// number of clients.
+//
+// The mechanism (see files/docs/roaming.md): the node B that serves a
+// client which leased its address under CLAT prefix D and PLAT prefix C
+// rewrites that client's traffic so that the PLAT sees exactly the
+// addresses it saw before the roam (CLATD::ip -> PLATC::server). B's
+// conntrack sees these connections for the first time, so B's NAT rules
+// apply to them; the PLAT's conntrack entries stay valid.
+//
+//	nat    PREROUTING  -> L3X-PRE
+//	  ! -i <clat> -m set --match-set l3x-in dst -j NETMAP --to CLATB/96      (1 rule)
+//	  -i <clat> -m set --match-set l3xp<PLATC> src -j NETMAP --to PLATC/96   (1 per PLAT)
+//	nat    POSTROUTING -> L3X-POST
+//	  -m set --match-set l3xs<CLATD> src -j NETMAP --to CLATD/96             (1 per origin CLAT)
+//	filter FORWARD     -> L3X-FWD
+//	  -i <clat> -p tcp ! --syn -m conntrack --ctstate NEW
+//	     -m set ! --match-set l3x-roam src -j DROP                           (1 rule)
+//
+// The last rule keeps mid-stream TCP segments of a client whose roam is not
+// yet set up from creating an un-rewritten conntrack entry here and a new
+// NAT binding at the PLAT (whose RST would kill the connection); TCP
+// retransmits them once the state is in place.
+package nfstate
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coreos/go-iptables/iptables"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
+	"golang.org/x/sys/unix"
+)
+
+// Chain names.
+const (
+	ChainPre  = "L3X-PRE"
+	ChainPost = "L3X-POST"
+	ChainFwd  = "L3X-FWD"
+)
+
+// Set names; per-prefix sets append 24 hex digits of the /96.
+const (
+	SetIn       = "l3x-in"
+	SetRoam     = "l3x-roam"
+	setOrigin   = "l3xs"
+	setPLAT     = "l3xp"
+	maxTimeout  = 2147483 // ipset's limit in seconds
+	baseTimeout = 3600
+)
+
+// Config names the node's CLAT.
+type Config struct {
+	CLATDevice string       // the CLAT's IPv6-side device, e.g. "clat"
+	OwnCLAT    netip.Prefix // this node's CLAT /96 (CLATB)
+}
+
+// State is the packet-filter state of one node (one network namespace).
+type State struct {
+	cfg  Config
+	ipt  *iptables.IPTables
+	mu   sync.Mutex
+	sets map[string]bool // per-prefix sets (and their rule) known to exist
+}
+
+// New checks the configuration and finds ip6tables.
+func New(cfg Config) (*State, error) {
+	if cfg.CLATDevice == "" {
+		return nil, errors.New("nfstate: CLAT device name empty")
+	}
+	if err := check96(cfg.OwnCLAT, "own CLAT prefix"); err != nil {
+		return nil, err
+	}
+	ipt, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv6), iptables.Timeout(5))
+	if err != nil {
+		return nil, fmt.Errorf("nfstate: ip6tables: %w", err)
+	}
+	return &State{cfg: cfg, ipt: ipt, sets: map[string]bool{}}, nil
+}
+
+func check96(p netip.Prefix, what string) error {
+	if !p.IsValid() || !p.Addr().Is6() || p.Addr().Is4In6() || p.Bits() != 96 || p.Masked() != p {
+		return fmt.Errorf("nfstate: %s %v is not an IPv6 /96", what, p)
+	}
+	return nil
+}
+
+// SetName is the ipset for an origin CLAT ("s") or PLAT ("p") prefix.
+func SetName(kind string, p netip.Prefix) string {
+	a := p.Addr().As16()
+	return kind + hex.EncodeToString(a[:12])
+}
+
+func createSet(name string) error {
+	to := uint32(baseTimeout)
+	err := netlink.IpsetCreate(name, "hash:ip", netlink.IpsetCreateOptions{
+		Family: unix.AF_INET6, Timeout: &to, Replace: true})
+	if err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("nfstate: ipset create %s: %w", name, err)
+	}
+	return nil
+}
+
+// Setup creates the base sets, chains, static rules and jumps (idempotent).
+func (s *State) Setup() error {
+	for _, n := range []string{SetIn, SetRoam} {
+		if err := createSet(n); err != nil {
+			return err
+		}
+	}
+	for _, c := range []struct{ table, chain, from string }{
+		{"nat", ChainPre, "PREROUTING"}, {"nat", ChainPost, "POSTROUTING"}, {"filter", ChainFwd, "FORWARD"},
+	} {
+		if ok, err := s.ipt.ChainExists(c.table, c.chain); err != nil {
+			return fmt.Errorf("nfstate: %s/%s: %w", c.table, c.chain, err)
+		} else if !ok {
+			if err := s.ipt.NewChain(c.table, c.chain); err != nil {
+				return fmt.Errorf("nfstate: new chain %s/%s: %w", c.table, c.chain, err)
+			}
+		}
+		if err := s.ipt.InsertUnique(c.table, c.from, 1, "-j", c.chain); err != nil {
+			return fmt.Errorf("nfstate: jump %s/%s -> %s: %w", c.table, c.from, c.chain, err)
+		}
+	}
+	dev := s.cfg.CLATDevice
+	if err := s.ipt.AppendUnique("nat", ChainPre, "!", "-i", dev, "-m", "set", "--match-set", SetIn, "dst",
+		"-j", "NETMAP", "--to", s.cfg.OwnCLAT.String()); err != nil {
+		return fmt.Errorf("nfstate: nat/%s incoming rule: %w", ChainPre, err)
+	}
+	if err := s.ipt.AppendUnique("filter", ChainFwd, "-i", dev, "-p", "tcp", "!", "--syn", "-m", "conntrack",
+		"--ctstate", "NEW", "-m", "set", "!", "--match-set", SetRoam, "src", "-j", "DROP"); err != nil {
+		return fmt.Errorf("nfstate: filter/%s mid-stream rule: %w", ChainFwd, err)
+	}
+	return nil
+}
+
+// Teardown removes jumps, chains and every l3x set.
+func (s *State) Teardown() error {
+	var errs []error
+	for _, c := range []struct{ table, chain, from string }{
+		{"nat", ChainPre, "PREROUTING"}, {"nat", ChainPost, "POSTROUTING"}, {"filter", ChainFwd, "FORWARD"},
+	} {
+		if err := s.ipt.DeleteIfExists(c.table, c.from, "-j", c.chain); err != nil {
+			errs = append(errs, err)
+		}
+		if ok, _ := s.ipt.ChainExists(c.table, c.chain); ok {
+			if err := s.ipt.ClearAndDeleteChain(c.table, c.chain); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	all, err := netlink.IpsetListAll()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, set := range all {
+		if strings.HasPrefix(set.SetName, "l3x") {
+			if err := netlink.IpsetDestroy(set.SetName); err != nil {
+				errs = append(errs, fmt.Errorf("ipset destroy %s: %w", set.SetName, err))
+			}
+		}
+	}
+	s.mu.Lock()
+	s.sets = map[string]bool{}
+	s.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+// ensure creates the per-prefix set and its rule once.
+func (s *State) ensure(kind string, p netip.Prefix) (string, error) {
+	name := SetName(kind, p)
+	s.mu.Lock()
+	ok := s.sets[name]
+	s.mu.Unlock()
+	if ok {
+		return name, nil
+	}
+	if err := createSet(name); err != nil {
+		return "", err
+	}
+	var err error
+	if kind == setOrigin {
+		err = s.ipt.AppendUnique("nat", ChainPost, "-m", "set", "--match-set", name, "src",
+			"-j", "NETMAP", "--to", p.String())
+	} else {
+		err = s.ipt.AppendUnique("nat", ChainPre, "-i", s.cfg.CLATDevice, "-m", "set", "--match-set", name, "src",
+			"-j", "NETMAP", "--to", p.String())
+	}
+	if err != nil {
+		return "", fmt.Errorf("nfstate: rule for %s: %w", name, err)
+	}
+	s.mu.Lock()
+	s.sets[name] = true
+	s.mu.Unlock()
+	return name, nil
+}
+
+func embed(p netip.Prefix, v4 netip.Addr) net.IP {
+	a := p.Addr().As16()
+	b := v4.As4()
+	copy(a[12:], b[:])
+	return net.IP(a[:])
+}
+
+func timeoutOf(d time.Duration) *uint32 {
+	sec := int64(d / time.Second)
+	if sec < 1 {
+		sec = 1
+	}
+	if sec > maxTimeout {
+		sec = maxTimeout
+	}
+	v := uint32(sec)
+	return &v
+}
+
+func add(set string, ip net.IP, d time.Duration) error {
+	if err := netlink.IpsetAdd(set, &netlink.IPSetEntry{IP: ip, Timeout: timeoutOf(d), Replace: true}); err != nil {
+		return fmt.Errorf("nfstate: ipset add %s %s: %w", set, ip, err)
+	}
+	return nil
+}
+
+func del(set string, ip net.IP) error {
+	err := netlink.IpsetDel(set, &netlink.IPSetEntry{IP: ip})
+	if err == nil || errors.Is(err, nl.IPSetError(nl.IPSET_ERR_EXIST)) || errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	return fmt.Errorf("nfstate: ipset del %s %s: %w", set, ip, err)
+}
+
+// Roamed is one client served here under another node's CLAT/PLAT prefixes.
+type Roamed struct {
+	CLAT     netip.Prefix // CLATD, where the client leased its address
+	PLAT     netip.Prefix // PLATC; zero = keep this node's PLAT
+	ClientIP netip.Addr
+}
+
+// AddRoamed installs (or refreshes) a roamed client's members for lease d,
+// then drops conntrack entries for its addresses that predate the rewrite.
+func (s *State) AddRoamed(r Roamed, d time.Duration) error {
+	if err := check96(r.CLAT, "CLAT"); err != nil {
+		return err
+	}
+	if !r.ClientIP.Is4() {
+		return fmt.Errorf("nfstate: client %v is not IPv4", r.ClientIP)
+	}
+	own := embed(s.cfg.OwnCLAT, r.ClientIP)
+	if r.CLAT != s.cfg.OwnCLAT {
+		so, err := s.ensure(setOrigin, r.CLAT)
+		if err != nil {
+			return err
+		}
+		if err := add(so, own, d); err != nil {
+			return err
+		}
+		if err := add(SetIn, embed(r.CLAT, r.ClientIP), d); err != nil {
+			return err
+		}
+	}
+	if r.PLAT.IsValid() {
+		if err := check96(r.PLAT, "PLAT"); err != nil {
+			return err
+		}
+		sp, err := s.ensure(setPLAT, r.PLAT)
+		if err != nil {
+			return err
+		}
+		if err := add(sp, own, d); err != nil {
+			return err
+		}
+	}
+	if err := add(SetRoam, own, d); err != nil {
+		return err
+	}
+	s.flushConntrack(own, embed(r.CLAT, r.ClientIP))
+	return nil
+}
+
+// flushConntrack deletes flows from own (un-rewritten) and towards old.
+func (s *State) flushConntrack(own, old net.IP) {
+	f1 := &netlink.ConntrackFilter{}
+	_ = f1.AddIP(netlink.ConntrackOrigSrcIP, own)
+	f2 := &netlink.ConntrackFilter{}
+	_ = f2.AddIP(netlink.ConntrackOrigDstIP, old)
+	_, _ = netlink.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET6, f1, f2)
+}
+
+// RemoveRoamed deletes a roamed client's members (absent ones are fine).
+func (s *State) RemoveRoamed(r Roamed) error {
+	if !r.ClientIP.Is4() || check96(r.CLAT, "CLAT") != nil {
+		return fmt.Errorf("nfstate: bad client %v/%v", r.CLAT, r.ClientIP)
+	}
+	own := embed(s.cfg.OwnCLAT, r.ClientIP)
+	var errs []error
+	if r.CLAT != s.cfg.OwnCLAT {
+		errs = append(errs, del(SetName(setOrigin, r.CLAT), own), del(SetIn, embed(r.CLAT, r.ClientIP)))
+	}
+	if r.PLAT.IsValid() {
+		errs = append(errs, del(SetName(setPLAT, r.PLAT), own))
+	}
+	errs = append(errs, del(SetRoam, own))
+	return errors.Join(errs...)
+}
+
+// DropPLAT removes the rule and set of a PLAT that is gone.
+func (s *State) DropPLAT(plat netip.Prefix) error {
+	if err := check96(plat, "PLAT"); err != nil {
+		return err
+	}
+	name := SetName(setPLAT, plat)
+	if err := s.ipt.DeleteIfExists("nat", ChainPre, "-i", s.cfg.CLATDevice, "-m", "set", "--match-set", name, "src",
+		"-j", "NETMAP", "--to", plat.String()); err != nil {
+		return fmt.Errorf("nfstate: delete rule for %s: %w", name, err)
+	}
+	if err := netlink.IpsetDestroy(name); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("nfstate: ipset destroy %s: %w", name, err)
+	}
+	s.mu.Lock()
+	delete(s.sets, name)
+	s.mu.Unlock()
+	return nil
+}
+
+// RuleCount is the number of rules in l3roamd-xlat's chains.
+func (s *State) RuleCount() (int, error) {
+	n := 0
+	for _, c := range []struct{ table, chain string }{{"nat", ChainPre}, {"nat", ChainPost}, {"filter", ChainFwd}} {
+		rules, err := s.ipt.List(c.table, c.chain)
+		if err != nil {
+			return 0, fmt.Errorf("nfstate: list %s/%s: %w", c.table, c.chain, err)
+		}
+		n += len(rules) - 1 // first line is -N
+	}
+	return n, nil
+}
+
+// Members lists a set's addresses (for status and tests).
+func Members(set string) ([]netip.Addr, error) {
+	res, err := netlink.IpsetList(set)
+	if err != nil {
+		return nil, fmt.Errorf("nfstate: ipset list %s: %w", set, err)
+	}
+	var out []netip.Addr
+	for _, e := range res.Entries {
+		if a, ok := netip.AddrFromSlice(e.IP); ok {
+			out = append(out, a.Unmap())
+		}
+	}
+	return out, nil
+}
