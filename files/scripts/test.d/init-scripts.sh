@@ -1,0 +1,58 @@
+#!/bin/bash
+# The procd init scripts, run without OpenWrt: each script is sourced by a
+# POSIX sh (dash) the way rc.common sources it, with procd_* and uci replaced
+# by functions that log their arguments; the log must show the daemon
+# started as "<command> run" with respawn, stdout/stderr to syslog, the config
+# file watched and a reload trigger on it, START after babeld (45), and no
+# instance when the node has no section for that daemon.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+fails=0
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+pass() { echo "ok   $*"; }
+
+# run_script SCRIPT SECTION_PRESENT(0|1): prints the procd calls
+run_script() {
+	sh -s "$1" "$2" <<'SH'
+script=$1 present=$2
+procd_open_instance() { echo "open_instance"; }
+procd_set_param() { echo "set_param $*"; }
+procd_close_instance() { echo "close_instance"; }
+procd_add_reload_trigger() { echo "reload_trigger $*"; }
+uci() { [ "$present" = 1 ] && echo section; }
+. "$script"
+echo "START=$START STOP=$STOP USE_PROCD=$USE_PROCD"
+start_service 2>/dev/null
+service_triggers
+SH
+}
+
+for p in gluon-464xlat-clat:xlat-clat:clat gluon-464xlat-plat:xlat-plat:plat gluon-l3roamd-xlat:l3roamd-xlat:roamd; do
+	pkg=${p%%:*} rest=${p#*:}
+	cmd=${rest%%:*}
+	s=$pkg/files/etc/init.d/$pkg
+	log=$(run_script "$s" 1)
+	want=(
+		"open_instance"
+		"set_param command /usr/sbin/$cmd run"
+		"set_param respawn 3600 5 0"
+		"set_param stdout 1"
+		"set_param stderr 1"
+		"set_param file /etc/config/gluon-464xlat"
+		"close_instance"
+		"reload_trigger gluon-464xlat"
+	)
+	ok=1
+	for w in "${want[@]}"; do
+		grep -qxF "$w" <<<"$log" || { fail "$pkg: init script does not call: $w"; ok=0; }
+	done
+	start=$(sed -n 's/^START=\([0-9]*\) .*/\1/p' <<<"$log")
+	grep -q 'USE_PROCD=1' <<<"$log" || { fail "$pkg: USE_PROCD not 1"; ok=0; }
+	if [ -z "$start" ] || [ "$start" -le 45 ]; then fail "$pkg: START=$start, must come after babeld (45)"; ok=0; fi
+	[ $ok = 0 ] || pass "$pkg: procd instance '$cmd run' (START=$start), respawn, syslog, config watched, reload trigger"
+	log=$(run_script "$s" 0)
+	if grep -q open_instance <<<"$log"; then fail "$pkg: instance started without its UCI section"; else pass "$pkg: no instance without section gluon-464xlat.${rest#*:}"; fi
+	if shellcheck -s sh "$s"; then pass "$pkg: shellcheck -s sh"; else fail "$pkg: shellcheck"; fi
+done
+echo "init scripts: $fails failed"
+[ "$fails" -eq 0 ]
