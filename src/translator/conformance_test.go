@@ -18,7 +18,7 @@ import (
 const conformanceDir = "../../../shared/conformance/jool-siit"
 
 type confState struct {
-	Pool6         string      `json:"pool6"`
+	Pool6         *string     `json:"pool6"`
 	EAMT          [][2]string `json:"eamt"`
 	RFC6791v4     *string     `json:"rfc6791v4_prefix"`
 	RFC6791v6     *string     `json:"rfc6791v6_prefix"`
@@ -79,12 +79,14 @@ func confConfig(s confState) (Config, error) {
 		side := Side{Style: StyleNone, V4: v4, V6: v6}
 		cfg.Pairs = append(cfg.Pairs, Pair{Local: side, Remote: side})
 	}
-	pool6, err := netip.ParsePrefix(s.Pool6)
-	if err != nil {
-		return cfg, err
+	if s.Pool6 != nil {
+		pool6, err := netip.ParsePrefix(*s.Pool6)
+		if err != nil {
+			return cfg, err
+		}
+		pool := Side{Style: StyleRFC6052, V6: pool6}
+		cfg.Pairs = append(cfg.Pairs, Pair{Local: pool, Remote: pool})
 	}
-	pool := Side{Style: StyleRFC6052, V6: pool6}
-	cfg.Pairs = append(cfg.Pairs, Pair{Local: pool, Remote: pool})
 	if s.RFC6791v4 != nil && *s.RFC6791v4 != "" {
 		a, err := netip.ParsePrefix(*s.RFC6791v4)
 		if err != nil {

@@ -167,7 +167,7 @@ func (t *Translator) translate46(buf []byte, off, n int, meta Meta, sink Sink) (
 			return t.drop(&t.c.dropTooBig)
 		}
 	} else if hdr6+plen > t.cfg.MTU6 || !df && hdr6+plen > t.cfg.LowestIPv6MTU {
-		if df && !isFrag {
+		if df && hdr6+plen > t.cfg.MTU6 { // also for DF fragments (Jool test ca)
 			return t.genErr4(b, 3, 4, t.fragNeeded4(), sink, &t.c.dropTooBig)
 		}
 		needFrag = true
@@ -291,11 +291,9 @@ func (t *Translator) icmpErr46(b []byte, ihl int, sink Sink) (int, int, Verdict)
 	}
 	inner := icmp[8:]
 	var ext []byte
-	if l := int(icmp[5]) * 4; l != 0 {
-		if l <= len(inner) {
-			ext = inner[l:]
-			inner = inner[:l]
-		}
+	if l := int(icmp[5]) * 4; l != 0 && l <= len(inner) {
+		ext = inner[l:]
+		inner = inner[:l]
 	}
 	if len(inner) < 20 || inner[0]>>4 != 4 {
 		return t.drop(&t.c.dropMalformed)
@@ -304,6 +302,9 @@ func (t *Translator) icmpErr46(b []byte, ihl int, sink Sink) (int, int, Verdict)
 	itot := int(be.Uint16(inner[2:]))
 	if iihl < 20 || iihl > len(inner) || itot < iihl {
 		return t.drop(&t.c.dropMalformed)
+	}
+	if itot < len(inner) {
+		inner = inner[:itot] // drop RFC 4884 padding / trailing bytes
 	}
 	iproto := inner[9]
 	ifo := be.Uint16(inner[6:])
@@ -326,10 +327,14 @@ func (t *Translator) icmpErr46(b []byte, ihl int, sink Sink) (int, int, Verdict)
 		return t.drop(&t.c.dropNoMapping)
 	}
 	if r&srcOK == 0 {
-		if !t.cfg.RFC6791v6.IsValid() {
+		switch {
+		case t.cfg.RFC6791v6.IsValid():
+			s6 = t.cfg.RFC6791v6.As16()
+		case t.cfg.Self6.IsValid():
+			s6 = t.cfg.Self6.As16()
+		default:
 			return t.drop(&t.c.dropNoMapping)
 		}
-		s6 = t.cfg.RFC6791v6.As16()
 	}
 	ttl := b[8]
 	if t.cfg.RouterMode {
@@ -364,21 +369,11 @@ func (t *Translator) icmpErr46(b []byte, ihl int, sink Sink) (int, int, Verdict)
 	if ifragOff == 0 {
 		t.innerCsum46(q, iproto, inner[12:20], is6[:], id6[:], itot-iihl)
 	}
-	if ext != nil && (t6 == 1 || t6 == 3) {
-		for (p-48)%8 != 0 {
-			out[p] = 0
-			p++
-		}
-		for p-48 < 128 {
-			out[p] = 0
-			p++
-		}
-		out[44] = uint8((p - 48) / 8)
-		p += copy(out[p:], ext)
+	lenAt := -1
+	if t6 == 1 || t6 == 3 {
+		lenAt = 44
 	}
-	if p > 1280 {
-		p = 1280
-	}
+	p = layoutICMPErr(out, 48, p-48, ext, 1280, 8, lenAt)
 	writeIPv6Header(out, b[1], p-40, protoICMPv6, ttl, s6[:], d6[:])
 	be.PutUint16(out[42:], ^fold(sum16(out[40:p], pseudo6(s6[:], d6[:], p-40, protoICMPv6))))
 	sink.Emit(out[:p])
@@ -411,4 +406,43 @@ func (t *Translator) innerCsum46(q []byte, proto uint8, a4, s6, d6 []byte, l4len
 			adjustCsum(q[2:], d+uint64(^fold(oldw)), false, false)
 		}
 	}
+}
+
+// layoutICMPErr finishes the body of a translated ICMP error in out: the translated inner
+// packet is out[hdrs:hdrs+innerLen]; ext is an RFC 4884 extension structure (nil: none).
+// Like Jool it keeps, in order of priority, the first 128 bytes of the inner packet, the
+// whole extension (never cut: dropped if it does not fit), then as much of the inner packet
+// as fits into limit bytes; the inner part is padded / cut to a multiple of unit (and at
+// least 128 bytes) and its length stored in out[lenAt] (lenAt<0: the type has no length
+// attribute, the extension is dropped). It returns the total length.
+func layoutICMPErr(out []byte, hdrs, innerLen int, ext []byte, limit, unit, lenAt int) int {
+	if ext != nil && lenAt >= 0 {
+		part := innerLen &^ (unit - 1)
+		if innerLen < 128 {
+			part = 128
+		}
+		fits := true
+		if hdrs+part+len(ext) > limit {
+			if hdrs+128+len(ext) <= limit {
+				part = (limit - hdrs - len(ext)) &^ (unit - 1)
+			} else {
+				fits = false
+			}
+		}
+		if fits {
+			for i := innerLen; i < part; i++ {
+				out[hdrs+i] = 0
+			}
+			out[lenAt] = uint8(part / unit)
+			copy(out[hdrs+part:], ext)
+			return hdrs + part + len(ext)
+		}
+	}
+	if lenAt >= 0 {
+		out[lenAt] = 0
+	}
+	if hdrs+innerLen > limit {
+		return limit
+	}
+	return hdrs + innerLen
 }

@@ -106,7 +106,7 @@ func (t *Translator) translate64(buf []byte, off, n int, meta Meta, sink Sink) (
 		return t.drop(&t.c.dropMalformed)
 	}
 	plen := int(be.Uint16(b[4:]))
-	if plen == 0 || 40+plen > n {
+	if plen == 0 && b[6] == nhHopByHop || 40+plen > n { // (jumbograms are not supported)
 		return t.drop(&t.c.dropMalformed)
 	}
 	b = b[:40+plen]
@@ -180,7 +180,7 @@ func (t *Translator) translate64(buf []byte, off, n int, meta Meta, sink Sink) (
 		}
 		df = true
 	} else if tot > t.cfg.MTU4 {
-		if df {
+		if df || e.frag { // Jool: an IPv6 fragment too big for the IPv4 next hop gets a PTB too
 			return t.genErr6(b, 2, 0, t.ptb6(), sink, &t.c.dropTooBig)
 		}
 		needFrag = true
@@ -304,6 +304,9 @@ func (t *Translator) icmpErr64(b []byte, e ext6, sink Sink) (int, int, Verdict) 
 	if len(inner) < 40 || inner[0]>>4 != 6 {
 		return t.drop(&t.c.dropMalformed)
 	}
+	if il := 40 + int(be.Uint16(inner[4:])); il < len(inner) {
+		inner = inner[:il] // drop RFC 4884 padding / trailing bytes
+	}
 	ie, werr, _ := walk6(inner, true)
 	if werr != walkOK {
 		return t.drop(&t.c.dropMalformed)
@@ -367,23 +370,17 @@ func (t *Translator) icmpErr64(b []byte, e ext6, sink Sink) (int, int, Verdict) 
 	if ie.fragOff == 0 {
 		innerCsum64(q, ie.nh, inner[8:40], is4[:], id4[:], iplen-(ie.l4-40))
 	}
-	if ext != nil {
-		for (p-28)%4 != 0 {
-			out[p] = 0
-			p++
-		}
-		for p-28 < 128 {
-			out[p] = 0
-			p++
-		}
-		out[25] = uint8((p - 28) / 4)
-		p += copy(out[p:], ext)
+	lenAt := -1
+	if t4 == 3 || t4 == 11 || t4 == 12 {
+		lenAt = 25
 	}
-	if p > 576 {
-		p = 576
-	}
+	p = layoutICMPErr(out, 28, p-28, ext, 576, 4, lenAt)
 	be.PutUint16(out[22:], ^fold(sum16(out[20:p], 0)))
-	writeIPv4Header(out, (b[0]&0x0f)<<4|b[1]>>4, p, t.nextID(), 0, hop, protoICMP, s4[:], d4[:])
+	oid, ofl := t.nextID(), uint16(0)
+	if e.frag { // atomic fragment (fragmented ICMP was refused above)
+		oid = uint16(e.id)
+	}
+	writeIPv4Header(out, (b[0]&0x0f)<<4|b[1]>>4, p, oid, ofl, hop, protoICMP, s4[:], d4[:])
 	sink.Emit(out[:p])
 	t.c.translated64.Add(1)
 	t.c.icmpErr64.Add(1)
