@@ -1,0 +1,207 @@
+// Command xlat-bench measures the translator against plain kernel IPv6
+// forwarding and TAYGA in the same run: single-stream TCP both directions and
+// 64-byte UDP packets per second through the client — translator — server
+// topology of package xlatlab. Several runs each, medians and ratios as a
+// table; with BENCH_JSON=FILE also JSON. Needs root, iperf3 and tayga.
+//
+//	xlat-bench [-bin PATH] [-runs 3] [-time 5] [-gro] [-queues 1]
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/dataplane/xlatlab"
+	"github.com/gluon-464xlat/gluon-464xlat/meshlab"
+)
+
+type metric string
+
+const (
+	tcp    metric = "tcp_gbps"
+	tcpRev metric = "tcp_reverse_gbps"
+	udp64  metric = "udp64_kpps"
+)
+
+var (
+	metrics = []metric{tcp, tcpRev, udp64}
+	modes   = []xlatlab.Mode{xlatlab.Kernel, xlatlab.Tayga, xlatlab.Xlat}
+)
+
+func main() {
+	bin := flag.String("bin", "", "xlat-clat binary (default: go build from the source tree)")
+	src := flag.String("src", ".", "Go module directory for building the binary")
+	runs := flag.Int("runs", 3, "runs per measurement")
+	secs := flag.Int("time", 5, "seconds per run")
+	gro := flag.Bool("gro", false, "enable GRO on the veths")
+	queues := flag.Int("queues", 1, "TUN queues for xlat-clat")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *bin, *src, *runs, *secs, *gro, *queues); err != nil {
+		fmt.Fprintln(os.Stderr, "xlat-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, bin, src string, runs, secs int, gro bool, queues int) error {
+	lab, err := meshlab.New("x2b")
+	if err != nil {
+		return err
+	}
+	defer lab.Close()
+	if bin == "" {
+		if bin, err = xlatlab.BuildBinary(ctx, src, lab.Dir()); err != nil {
+			return err
+		}
+	} else if bin, err = filepath.Abs(bin); err != nil {
+		return err
+	}
+	topos := map[xlatlab.Mode]*xlatlab.Topo{}
+	for i, m := range modes {
+		t, err := xlatlab.Build(ctx, lab, fmt.Sprintf("%c", "ktx"[i]), xlatlab.Options{
+			Mode: m, XlatBin: bin, GRO: gro, XlatArgs: []string{"--queues", strconv.Itoa(queues)}})
+		if err != nil {
+			return fmt.Errorf("%s topology: %w", m, err)
+		}
+		if _, err := t.Srv.Start("iperf3", "iperf3", "-s", "-B", t.ServerBind()); err != nil {
+			return err
+		}
+		topos[m] = t
+	}
+	for _, m := range modes {
+		t := topos[m]
+		if err := meshlab.WaitFor(ctx, string(m)+" iperf3 server", 50*time.Millisecond, func() (bool, error) {
+			_, err := t.Cli.Runf(ctx, "ping -c1 -W1 %s", t.Target())
+			if err != nil {
+				return false, err
+			}
+			out, err := t.Srv.Runf(ctx, "ss -Hltn sport = :5201")
+			return err == nil && len(out) > 0, err
+		}); err != nil {
+			return err
+		}
+	}
+	res := map[metric]map[xlatlab.Mode][]float64{}
+	for _, k := range metrics {
+		res[k] = map[xlatlab.Mode][]float64{}
+	}
+	for r := 0; r < runs; r++ {
+		for _, m := range modes {
+			for _, k := range metrics {
+				v, err := measure(ctx, topos[m], k, secs)
+				if err != nil {
+					return fmt.Errorf("%s %s run %d: %w", m, k, r+1, err)
+				}
+				fmt.Fprintf(os.Stderr, "run %d %-6s %-16s %8.2f\n", r+1, m, k, v)
+				res[k][m] = append(res[k][m], v)
+			}
+		}
+	}
+	med := map[metric]map[xlatlab.Mode]float64{}
+	for _, k := range metrics {
+		med[k] = map[xlatlab.Mode]float64{}
+		for _, m := range modes {
+			med[k][m] = median(res[k][m])
+		}
+	}
+	fmt.Printf("translator benchmark: %d runs x %d s, medians (GRO on veths: %v, queues %d)\n", runs, secs, gro, queues)
+	fmt.Printf("%-18s %10s %10s %10s %12s %12s\n", "metric", "kernel", "tayga", "xlat", "xlat/tayga", "xlat/kernel")
+	for _, k := range metrics {
+		x := med[k]
+		fmt.Printf("%-18s %10.2f %10.2f %10.2f %11.2fx %11.0f%%\n", k, x[xlatlab.Kernel], x[xlatlab.Tayga], x[xlatlab.Xlat],
+			ratio(x[xlatlab.Xlat], x[xlatlab.Tayga]), 100*ratio(x[xlatlab.Xlat], x[xlatlab.Kernel]))
+	}
+	if st := topos[xlatlab.Xlat].Xlat; st != nil {
+		_ = st.Stop() // logs its counters on exit
+		fmt.Fprintf(os.Stderr, "xlat-clat log:\n%s", st.Log())
+	}
+	if path := os.Getenv("BENCH_JSON"); path != "" {
+		out := map[string]map[string]float64{}
+		for _, k := range metrics {
+			out[string(k)] = map[string]float64{}
+			for _, m := range modes {
+				out[string(k)][string(m)] = med[k][m]
+			}
+		}
+		b, _ := json.MarshalIndent(out, "", "  ")
+		tmp := path + ".tmp"
+		if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// iperfResult is the part of iperf3's JSON output the benchmark reads.
+type iperfResult struct {
+	End struct {
+		SumReceived struct {
+			BitsPerSecond float64 `json:"bits_per_second"`
+		} `json:"sum_received"`
+		Sum struct {
+			Seconds     float64 `json:"seconds"`
+			Packets     float64 `json:"packets"`
+			LostPackets float64 `json:"lost_packets"`
+		} `json:"sum"`
+	} `json:"end"`
+	Error string `json:"error"`
+}
+
+func measure(ctx context.Context, t *xlatlab.Topo, k metric, secs int) (float64, error) {
+	args := []string{"iperf3", "-c", t.Target(), "-t", strconv.Itoa(secs), "-J", "--connect-timeout", "3000"}
+	switch k {
+	case tcpRev:
+		args = append(args, "-R")
+	case udp64:
+		args = append(args, "-u", "-l", "64", "-b", "0")
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Duration(secs+20)*time.Second)
+	defer cancel()
+	out, err := t.Cli.Command(cctx, args...).Output()
+	var r iperfResult
+	if jerr := json.Unmarshal(out, &r); jerr != nil {
+		return 0, fmt.Errorf("iperf3: %v (%v): %s", jerr, err, out)
+	}
+	if r.Error != "" {
+		return 0, fmt.Errorf("iperf3: %s", r.Error)
+	}
+	if k == udp64 {
+		if r.End.Sum.Seconds == 0 {
+			return 0, fmt.Errorf("iperf3: no UDP summary: %s", out)
+		}
+		return (r.End.Sum.Packets - r.End.Sum.LostPackets) / r.End.Sum.Seconds / 1000, nil
+	}
+	return r.End.SumReceived.BitsPerSecond / 1e9, nil
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}

@@ -1,0 +1,74 @@
+// Package dataplane runs the CLAT/PLAT translation data plane: either the
+// nat46 kernel module (through its control file) or this project's userspace
+// translator on a TUN device with offloads. Open picks the backend.
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/gluon-464xlat/gluon-464xlat/nat46"
+	"github.com/gluon-464xlat/gluon-464xlat/translator"
+)
+
+// Backend is a running data plane for one device.
+type Backend interface {
+	// SetPairs replaces the rule pairs; packets in flight finish with the old ones.
+	SetPairs(pairs []translator.Pair) error
+	// Counters returns a snapshot of the counters.
+	Counters() Stats
+	// Close stops the data plane and removes what it created.
+	Close() error
+}
+
+// Stats are a backend's counters.
+type Stats struct {
+	Backend    string // "userspace" or "nat46"
+	Device     string
+	RxPackets  uint64 // frames read from the device (a GSO super-packet counts once)
+	RxBytes    uint64
+	TxPackets  uint64 // frames written back (forwarded and emitted)
+	TxBytes    uint64
+	RxGSO      uint64 // super-packets among RxPackets
+	Emitted    uint64 // frames written from the translator's slow path (fragments, ICMP errors)
+	Dropped    uint64 // translator verdict Drop
+	Errors     uint64 // read/write errors and frames with an unusable virtio-net header
+	Translator translator.Counters
+}
+
+// Options tune Open.
+type Options struct {
+	// ControlPath is the nat46 control file (default nat46.DefaultControlPath).
+	ControlPath string
+	// Userspace forces the userspace backend even when nat46 is present.
+	Userspace bool
+	// Queues is the number of TUN queues / worker goroutines (default 1).
+	Queues int
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Open starts the nat46 backend when the nat46 control file exists and the
+// userspace backend otherwise. mtu is the device MTU (the IPv4 side's; see
+// files/docs/dataplane.md), cfg the translator configuration whose Pairs
+// configure either backend.
+func Open(ctx context.Context, dev string, mtu int, cfg translator.Config, opts Options) (Backend, error) {
+	path := opts.ControlPath
+	if path == "" {
+		path = nat46.DefaultControlPath
+	}
+	if !opts.Userspace {
+		err := nat46.Available(path)
+		if err == nil {
+			return OpenNat46(path, dev, cfg.Pairs)
+		}
+		if !errors.Is(err, nat46.ErrNoModule) {
+			return nil, err
+		}
+	}
+	return openUserspace(ctx, dev, mtu, cfg, opts)
+}
+
+func fmtDev(dev string, err error) error { return fmt.Errorf("dataplane %s: %w", dev, err) }
