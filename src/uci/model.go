@@ -368,3 +368,16 @@ func ValidType(s string) bool {
 	}
 	return true
 }
+
+// ResetSection makes sure a named section exists with the given type and
+// no options, keeping its position in the file (a new one is appended). It
+// is the idempotent "write this section from scratch" of upgrade scripts.
+func (p *Package) ResetSection(name, typ string) (*Section, error) {
+	s, err := p.SetSection(name, typ)
+	if err != nil {
+		return nil, err
+	}
+	s.Options = nil
+	s.Anonymous = false
+	return s, nil
+}

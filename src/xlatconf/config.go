@@ -2,6 +2,11 @@
 // derives from the site config and writes to UCI (/etc/config/gluon-464xlat),
 // and what xlat-clat, xlat-plat and l3roamd-xlat read at start.
 //
+// Load (load.go) reads it with the uci package (pending deltas applied) and
+// fills in the defaults (Default* constants); WriteCLAT/WritePLAT/WriteRoamd
+// write one section each with every option explicit (the upgrade step).
+// Errors name the file, the section and the option.
+//
 // UCI layout (one named section per daemon; absent section = daemon disabled):
 //
 //	config clat 'clat'
@@ -23,17 +28,18 @@
 //	config plat 'plat'
 //		option prefix 'fddd:1337:2:1234:5678:9abc::/96'       # own PLAT /96
 //		option device 'plat'
-//		option nat66_address 'fddd:...::c000:8'
+//		option nat66_address 'fddd:...::c000:8'               # default <prefix>+ipv4_address
 //		option ipv4_address '192.0.0.8'
 //		option wan_device 'br-wan'
-//		list blocked_ipv4 '10.0.0.0/8' ...
+//		list blocked_ipv4 '10.0.0.0/8' ...                    # absent = DefaultBlockedIPv4
+//		option mtu '1280'
 //		option socket '/var/run/xlat-plat.sock'
 //
 //	config roamd 'roamd'
 //		option node_address 'fdxx::/128 address of the node'
 //		option node_client_prefix 'fdxx:...::/64'
 //		option port '5524'
-//		option secret ''                                      # optional HMAC key
+//		option secret 'key'                                   # optional HMAC key (absent = none)
 //		option socket '/var/run/l3roamd-xlat.sock'
 //		option client_bridge 'br-client'
 //		list mesh_device 'mesh0'
