@@ -1,0 +1,295 @@
+package translator
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"testing"
+)
+
+func TestCLATMapping(t *testing.T) {
+	tr := newT(t, Config{Pairs: []Pair{clatPair(t)}})
+	for _, proto := range []uint8{protoTCP, protoUDP, protoICMP} {
+		in := mk4("192.0.0.1", "198.51.100.7", proto, payloadN(100), pktOpt{ttl: 55, tos: 0xb8, df: true})
+		out, v := xlate(tr, in, Meta{})
+		if v != Forward || len(out) != 1 {
+			t.Fatalf("proto %d: verdict %v", proto, v)
+		}
+		p := out[0]
+		if len(p) != len(in)+20 || p[0] != 0x6b || p[1] != 0x80 || p[7] != 55 {
+			t.Errorf("proto %d: bad IPv6 header % x", proto, p[:8])
+		}
+		if s := netip.AddrFrom16([16]byte(p[8:24])); s != netip.MustParseAddr("2001:db8::464") {
+			t.Errorf("src %s", s)
+		}
+		if d := netip.AddrFrom16([16]byte(p[24:40])); d != netip.MustParseAddr("64:ff9b::198.51.100.7") {
+			t.Errorf("dst %s", d)
+		}
+		if !l4CsumOK(t, p) {
+			t.Errorf("proto %d: bad transport checksum after 4->6", proto)
+		}
+		// the reply comes back
+		np := proto
+		if proto == protoICMP {
+			np = protoICMPv6
+		}
+		rep := mk6("64:ff9b::198.51.100.7", "2001:db8::464", np, payloadN(100), pktOpt{ttl: 60, icmpType: 129})
+		out, v = xlate(tr, rep, Meta{})
+		if v != Forward {
+			t.Fatalf("reply proto %d: verdict %v", proto, v)
+		}
+		q := out[0]
+		if !bytes.Equal(q[12:16], []byte{198, 51, 100, 7}) || !bytes.Equal(q[16:20], []byte{192, 0, 0, 1}) || q[8] != 60 {
+			t.Errorf("reply header % x", q[:20])
+		}
+		if fold(sum16(q[:20], 0)) != 0xffff || !l4CsumOK(t, q) {
+			t.Errorf("reply proto %d: bad checksums", proto)
+		}
+	}
+	// an IPv4 source that is not the CLAT host has no mapping
+	if _, v := xlate(tr, mk4("192.0.0.2", "198.51.100.7", protoUDP, nil, pktOpt{}), Meta{}); v != Drop {
+		t.Errorf("unmapped source: %v", v)
+	}
+	if c := tr.Counters(); c.Translated46 != 3 || c.Translated64 != 3 || c.DropNoMapping != 1 {
+		t.Errorf("counters %+v", c)
+	}
+}
+
+func TestPairGroups(t *testing.T) {
+	// Group 1: a /32 host pair closed by an RFC6052 pair; group 2: another prefix.
+	p1, _ := ParsePair("local.v4 10.0.0.1/32 local.v6 2001:db8:a::1/128 remote.style NONE remote.v4 10.9.9.9/32 remote.v6 2001:db8:b::9/128")
+	p2, _ := ParsePair("local.style RFC6052 local.v6 2001:db8:c::/96 remote.style RFC6052 remote.v6 64:ff9b::/96")
+	tr := newT(t, Config{Pairs: []Pair{p1, p2}})
+	out, v := xlate(tr, mk4("10.0.0.1", "10.9.9.9", protoUDP, nil, pktOpt{}), Meta{})
+	if v != Forward || netip.AddrFrom16([16]byte(out[0][8:24])).String() != "2001:db8:a::1" ||
+		netip.AddrFrom16([16]byte(out[0][24:40])).String() != "2001:db8:b::9" {
+		t.Fatalf("first pair: %v % x", v, out)
+	}
+	out, _ = xlate(tr, mk4("10.0.0.1", "1.2.3.4", protoUDP, nil, pktOpt{}), Meta{})
+	if netip.AddrFrom16([16]byte(out[0][8:24])).String() != "2001:db8:a::1" ||
+		netip.AddrFrom16([16]byte(out[0][24:40])).String() != "64:ff9b::102:304" {
+		t.Fatalf("mixed pairs in one group: % x", out[0][:40])
+	}
+	// a second group is only used when the first one did not match both addresses
+	p3, _ := ParsePair("local.style RFC6052 local.v6 2001:db8:d::/96 remote.style RFC6052 remote.v6 2001:db8:e::/96")
+	tr = newT(t, Config{Pairs: []Pair{p2, p3}})
+	out, _ = xlate(tr, mk4("10.0.0.1", "1.2.3.4", protoUDP, nil, pktOpt{}), Meta{})
+	if netip.AddrFrom16([16]byte(out[0][8:24])).String() != "2001:db8:c::a00:1" {
+		t.Fatalf("first group wins: % x", out[0][8:40])
+	}
+	// v6->v4: source must be in remote, destination in local
+	out, v = xlate(tr, mk6("2001:db8:e::102:304", "2001:db8:d::a00:1", protoUDP, nil, pktOpt{}), Meta{})
+	if v != Forward || !bytes.Equal(out[0][12:20], []byte{1, 2, 3, 4, 10, 0, 0, 1}) {
+		t.Fatalf("second group v6->v4: %v % x", v, out)
+	}
+}
+
+func TestRoundTripSymmetric(t *testing.T) {
+	tr := newT(t, Config{Pairs: []Pair{symPair(t)}})
+	for _, proto := range []uint8{protoTCP, protoUDP, protoICMP} {
+		for _, n := range []int{0, 1, 100, 1200} {
+			in := mk4("192.0.2.33", "198.51.100.2", proto, payloadN(n), pktOpt{df: true, tos: 4, ttl: 9})
+			out, v := xlate(tr, in, Meta{})
+			if v != Forward || !l4CsumOK(t, out[0]) {
+				t.Fatalf("proto %d len %d: 4->6 %v", proto, n, v)
+			}
+			back, v := xlate(tr, out[0], Meta{})
+			if v != Forward {
+				t.Fatalf("6->4 %v", v)
+			}
+			b := back[0]
+			// ID is generated; DF follows the 1260 rule
+			want := append([]byte(nil), in...)
+			copy(want[4:6], b[4:6])
+			want[6] = b[6]
+			ipv4HeaderCsum(want[:20])
+			if !bytes.Equal(b, want) {
+				t.Errorf("proto %d len %d: round trip\n got % x\nwant % x", proto, n, b[:48], want[:48])
+			}
+		}
+	}
+}
+
+func TestBadChecksumStaysBad(t *testing.T) {
+	tr := newT(t, Config{Pairs: []Pair{symPair(t)}})
+	for _, proto := range []uint8{protoTCP, protoUDP, protoICMP} {
+		in := mk4("192.0.2.33", "198.51.100.2", proto, payloadN(50), pktOpt{})
+		in[20+csumOffset(proto)] ^= 0x5a
+		out, _ := xlate(tr, in, Meta{})
+		if l4CsumOK(t, out[0]) {
+			t.Errorf("proto %d: a bad checksum became valid", proto)
+		}
+		back, _ := xlate(tr, out[0], Meta{})
+		if !bytes.Equal(back[0][20:], in[20:]) {
+			t.Errorf("proto %d: bad checksum not equivalently bad after round trip", proto)
+		}
+	}
+}
+
+func TestUDPZeroChecksum(t *testing.T) {
+	in := mk4("192.0.2.33", "198.51.100.2", protoUDP, payloadN(33), pktOpt{})
+	in[26], in[27] = 0, 0
+	tr := newT(t, Config{Pairs: []Pair{symPair(t)}})
+	out, v := xlate(tr, in, Meta{})
+	if v != Forward || !l4CsumOK(t, out[0]) || out[0][46]|out[0][47] == 0 {
+		t.Fatalf("amend: %v", v)
+	}
+	tr = newT(t, Config{Pairs: []Pair{symPair(t)}, DropUDPZeroChecksum: true})
+	out, v = xlate(tr, in, Meta{})
+	if v != Emitted || len(out) != 1 || out[0][20] != 3 || out[0][21] != 13 {
+		t.Fatalf("drop policy: %v %v", v, out)
+	}
+	frag := append([]byte(nil), in...)
+	frag[6] = 0x20 // MF
+	ipv4HeaderCsum(frag[:20])
+	tr = newT(t, Config{Pairs: []Pair{symPair(t)}, NoICMPErrors: true})
+	if _, v := xlate(tr, frag, Meta{}); v != Drop || tr.Counters().DropUDPZeroCsum != 1 {
+		t.Fatalf("fragment with zero checksum: %v", v)
+	}
+}
+
+func TestCsumPartial(t *testing.T) {
+	tr := newT(t, Config{Pairs: []Pair{clatPair(t)}})
+	for _, proto := range []uint8{protoTCP, protoUDP} {
+		in := mk4("192.0.0.1", "198.51.100.7", proto, payloadN(300), pktOpt{df: true})
+		co := 20 + csumOffset(proto)
+		binary.BigEndian.PutUint16(in[co:], fold(pseudo4(in[12:16], in[16:20], len(in)-20, proto)))
+		out, v := xlate(tr, in, Meta{CsumPartial: true})
+		if v != Forward {
+			t.Fatal(v)
+		}
+		p := out[0]
+		want := fold(pseudo6(p[8:24], p[24:40], len(p)-40, proto))
+		if got := binary.BigEndian.Uint16(p[40+csumOffset(proto):]); got != want && ^got != ^want {
+			t.Errorf("proto %d: partial csum %04x, want %04x", proto, got, want)
+		}
+		back, _ := xlate(newT(t, Config{Pairs: []Pair{symPair(t)}}), p, Meta{CsumPartial: true})
+		_ = back
+	}
+}
+
+func TestGSO(t *testing.T) {
+	tr := newT(t, Config{Pairs: []Pair{clatPair(t)}, MTU6: 1500})
+	in := mk4("192.0.0.1", "198.51.100.7", protoTCP, payloadN(65535-40), pktOpt{df: true})
+	out, v := xlate(tr, in, Meta{GSOSize: 1400, CsumPartial: true})
+	if v != Forward || len(out[0]) != len(in)+20 {
+		t.Fatalf("GSO 46: %v", v)
+	}
+	back, v := xlate(tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", protoTCP, payloadN(65535-40-20), pktOpt{}), Meta{GSOSize: 1420, CsumPartial: true})
+	if v != Forward || len(back[0]) != 65535-20 {
+		t.Fatalf("GSO 64: %v %d", v, len(back))
+	}
+	// an IPv6 super-packet whose IPv4 form would exceed 65535 bytes cannot be translated
+	if _, v := xlate(tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", protoTCP, payloadN(65535-20), pktOpt{}), Meta{GSOSize: 1420, CsumPartial: true}); v != Drop {
+		t.Fatalf("GSO 64 oversize: %v", v)
+	}
+	// segments too large for the IPv6 MTU: Frag Needed, never fragmentation
+	out, v = xlate(tr, in, Meta{GSOSize: 1460, CsumPartial: true})
+	if v != Emitted || len(out) != 1 || out[0][20] != 3 || out[0][21] != 4 || binary.BigEndian.Uint16(out[0][26:]) != 1480 {
+		t.Fatalf("GSO too big: %v % x", v, out)
+	}
+}
+
+func TestFragmentAndTooBig(t *testing.T) {
+	tr := newT(t, Config{Pairs: []Pair{symPair(t)}, MTU4: 1400})
+	in := mk4("192.0.2.33", "198.51.100.2", protoUDP, payloadN(3000), pktOpt{id: 0x4242})
+	out, v := xlate(tr, in, Meta{})
+	if v != Emitted || len(out) != 3 {
+		t.Fatalf("fragment 46: %v %d", v, len(out))
+	}
+	total := 0
+	for _, f := range out {
+		if len(f) > 1280 || f[6] != nhFragment || binary.BigEndian.Uint32(f[44:]) != 0x4242 {
+			t.Errorf("fragment % x", f[:48])
+		}
+		total += len(f) - 48
+	}
+	if total != len(in)-20 {
+		t.Errorf("fragments carry %d bytes, want %d", total, len(in)-20)
+	}
+	// the translated fragments translate back to IPv4 fragments with the same ID
+	for _, f := range out {
+		b, v := xlate(tr, f, Meta{})
+		if v != Forward || binary.BigEndian.Uint16(b[0][4:]) != 0x4242 {
+			t.Errorf("fragment back: %v", v)
+		}
+	}
+	// IPv6 packet larger than MTU4 -> PTB with MTU4+20
+	big := mk6("2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::", protoUDP, payloadN(1500), pktOpt{})
+	out, v = xlate(tr, big, Meta{})
+	if v != Emitted || out[0][40] != 2 || binary.BigEndian.Uint32(out[0][44:]) != 1420 || len(out[0]) != 1280 {
+		t.Fatalf("PTB: %v % x", v, out[0][:48])
+	}
+}
+
+func TestRouterModeTTL(t *testing.T) {
+	tr := newT(t, Config{Pairs: []Pair{symPair(t)}, RouterMode: true})
+	out, v := xlate(tr, mk4("192.0.2.33", "198.51.100.2", protoUDP, nil, pktOpt{ttl: 1}), Meta{})
+	if v != Emitted || out[0][20] != 11 {
+		t.Fatalf("TTL 1: %v", v)
+	}
+	out, _ = xlate(tr, mk4("192.0.2.33", "198.51.100.2", protoUDP, nil, pktOpt{ttl: 2}), Meta{})
+	if out[0][7] != 1 {
+		t.Fatalf("hop limit %d", out[0][7])
+	}
+}
+
+func TestMalformedNoPanic(t *testing.T) {
+	tr := newT(t, Config{Pairs: []Pair{symPair(t)}})
+	good4 := mk4("192.0.2.33", "198.51.100.2", protoTCP, payloadN(20), pktOpt{})
+	good6 := mk6("2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::", protoTCP, payloadN(20), pktOpt{})
+	for _, g := range [][]byte{good4, good6} {
+		for n := 0; n < len(g); n++ {
+			buf := make([]byte, Headroom+n)
+			copy(buf[Headroom:], g[:n])
+			if _, _, v := tr.Translate(buf, Headroom, n, Meta{}, nopSink{}); v == Forward && n < len(g) && n < 40 {
+				t.Errorf("truncated to %d bytes: forwarded", n)
+			}
+		}
+	}
+	// no headroom: dropped, not panicking
+	if _, _, v := tr.Translate(append([]byte(nil), good4...), 0, len(good4), Meta{}, nopSink{}); v != Drop {
+		t.Errorf("no headroom: %v", v)
+	}
+	if _, _, v := tr.Translate(good4, 10, len(good4), Meta{}, nopSink{}); v != Drop {
+		t.Errorf("n beyond buffer: %v", v)
+	}
+}
+
+func TestConcurrent(t *testing.T) {
+	tr := newT(t, Config{Pairs: []Pair{clatPair(t)}})
+	in := mk4("192.0.0.1", "198.51.100.7", protoUDP, payloadN(200), pktOpt{})
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, Headroom+len(in))
+			for i := 0; i < 1000; i++ {
+				copy(buf[Headroom:], in)
+				tr.Translate(buf, Headroom, len(in), Meta{}, nopSink{})
+			}
+		}()
+	}
+	wg.Wait()
+	if c := tr.Counters(); c.Translated46 != 4000 {
+		t.Fatalf("counters %+v", c)
+	}
+}
+
+func TestZeroAllocs(t *testing.T) {
+	for _, bc := range benchCases(t) {
+		bc := bc
+		buf := make([]byte, Headroom+len(bc.pkt))
+		allocs := testing.AllocsPerRun(200, func() {
+			copy(buf[Headroom:], bc.pkt)
+			if _, _, v := bc.tr.Translate(buf, Headroom, len(bc.pkt), bc.meta, nopSink{}); v != Forward {
+				t.Fatalf("%s: %v", bc.name, v)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per packet", bc.name, allocs)
+		}
+	}
+}
