@@ -1,0 +1,135 @@
+#!/bin/bash
+# The package Makefiles, evaluated by GNU make against small stand-ins for
+# OpenWrt's rules.mk/package.mk, Gluon's gluon.mk and the packages feed's
+# golang-package.mk (only the names the Makefiles use; no OpenWrt tree here):
+# they must parse; gluon-464xlat-clat/Makefile must define the Go binary
+# package and the CLAT package, with the Go Build/Compile winning over
+# Gluon's; GO_PKG must be src/go.mod's module path and the built command must
+# exist; Build/Prepare must copy the feed's src/ (vendor/ included); every
+# Gluon package must depend on gluon-464xlat-bin, have a postinst (it has a
+# check_site.lua) and name each of its dependencies in its docs page.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+top=$PWD
+fails=0
+fail() { echo "FAIL $*"; fails=$((fails + 1)); }
+pass() { echo "ok   $*"; }
+
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+mkdir -p "$t/openwrt/include" "$t/package" "$t/openwrt/feeds/packages/lang/golang"
+cat >"$t/openwrt/rules.mk" <<'MK'
+INCLUDE_DIR:=$(TOPDIR)/include
+BUILD_DIR:=$(TOPDIR)/build
+CP:=cp -fpR
+MK
+cat >"$t/openwrt/include/package.mk" <<'MK'
+# stand-in: records each package's fields instead of building it
+PKG_BUILD_DIR?=$(BUILD_DIR)/$(PKG_NAME)-$(PKG_VERSION)
+Build/Compile=default-compile
+define BuildPackage
+SECTION:=
+CATEGORY:=
+TITLE:=
+DEPENDS:=
+$$(eval $$(Package/$(1)))
+PKGS+=$(1)
+F_$(1)_SECTION:=$$(SECTION)
+F_$(1)_DEPENDS:=$$(DEPENDS)
+F_$(1)_INSTALL:=$$(or $$(strip $$(value Package/$(1)/install)),no)
+F_$(1)_POSTINST:=$$(or $$(strip $$(value Package/$(1)/postinst)),no)
+endef
+MK
+cat >"$t/package/gluon.mk" <<'MK'
+# stand-in for Gluon's gluon.mk: includes package.mk, sets its own compile
+PKG_VERSION?=1
+include $(INCLUDE_DIR)/package.mk
+Build/Compile=gluon-compile
+define BuildPackageGluon
+Package/$(1)/install?=gluon-install
+$(if $(wildcard check_site.lua),Package/$(1)/postinst:=gluon-check-site)
+$$(eval $$(call BuildPackage,$(1)))
+F_$(1)_SECTION:=gluon
+endef
+MK
+cat >"$t/openwrt/feeds/packages/lang/golang/golang-package.mk" <<'MK'
+# stand-in for the packages feed's golang-package.mk
+GO_ARCH_DEPENDS:=@(aarch64||arm||i386||i686||mips||mipsel||x86_64)
+ifneq ($(strip $(GO_PKG)),)
+Build/Configure=go-configure
+Build/Compile=go-compile
+endif
+define GoBinPackage
+Package/$(1)/install?=go-install-bin
+endef
+MK
+cat >"$t/show.mk" <<'MK'
+show:
+	@echo 'PKGS=$(strip $(PKGS))'
+	@echo 'COMPILE=$(value Build/Compile)'
+	@echo 'GO_PKG=$(GO_PKG)'
+	@echo 'GO_PKG_BUILD_PKG=$(GO_PKG_BUILD_PKG)'
+	@echo 'GO_PKG_INSTALL_EXTRA=$(GO_PKG_INSTALL_EXTRA)'
+	@echo 'GO_PKG_INSTALL_BIN_PATH=$(GO_PKG_INSTALL_BIN_PATH)'
+	@$(foreach p,$(PKGS),echo 'PKG $(p) section=$(F_$(p)_SECTION) install=$(F_$(p)_INSTALL) postinst=$(F_$(p)_POSTINST) depends=$(strip $(F_$(p)_DEPENDS))';)
+prepare:
+	$(Build/Prepare)
+MK
+
+show() { # DIR
+	make -s --no-print-directory -C "$top/$1" -f Makefile -f "$t/show.mk" TOPDIR="$t/openwrt" show
+}
+field() { sed -n "s/^$1=//p" <<<"$2"; }
+pkgline() { grep "^PKG $1 " <<<"$2" || true; }
+is() { # ACTUAL WANT WHAT
+	if [ "$1" = "$2" ]; then pass "$3"; else fail "$3: got '$1', want '$2'"; fi
+}
+
+module=$(sed -n 's/^module //p' src/go.mod)
+for d in gluon-464xlat-clat gluon-464xlat-plat gluon-l3roamd-xlat; do
+	if ! out=$(show "$d" 2>&1); then
+		fail "$d/Makefile does not evaluate: $out"
+		continue
+	fi
+	pass "$d/Makefile evaluates"
+	line=$(pkgline "$d" "$out")
+	case $line in
+	*"section=gluon install=gluon-install postinst=gluon-check-site"*) pass "$d: Gluon package, default install, postinst from check_site.lua" ;;
+	*) fail "$d: not a Gluon package with install and check_site postinst: $line" ;;
+	esac
+	deps=${line#*depends=}
+	for need in +gluon-core +gluon-mesh-babel +gluon-464xlat-bin; do
+		[[ " $deps " == *" $need "* ]] || fail "$d: DEPENDS lacks $need"
+	done
+	doc=files/docs/packages/$d.rst
+	for dep in $deps; do
+		name=${dep#+}
+		grep -q -- "$name" "$doc" || fail "$d: dependency $name not named in $doc"
+	done
+	pass "$d: depends on $deps"
+	if [ "$d" = gluon-464xlat-clat ]; then
+		is "$(field PKGS "$out")" "gluon-464xlat-bin gluon-464xlat-clat" "clat Makefile defines gluon-464xlat-bin and gluon-464xlat-clat"
+		is "$(field COMPILE "$out")" go-compile "Build/Compile is golang-package.mk's"
+		is "$(field GO_PKG "$out")" "$module" "GO_PKG is src/go.mod's module path"
+		bp=$(field GO_PKG_BUILD_PKG "$out")
+		is "$(test -d "src/${bp#"$module"/}" && echo yes)" yes "GO_PKG_BUILD_PKG $bp exists under src/"
+		is "$(grep -ow 'vendor/modules.txt' <<<"$(field GO_PKG_INSTALL_EXTRA "$out")")" vendor/modules.txt "GO_PKG_INSTALL_EXTRA keeps vendor/modules.txt"
+		is "$(field GO_PKG_INSTALL_BIN_PATH "$out")" /usr/sbin "binary installed to /usr/sbin"
+		bin=$(pkgline gluon-464xlat-bin "$out")
+		case $bin in
+		*"install=go-install-bin postinst=no depends=@("*"+kmod-tun"*) pass "gluon-464xlat-bin: GoBinPackage, GO_ARCH_DEPENDS, kmod-tun" ;;
+		*) fail "gluon-464xlat-bin: $bin" ;;
+		esac
+		grep -q 'gluon-464xlat-bin' files/docs/packages/gluon-464xlat-bin.rst || fail "no docs page for gluon-464xlat-bin"
+		if make -s --no-print-directory -C "$top/$d" -f Makefile -f "$t/show.mk" TOPDIR="$t/openwrt" PKG_BUILD_DIR="$t/build" prepare >/dev/null &&
+			[ -f "$t/build/go.mod" ] && [ -d "$t/build/cmd/gluon-464xlat" ]; then
+			pass "Build/Prepare copies the feed's src/"
+		else
+			fail "Build/Prepare did not copy src/ into PKG_BUILD_DIR"
+		fi
+	else
+		is "$(field PKGS "$out")" "$d" "$d Makefile defines only $d"
+	fi
+done
+echo "package Makefiles: $fails failed"
+[ "$fails" -eq 0 ]
