@@ -14,7 +14,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gluon-464xlat/gluon-464xlat/dataplane"
 	"github.com/gluon-464xlat/gluon-464xlat/platd"
+	"github.com/gluon-464xlat/gluon-464xlat/translator"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
@@ -140,7 +142,7 @@ func runDaemon(args []string) int {
 		log.Error("configuration", "err", err)
 		return 1
 	}
-	open, name, err := chooseBackend(*backend, cf.root)
+	open, name, err := chooseBackend(*backend, cf.root, log)
 	if err != nil {
 		log.Error("translator backend", "err", err)
 		return 1
@@ -164,26 +166,55 @@ func runDaemon(args []string) int {
 	return 0
 }
 
-// chooseBackend picks the translator: the nat46 module where its control
-// file exists, else the userspace data plane, else TAYGA.
-func chooseBackend(want, root string) (platd.OpenFunc, string, error) {
-	const nat46Control = "/proc/net/nat46/control"
-	tayga := func() (platd.OpenFunc, string, error) {
+// chooseBackend picks the translator: dataplane.Open (the nat46 module where
+// its control file exists, else the userspace translator on a TUN device),
+// or TAYGA as a reference.
+func chooseBackend(want, root string, log *slog.Logger) (platd.OpenFunc, string, error) {
+	switch want {
+	case "auto", "nat46":
+		return dataplaneOpener(dataplane.Options{Logger: log}), "dataplane", nil
+	case "userspace":
+		return dataplaneOpener(dataplane.Options{Userspace: true, Logger: log}), "userspace", nil
+	case "tayga":
 		if _, err := exec.LookPath("tayga"); err != nil {
 			return nil, "", fmt.Errorf("backend tayga: %w", err)
 		}
 		return platd.OpenTayga(filepath.Join(root, "var/run/xlat-plat")), "tayga", nil
 	}
-	switch want {
-	case "auto":
-		if _, err := os.Stat(nat46Control); err == nil {
-			return nil, "", errors.New("backend nat46: " + nat46Control + " exists, but the nat46 backend is not wired into xlat-plat yet")
-		}
-		return tayga()
-	case "tayga":
-		return tayga()
-	case "userspace", "nat46":
-		return nil, "", fmt.Errorf("backend %s: not wired into xlat-plat yet", want)
-	}
 	return nil, "", fmt.Errorf("unknown backend %q (want auto, userspace, nat46 or tayga)", want)
+}
+
+// dataplaneOpener adapts dataplane.Open to platd.OpenFunc.
+func dataplaneOpener(opts dataplane.Options) platd.OpenFunc {
+	return func(ctx context.Context, dev string, mtu int, rules []string) (platd.Backend, error) {
+		cfg := translator.Config{MTU6: mtu}
+		for _, r := range rules {
+			p, err := translator.ParsePair(r)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Pairs = append(cfg.Pairs, p)
+		}
+		b, err := dataplane.Open(ctx, dev, mtu, cfg, opts)
+		if err != nil {
+			return nil, err
+		}
+		return countedBackend{b}, nil
+	}
+}
+
+// countedBackend exposes the data plane's counters to the status output.
+type countedBackend struct{ dataplane.Backend }
+
+func (c countedBackend) Counters() map[string]uint64 {
+	s := c.Backend.Counters()
+	t := s.Translator
+	return map[string]uint64{
+		"rx_packets": s.RxPackets, "tx_packets": s.TxPackets, "rx_bytes": s.RxBytes, "tx_bytes": s.TxBytes,
+		"dropped": s.Dropped, "errors": s.Errors, "emitted": s.Emitted,
+		"translated_4to6": t.Translated46, "translated_6to4": t.Translated64,
+		"drop_no_mapping": t.DropNoMapping, "drop_malformed": t.DropMalformed,
+		"drop_unsupported": t.DropUnsupported, "drop_too_big": t.DropTooBig,
+		"drop_illegal_source": t.DropIllegalSource,
+	}
 }
