@@ -104,7 +104,7 @@ func writeRoot(root string, s Site, mac net.HardwareAddr) error {
 		"etc/config/gluon":                     []byte(fmt.Sprintf("\nconfig core 'core'\n\toption domain '%s'\n\n", s.Domain)),
 	}
 	for name, v := range map[string]any{
-		"lib/gluon/site.json":                    s.siteJSON(),
+		"lib/gluon/site.json":                     s.siteJSON(),
 		"lib/gluon/domains/" + s.Domain + ".json": s.domainJSON(),
 	} {
 		b, err := json.MarshalIndent(v, "", "\t")
