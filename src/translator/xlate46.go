@@ -99,6 +99,11 @@ func (t *Translator) translate46(buf []byte, off, n int, meta Meta, sink Sink) (
 	first := fragOff == 0
 	l4 := b[ihl:]
 	plen := tot - ihl
+	switch proto {
+	case nhHopByHop, nhRouting, nhFragment, nhDestOpts, protoICMPv6:
+		// would turn into an IPv6 extension header / ICMPv6 and change meaning
+		return t.drop(&t.c.dropUnsupported)
+	}
 	if ihl > 20 && sourceRouted(b[20:ihl]) {
 		return t.genErr4(b, 3, 5, 0, sink, &t.c.dropSourceRoute)
 	}

@@ -126,6 +126,9 @@ func (t *Translator) translate64(buf []byte, off, n int, meta Meta, sink Sink) (
 	if illegal6(b[8:24]) {
 		return t.drop(&t.c.dropIllegalSrc)
 	}
+	if proto == protoICMP { // ICMPv4 inside IPv6 would become ICMP and change meaning
+		return t.drop(&t.c.dropUnsupported)
+	}
 	if proto == protoICMPv6 {
 		if e.fragOff != 0 || e.mf {
 			return t.drop(&t.c.dropFragICMP)
