@@ -132,10 +132,12 @@ type Mesh struct {
 	Nodes   map[string]*Node
 	Clients map[string]*Client
 	Servers *Servers
-	bin     string // multi-call binary
+	Notes   []string // what the lab had to do differently (see logf)
+	bin     string   // multi-call binary
 }
 
 func (m *Mesh) logf(format string, args ...any) {
+	m.Notes = append(m.Notes, fmt.Sprintf(format, args...))
 	if m.Spec.Logf != nil {
 		m.Spec.Logf(format, args...)
 	}
@@ -457,8 +459,21 @@ func (m *Mesh) startDnsmasq(n *Node) error {
 		"--pid-file=" + filepath.Join(n.Root, "var/run/dnsmasq.pid"),
 		"--log-dhcp",
 	}
-	if m.Spec.DHCPScript != "" {
+	switch {
+	case m.Spec.DHCPScript != "":
 		args = append(args, "--dhcp-script="+m.Spec.DHCPScript)
+	case m.Spec.Roaming:
+		// The roaming helper learns leases from dnsmasq's lease hook; the
+		// wrapper passes the node's root, as the package's hook script does.
+		hook := filepath.Join(n.Root, "usr/lib/l3roamd-xlat/dhcp-script")
+		cmd := strings.Join(m.Cmd("l3roamd-xlat", "lease", "--root", n.Root), " ")
+		if err := os.MkdirAll(filepath.Dir(hook), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(hook, []byte("#!/bin/sh\nexec "+cmd+" \"$@\"\n"), 0o755); err != nil {
+			return err
+		}
+		args = append(args, "--dhcp-script="+hook)
 	}
 	if m.Spec.DHCPHostsFile != "" {
 		args = append(args, "--dhcp-hostsfile="+filepath.Join(n.Root, m.Spec.DHCPHostsFile))

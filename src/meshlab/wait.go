@@ -101,3 +101,20 @@ func tail(s string, lines int) string {
 	}
 	return strings.Join(l, "\n")
 }
+
+// Wait is WaitFor that gives up at once, naming the process, when a lab
+// process has exited.
+func (m *Mesh) Wait(ctx context.Context, what string, interval time.Duration, cond func() (bool, error)) error {
+	var fatal error
+	err := WaitFor(ctx, what, interval, func() (bool, error) {
+		if e := m.CheckRunning(); e != nil {
+			fatal = e
+			return true, nil
+		}
+		return cond()
+	})
+	if fatal != nil {
+		return fmt.Errorf("waiting for %s: %w", what, fatal)
+	}
+	return err
+}
