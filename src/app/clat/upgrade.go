@@ -1,12 +1,13 @@
 package clat
 
 import (
-	"fmt"
 	"os"
+
+	"github.com/gluon-464xlat/gluon-464xlat/upgrade"
 )
 
-// runUpgrade is a placeholder until its part lands.
+// runUpgrade is `xlat-clat upgrade [--root DIR]`: the Gluon upgrade step of
+// the package (see package upgrade and files/docs/site.md).
 func runUpgrade(args []string) int {
-	fmt.Fprintln(os.Stderr, "xlat-clat upgrade: not implemented yet")
-	return 2
+	return upgrade.Main("xlat-clat", upgrade.CLAT, args, os.Stdout, os.Stderr)
 }

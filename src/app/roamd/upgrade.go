@@ -1,12 +1,13 @@
 package roamd
 
 import (
-	"fmt"
 	"os"
+
+	"github.com/gluon-464xlat/gluon-464xlat/upgrade"
 )
 
-// runUpgrade is a placeholder until its part lands.
+// runUpgrade is `l3roamd-xlat upgrade [--root DIR]`: the Gluon upgrade step of
+// the package (see package upgrade and files/docs/site.md).
 func runUpgrade(args []string) int {
-	fmt.Fprintln(os.Stderr, "l3roamd-xlat upgrade: not implemented yet")
-	return 2
+	return upgrade.Main("l3roamd-xlat", upgrade.Roamd, args, os.Stdout, os.Stderr)
 }
