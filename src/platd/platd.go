@@ -112,18 +112,6 @@ func Check(cfg xlatconf.PLAT) error {
 	return nil
 }
 
-// DefaultBlockedIPv4 are the destinations that clients never reach through a
-// PLAT: RFC 1918, shared address space, loopback, link-local, "this network",
-// multicast and reserved.
-func DefaultBlockedIPv4() []netip.Prefix {
-	var out []netip.Prefix
-	for _, s := range []string{"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
-		"169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4"} {
-		out = append(out, netip.MustParsePrefix(s))
-	}
-	return out
-}
-
 // Embed returns the IPv6 address of v4 inside the /96 prefix (RFC 6052).
 func Embed(prefix netip.Prefix, v4 netip.Addr) netip.Addr {
 	b := prefix.Addr().As16()

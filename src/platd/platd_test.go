@@ -15,7 +15,7 @@ func validConfig() xlatconf.PLAT {
 		NAT66Address: netip.MustParseAddr("64:ff9b:1:1234:5678:9abc:c000:8"),
 		IPv4Address:  netip.MustParseAddr("192.0.0.8"),
 		WANDevice:    "br-wan",
-		BlockedIPv4:  DefaultBlockedIPv4(),
+		BlockedIPv4:  xlatconf.DefaultBlockedIPv4(),
 	}
 }
 

@@ -20,8 +20,6 @@ import (
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
-const defaultSocket = "/var/run/xlat-plat.sock"
-
 // configFlags are the daemon's configuration overrides (for hosts without a
 // Gluon root, and for the lab until the upgrade step has written UCI).
 type configFlags struct {
@@ -43,7 +41,7 @@ func (c *configFlags) register(fs *flag.FlagSet) {
 
 // config loads the UCI configuration under root and applies the overrides.
 func (c *configFlags) config() (xlatconf.PLAT, error) {
-	cfg, err := loadPLATConfig(c.root)
+	cfg, err := loadPLATConfig(c.root, c.prefix != "")
 	if err != nil {
 		return xlatconf.PLAT{}, err
 	}
@@ -100,31 +98,43 @@ func flagErr(name string, err error) error {
 // defaults fills what neither UCI nor flags set.
 func defaults(cfg *xlatconf.PLAT) {
 	if cfg.Device == "" {
-		cfg.Device = "plat"
+		cfg.Device = xlatconf.DefaultPLATDevice
 	}
 	if !cfg.IPv4Address.IsValid() {
-		cfg.IPv4Address = netip.AddrFrom4([4]byte{192, 0, 0, 8})
+		cfg.IPv4Address = xlatconf.DefaultPLATIPv4
 	}
 	if !cfg.NAT66Address.IsValid() && cfg.Prefix.IsValid() && cfg.Prefix.Addr().Is6() {
 		// The 2018 default: the /96 itself + 192.0.0.8.
-		cfg.NAT66Address = platd.Embed(cfg.Prefix, cfg.IPv4Address)
+		cfg.NAT66Address = xlatconf.DefaultNAT66Address(cfg.Prefix, cfg.IPv4Address)
 	}
 	if cfg.WANDevice == "" {
-		cfg.WANDevice = "br-wan"
+		cfg.WANDevice = xlatconf.DefaultWANDevice
 	}
 	if cfg.BlockedIPv4 == nil {
-		cfg.BlockedIPv4 = platd.DefaultBlockedIPv4()
+		cfg.BlockedIPv4 = xlatconf.DefaultBlockedIPv4()
 	}
 	if cfg.Socket == "" {
-		cfg.Socket = defaultSocket
+		cfg.Socket = xlatconf.DefaultPLATSocket
 	}
 }
 
 // loadPLATConfig reads the plat section of /etc/config/gluon-464xlat under
-// root. Until the UCI loader (xlatconf.Load) lands, only flags configure the
-// daemon.
-func loadPLATConfig(root string) (xlatconf.PLAT, error) {
-	return xlatconf.PLAT{}, nil
+// root. A missing file is not an error (flags may configure the daemon); a
+// file without a plat section is, unless --prefix is given.
+func loadPLATConfig(root string, havePrefix bool) (xlatconf.PLAT, error) {
+	cfg, err := xlatconf.Load(root)
+	switch {
+	case errors.Is(err, xlatconf.ErrNotConfigured) && havePrefix:
+		return xlatconf.PLAT{}, nil
+	case err != nil:
+		return xlatconf.PLAT{}, err
+	case cfg.PLAT == nil && !havePrefix:
+		return xlatconf.PLAT{}, fmt.Errorf("%s: no plat section (run xlat-plat upgrade) and no --prefix given",
+			filepath.Join(root, "etc/config", xlatconf.File))
+	case cfg.PLAT == nil:
+		return xlatconf.PLAT{}, nil
+	}
+	return *cfg.PLAT, nil
 }
 
 // runDaemon is `xlat-plat run`: the PLAT daemon, until SIGTERM or SIGINT.
