@@ -1,12 +1,95 @@
 package clat
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"log/slog"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/gluon-464xlat/gluon-464xlat/clatd"
+	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
-// runDaemon is a placeholder until its part lands.
+// underRoot places an absolute daemon path below root.
+func underRoot(root, p string) string {
+	if p == "" || root == "" || root == "/" {
+		return p
+	}
+	return filepath.Join(root, p)
+}
+
+// loadCLAT reads the clat section of <root>/etc/config/gluon-464xlat.
+func loadCLAT(root string) (*xlatconf.Config, error) {
+	cfg, err := xlatconf.Load(root)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.CLAT == nil {
+		return nil, fmt.Errorf("%s: no 'config clat' section: the CLAT is not configured",
+			underRoot(root, "/etc/config/"+xlatconf.File))
+	}
+	return cfg, nil
+}
+
+// runDaemon is `xlat-clat run [--root DIR] [--debug] [--no-probe]`.
 func runDaemon(args []string) int {
-	fmt.Fprintln(os.Stderr, "xlat-clat run: not implemented yet")
-	return 2
+	fs := flag.NewFlagSet("xlat-clat run", flag.ContinueOnError)
+	root := fs.String("root", "/", "root directory of the node's files (config, sockets)")
+	debug := fs.Bool("debug", false, "log debug messages")
+	noProbe := fs.Bool("no-probe", false, "do not probe the PLAT's management address")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	cfg, err := loadCLAT(*root)
+	if err != nil {
+		log.Error("xlat-clat: config", "err", err)
+		return 1
+	}
+	c := *cfg.CLAT
+	if strings.HasPrefix(c.BabelSocket, "/") {
+		c.BabelSocket = underRoot(*root, c.BabelSocket)
+	}
+	o := clatd.Options{
+		CLAT:        c,
+		Socket:      underRoot(*root, c.Socket),
+		RoamdSocket: underRoot(*root, xlatconf.DefaultRoamdSocket),
+		Log:         log,
+		NoProbe:     *noProbe,
+	}
+	if cfg.Roamd != nil && cfg.Roamd.Socket != "" {
+		o.RoamdSocket = underRoot(*root, cfg.Roamd.Socket)
+	}
+	if cfg.PLAT != nil {
+		o.OwnPLAT = cfg.PLAT.Prefix
+	}
+	if dir := filepath.Dir(o.Socket); o.Socket != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			log.Error("xlat-clat: socket directory", "dir", dir, "err", err)
+			return 1
+		}
+	}
+	d, err := clatd.New(o)
+	if err != nil {
+		log.Error("xlat-clat: config", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+	if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("xlat-clat: stopped", "err", err)
+		return 1
+	}
+	return 0
 }
