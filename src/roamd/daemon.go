@@ -810,6 +810,22 @@ func (d *Daemon) Forget(mac net.HardwareAddr, ip netip.Addr) bool {
 	return true
 }
 
+// ReleaseAll drops every client's and every steering entry's kernel state
+// (daemon shutdown: nothing is left behind for a state nobody tracks).
+func (d *Daemon) ReleaseAll() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.cl {
+		d.release(c, "shutdown")
+	}
+	for k, s := range d.st {
+		if s.NewCLAT != d.cfg.OwnCLAT {
+			d.kerr("unsteer", d.k.Unsteer(k))
+		}
+		delete(d.st, k)
+	}
+}
+
 // Close stops every timer.
 func (d *Daemon) Close() {
 	d.mu.Lock()

@@ -1,12 +1,179 @@
 package roamd
 
 import (
+	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"log/slog"
+	"net/netip"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/roamd"
+	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
-// runDaemon is a placeholder until its part lands.
+const (
+	defaultSocket = "/var/run/l3roamd-xlat.sock"
+	defaultHosts  = "/var/run/l3roamd-xlat.hosts"
+)
+
+type runFlags struct {
+	root, nodeAddr, nodeClientPrefix, nodeClientDev, socket, bridge, clientIPv4 string
+	clatDev, clatPrefix, clatRange, platPrefix, platRange, ownPLAT              string
+	secretFile, hostsFile, pidFile                                              string
+	port                                                                        int
+	leaseMin, leaseMax                                                          time.Duration
+	keepRules, verbose                                                          bool
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.root, "root", "/", "root directory of the node's files")
+	fs.StringVar(&f.nodeAddr, "node-address", "", "node's own mesh address (UCI roamd.node_address)")
+	fs.StringVar(&f.nodeClientPrefix, "node-client-prefix", "", "node-client /64 (UCI roamd.node_client_prefix)")
+	fs.StringVar(&f.nodeClientDev, "node-client-dev", "lo", "device that holds the node-client-IPs as /128")
+	fs.IntVar(&f.port, "port", 0, "UDP port (default 5524; UCI roamd.port)")
+	fs.StringVar(&f.secretFile, "secret-file", "", "file with the per-domain HMAC key (UCI roamd.secret)")
+	fs.StringVar(&f.socket, "socket", "", "control socket below root (default "+defaultSocket+")")
+	fs.StringVar(&f.bridge, "client-bridge", "", "client bridge (UCI roamd.client_bridge)")
+	fs.StringVar(&f.clientIPv4, "client-ipv4", "", "clients' IPv4 network (UCI clat.client_ipv4)")
+	fs.StringVar(&f.clatDev, "clat-dev", "", "CLAT device (UCI clat.device, default clat)")
+	fs.StringVar(&f.clatPrefix, "clat-prefix", "", "own CLAT /96 (UCI clat.prefix); empty = no CLAT")
+	fs.StringVar(&f.clatRange, "clat-range", "", "range all CLAT /96s lie in (site clat_range)")
+	fs.StringVar(&f.platPrefix, "plat-prefix", "", "PLAT /96 for new leases (UCI clat.plat_prefix, then set_platprefix)")
+	fs.StringVar(&f.platRange, "plat-range", "", "range all PLAT /96s lie in (UCI clat.plat_range)")
+	fs.StringVar(&f.ownPLAT, "own-plat", "", "own PLAT /96 (UCI plat.prefix); empty = not a platnode")
+	fs.StringVar(&f.hostsFile, "dhcp-hostsfile", "", "dnsmasq dhcp-hostsfile below root (default "+defaultHosts+"; \"none\" = off)")
+	fs.StringVar(&f.pidFile, "dnsmasq-pidfile", "", "dnsmasq pid file below root, SIGHUPed after hostsfile changes")
+	fs.DurationVar(&f.leaseMin, "lease-min", 0, "shortest accepted LEASETIME (default 60s)")
+	fs.DurationVar(&f.leaseMax, "lease-max", 0, "longest accepted LEASETIME (default 168h)")
+	fs.BoolVar(&f.keepRules, "keep-rules", false, "leave ipsets and ip6tables rules in place on exit")
+	fs.BoolVar(&f.verbose, "v", false, "debug logging")
+}
+
+// loadRoamdConfig reads the roamd/clat/plat sections of
+// /etc/config/gluon-464xlat under root. Until the UCI loader
+// (xlatconf.Load) lands, only flags configure the daemon.
+func loadRoamdConfig(root string) (xlatconf.Config, error) {
+	return xlatconf.Config{}, nil
+}
+
+func (f *runFlags) config() (roamd.Config, roamd.Options, error) {
+	var cfg roamd.Config
+	var opt roamd.Options
+	uc, err := loadRoamdConfig(f.root)
+	if err != nil {
+		return cfg, opt, err
+	}
+	if r := uc.Roamd; r != nil {
+		cfg.NodeAddress, cfg.NodeClientPrefix, cfg.Port = r.NodeAddress, r.NodeClientPrefix, r.Port
+		cfg.Secret, cfg.ClientBridge, opt.Socket = []byte(r.Secret), r.ClientBridge, r.Socket
+	}
+	if c := uc.CLAT; c != nil {
+		cfg.OwnCLAT, cfg.CLATDevice, cfg.ClientIPv4 = c.Prefix, c.Device, c.ClientIPv4
+		cfg.PLAT, cfg.PLATRange = c.PLATPrefix, c.PLATRange
+	}
+	if p := uc.PLAT; p != nil {
+		cfg.OwnPLAT = p.Prefix
+	}
+	var errs []error
+	addr := func(name, v string, dst *netip.Addr) {
+		if v != "" {
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("option --%s: %w", name, err))
+			}
+			*dst = a
+		}
+	}
+	pfx := func(name, v string, dst *netip.Prefix) {
+		if v != "" {
+			p, err := netip.ParsePrefix(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("option --%s: %w", name, err))
+			}
+			*dst = p
+		}
+	}
+	addr("node-address", f.nodeAddr, &cfg.NodeAddress)
+	pfx("node-client-prefix", f.nodeClientPrefix, &cfg.NodeClientPrefix)
+	pfx("client-ipv4", f.clientIPv4, &cfg.ClientIPv4)
+	pfx("clat-prefix", f.clatPrefix, &cfg.OwnCLAT)
+	pfx("clat-range", f.clatRange, &cfg.CLATRange)
+	pfx("plat-prefix", f.platPrefix, &cfg.PLAT)
+	pfx("plat-range", f.platRange, &cfg.PLATRange)
+	pfx("own-plat", f.ownPLAT, &cfg.OwnPLAT)
+	cfg.NodeClientDevice = f.nodeClientDev
+	if f.port != 0 {
+		cfg.Port = f.port
+	}
+	if f.bridge != "" {
+		cfg.ClientBridge = f.bridge
+	}
+	if f.clatDev != "" {
+		cfg.CLATDevice = f.clatDev
+	}
+	if f.secretFile != "" {
+		b, err := os.ReadFile(filepath.Join(f.root, f.secretFile))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("option --secret-file: %w", err))
+		}
+		cfg.Secret = []byte(strings.TrimSpace(string(b)))
+	}
+	cfg.LeaseMin, cfg.LeaseMax = f.leaseMin, f.leaseMax
+	if f.socket != "" {
+		opt.Socket = f.socket
+	}
+	if opt.Socket == "" {
+		opt.Socket = defaultSocket
+	}
+	opt.Socket = filepath.Join(f.root, opt.Socket)
+	switch f.hostsFile {
+	case "none":
+	case "":
+		opt.HostsFile = filepath.Join(f.root, defaultHosts)
+	default:
+		opt.HostsFile = filepath.Join(f.root, f.hostsFile)
+	}
+	if f.pidFile != "" {
+		opt.PIDFile = filepath.Join(f.root, f.pidFile)
+	}
+	opt.KeepRules = f.keepRules
+	if err := errors.Join(errs...); err != nil {
+		return cfg, opt, err
+	}
+	cfg.Defaults()
+	return cfg, opt, cfg.Check()
+}
+
+// runDaemon is `l3roamd-xlat run`: the roaming daemon, until SIGTERM or SIGINT.
 func runDaemon(args []string) int {
-	fmt.Fprintln(os.Stderr, "l3roamd-xlat run: not implemented yet")
-	return 2
+	fs := flag.NewFlagSet("l3roamd-xlat run", flag.ContinueOnError)
+	var f runFlags
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	lvl := slog.LevelInfo
+	if f.verbose {
+		lvl = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})).With("daemon", "l3roamd-xlat")
+	cfg, opt, err := f.config()
+	if err != nil {
+		log.Error("configuration", "err", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := roamd.Run(ctx, cfg, opt, log); err != nil {
+		log.Error("exit", "err", err)
+		return 1
+	}
+	return 0
 }

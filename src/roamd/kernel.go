@@ -1,0 +1,214 @@
+package roamd
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/nfstate"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// NetKernel is the real Kernel: addresses, routes and neighbours through
+// netlink, ipsets and ip6tables through nfstate.
+type NetKernel struct {
+	cfg Config
+	nf  *nfstate.State // nil on a node without CLAT
+
+	mu    sync.Mutex
+	hops  map[[12]byte]hop // next hop towards a CLAT /96 (steering cache)
+	links map[string]int
+}
+
+type hop struct {
+	gw      net.IP
+	link    int
+	expires time.Time
+}
+
+// NewKernel prepares the kernel side; with a CLAT it installs the static
+// ip6tables rules and base ipsets.
+func NewKernel(cfg Config) (*NetKernel, error) {
+	cfg.Defaults()
+	k := &NetKernel{cfg: cfg, hops: map[[12]byte]hop{}, links: map[string]int{}}
+	if cfg.OwnCLAT.IsValid() {
+		nf, err := nfstate.New(nfstate.Config{CLATDevice: cfg.CLATDevice, OwnCLAT: cfg.OwnCLAT})
+		if err != nil {
+			return nil, err
+		}
+		if err := nf.Setup(); err != nil {
+			return nil, err
+		}
+		k.nf = nf
+	}
+	return k, nil
+}
+
+// NF is the packet-filter state (nil without CLAT).
+func (k *NetKernel) NF() *nfstate.State { return k.nf }
+
+// Teardown removes the packet-filter state.
+func (k *NetKernel) Teardown() error {
+	if k.nf == nil {
+		return nil
+	}
+	return k.nf.Teardown()
+}
+
+func (k *NetKernel) link(name string) (int, error) {
+	k.mu.Lock()
+	idx, ok := k.links[name]
+	k.mu.Unlock()
+	if ok {
+		return idx, nil
+	}
+	l, err := netlink.LinkByName(name)
+	if err != nil {
+		return 0, fmt.Errorf("device %s: %w", name, err)
+	}
+	k.mu.Lock()
+	k.links[name] = l.Attrs().Index
+	k.mu.Unlock()
+	return l.Attrs().Index, nil
+}
+
+func host(a netip.Addr) *net.IPNet {
+	return &net.IPNet{IP: net.IP(a.AsSlice()), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}
+}
+
+func (k *NetKernel) addr(dev string, a netip.Addr, add bool) error {
+	l, err := netlink.LinkByName(dev)
+	if err != nil {
+		return fmt.Errorf("device %s: %w", dev, err)
+	}
+	na := &netlink.Addr{IPNet: host(a), Flags: unix.IFA_F_NODAD}
+	if add {
+		if err := netlink.AddrReplace(l, na); err != nil {
+			return fmt.Errorf("add %s to %s: %w", a, dev, err)
+		}
+		return nil
+	}
+	if err := netlink.AddrDel(l, na); err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("delete %s from %s: %w", a, dev, err)
+	}
+	return nil
+}
+
+func (k *NetKernel) AddNodeClientIP(a netip.Addr) error {
+	return k.addr(k.cfg.NodeClientDevice, a, true)
+}
+func (k *NetKernel) DelNodeClientIP(a netip.Addr) error {
+	return k.addr(k.cfg.NodeClientDevice, a, false)
+}
+func (k *NetKernel) AddAddr(a netip.Addr) error { return k.addr("lo", a, true) }
+
+// HasRoute: is there any usable route to a (l3roamd asks for a host route;
+// a mesh with a default route always claims first, which costs only time).
+func (k *NetKernel) HasRoute(a netip.Addr) bool {
+	rs, err := netlink.RouteGet(net.IP(a.AsSlice()))
+	return err == nil && len(rs) > 0
+}
+
+func (k *NetKernel) AddRoamed(r nfstate.Roamed, d time.Duration) error {
+	if k.nf == nil {
+		return nil
+	}
+	return k.nf.AddRoamed(r, d)
+}
+
+func (k *NetKernel) RemoveRoamed(r nfstate.Roamed) error {
+	if k.nf == nil {
+		return nil
+	}
+	return k.nf.RemoveRoamed(r)
+}
+
+func (k *NetKernel) DropPLAT(p netip.Prefix) error {
+	if k.nf == nil {
+		return nil
+	}
+	return k.nf.DropPLAT(p)
+}
+
+func (k *NetKernel) SetNeigh(ip netip.Addr, mac net.HardwareAddr) error {
+	if k.cfg.ClientBridge == "" {
+		return nil
+	}
+	idx, err := k.link(k.cfg.ClientBridge)
+	if err != nil {
+		return err
+	}
+	return netlink.NeighSet(&netlink.Neigh{LinkIndex: idx, Family: unix.AF_INET, State: netlink.NUD_REACHABLE,
+		IP: net.IP(ip.AsSlice()), HardwareAddr: mac})
+}
+
+func (k *NetKernel) DelNeigh(ip netip.Addr, mac net.HardwareAddr) error {
+	if k.cfg.ClientBridge == "" {
+		return nil
+	}
+	idx, err := k.link(k.cfg.ClientBridge)
+	if err != nil {
+		return err
+	}
+	err = netlink.NeighDel(&netlink.Neigh{LinkIndex: idx, Family: unix.AF_INET, IP: net.IP(ip.AsSlice()), HardwareAddr: mac})
+	if err != nil && !errors.Is(err, unix.ENOENT) {
+		return err
+	}
+	return nil
+}
+
+// Announce routes dst/128 to the CLAT device with l3roamd's protocol, for
+// babel to redistribute (the PREROUTING NETMAP rewrites it before routing).
+func (k *NetKernel) Announce(dst netip.Addr) error {
+	idx, err := k.link(k.cfg.CLATDevice)
+	if err != nil {
+		return err
+	}
+	return netlink.RouteReplace(&netlink.Route{Dst: host(dst), LinkIndex: idx,
+		Protocol: netlink.RouteProtocol(k.cfg.AnnounceProto)})
+}
+
+func (k *NetKernel) Unannounce(dst netip.Addr) error {
+	err := netlink.RouteDel(&netlink.Route{Dst: host(dst), Protocol: netlink.RouteProtocol(k.cfg.AnnounceProto)})
+	if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("delete route %s: %w", dst, err)
+	}
+	return nil
+}
+
+// Steer routes dst/128 via the next hop towards `towards` (the new node's
+// CLAT address of the client), at a metric that babel's own /128 beats.
+func (k *NetKernel) Steer(dst, towards netip.Addr) error {
+	var key [12]byte
+	a := towards.As16()
+	copy(key[:], a[:12])
+	now := time.Now()
+	k.mu.Lock()
+	h, ok := k.hops[key]
+	k.mu.Unlock()
+	if !ok || now.After(h.expires) {
+		rs, err := netlink.RouteGet(net.IP(towards.AsSlice()))
+		if err != nil || len(rs) == 0 {
+			return fmt.Errorf("no route towards %s: %v", towards, err)
+		}
+		h = hop{gw: rs[0].Gw, link: rs[0].LinkIndex, expires: now.Add(2 * time.Second)}
+		k.mu.Lock()
+		k.hops[key] = h
+		k.mu.Unlock()
+	}
+	return netlink.RouteReplace(&netlink.Route{Dst: host(dst), Gw: h.gw, LinkIndex: h.link,
+		Protocol: netlink.RouteProtocol(k.cfg.SteerProto), Priority: k.cfg.SteerMetric})
+}
+
+func (k *NetKernel) Unsteer(dst netip.Addr) error {
+	err := netlink.RouteDel(&netlink.Route{Dst: host(dst), Protocol: netlink.RouteProtocol(k.cfg.SteerProto),
+		Priority: k.cfg.SteerMetric})
+	if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("delete route %s: %w", dst, err)
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package roamd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
+)
+
+// Options are the daemon's file paths (already below --root).
+type Options struct {
+	Socket    string // control socket
+	HostsFile string // dnsmasq dhcp-hostsfile ("" = none)
+	PIDFile   string // dnsmasq pid file
+	KeepRules bool   // leave ipsets/rules in place on exit
+}
+
+// Run runs the daemon until ctx ends.
+func Run(ctx context.Context, cfg Config, opt Options, log *slog.Logger) error {
+	cfg.Defaults()
+	if err := cfg.Check(); err != nil {
+		return err
+	}
+	k, err := NewKernel(cfg)
+	if err != nil {
+		return err
+	}
+	if !opt.KeepRules {
+		defer func() {
+			if err := k.Teardown(); err != nil {
+				log.Warn("teardown", "err", err)
+			}
+		}()
+	}
+	if cfg.OwnCLAT.IsValid() {
+		if err := k.AddAddr(embed(cfg.OwnCLAT, cfg.MgmtIPv4)); err != nil {
+			return fmt.Errorf("management address: %w", err)
+		}
+	}
+	if cfg.OwnPLAT.IsValid() {
+		if err := k.AddAddr(embed(cfg.OwnPLAT, cfg.MgmtIPv4)); err != nil {
+			return fmt.Errorf("PLAT management address: %w", err)
+		}
+	}
+	u, err := ListenUDP(cfg.Port)
+	if err != nil {
+		return err
+	}
+	defer u.Close()
+	var res Reserver
+	if opt.HostsFile != "" {
+		h, err := NewHosts(opt.HostsFile, opt.PIDFile)
+		if err != nil {
+			return err
+		}
+		res = h
+	}
+	d, err := New(cfg, k, u, res, log)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	defer d.ReleaseAll()
+	var rules func() (int, error)
+	if nf := k.NF(); nf != nil {
+		rules = nf.RuleCount
+	}
+	srv, err := ctlsock.Listen(opt.Socket, Handlers(d, rules))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- srv.Serve(ctx) }()
+	go func() { errc <- u.Serve(ctx, d) }()
+	if cfg.ClientBridge != "" {
+		go func() {
+			if err := WatchNeighbours(ctx, d, cfg.ClientBridge); err != nil {
+				log.Warn("neighbour learning off", "bridge", cfg.ClientBridge, "err", err)
+			}
+		}()
+	}
+	log.Info("running", "node", cfg.NodeAddress, "port", cfg.Port, "clat", cfg.OwnCLAT, "plat", cfg.PLAT,
+		"own_plat", cfg.OwnPLAT, "hmac", len(cfg.Secret) > 0)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-errc:
+			if err != nil && !errors.Is(err, context.Canceled) {
+				return err
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+		case <-tick.C:
+			d.Sweep()
+		}
+	}
+}
