@@ -133,6 +133,9 @@ func (p *Package) Apply(d Delta) bool {
 	switch d.Op {
 	case OpChange, OpAdd:
 		if d.Option == "" {
+			if d.Value == "" { // libuci: setting an empty value deletes
+				return p.DeleteSection(d.Section)
+			}
 			if !ValidType(d.Value) {
 				return false
 			}

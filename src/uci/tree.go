@@ -47,7 +47,7 @@ func (t *Tree) Load(name string) (*Package, error) {
 	if !ValidPackageName(name) {
 		return nil, fmt.Errorf("uci: invalid package name %q", name)
 	}
-	f, err := os.Open(t.Path(name))
+	f, _, err := openLocked(t.Path(name), unix.LOCK_SH, false)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s: %w: %w", t.Path(name), ErrNotFound, err)
@@ -55,9 +55,6 @@ func (t *Tree) Load(name string) (*Package, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if err := flock(f, unix.LOCK_SH); err != nil {
-		return nil, fmt.Errorf("%s: lock: %w", t.Path(name), err)
-	}
 	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", t.Path(name), err)
@@ -108,6 +105,46 @@ func (t *Tree) readDeltas(name string, lockFile **os.File) ([]Delta, error) {
 	return ParseDeltas(name, string(data)), nil
 }
 
+// openLocked opens path (read-only for LOCK_SH, read-write for LOCK_EX;
+// created with mode 0644 if create is set and it is missing) and flocks it.
+// A commit replaces the file by rename, so a lock obtained on a file that is
+// no longer the one at path is dropped and the open retried: the caller
+// always holds the lock on the current file.
+func openLocked(path string, how int, create bool) (*os.File, bool, error) {
+	flag := os.O_RDONLY
+	if how == unix.LOCK_EX {
+		flag = os.O_RDWR
+	}
+	for attempt := 0; attempt < 1000; attempt++ {
+		created := false
+		f, err := os.OpenFile(path, flag, 0)
+		if create && errors.Is(err, fs.ErrNotExist) {
+			f, err = os.OpenFile(path, flag|os.O_CREATE|os.O_EXCL, 0o644)
+			if errors.Is(err, fs.ErrExist) {
+				continue // someone else created it: open that one
+			}
+			created = err == nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if err := flock(f, how); err != nil {
+			f.Close()
+			return nil, false, fmt.Errorf("%s: lock: %w", path, err)
+		}
+		var held, cur unix.Stat_t
+		if err := unix.Fstat(int(f.Fd()), &held); err != nil {
+			f.Close()
+			return nil, false, fmt.Errorf("%s: %w", path, err)
+		}
+		if err := unix.Stat(path, &cur); err == nil && cur.Dev == held.Dev && cur.Ino == held.Ino {
+			return f, created, nil
+		}
+		f.Close() // replaced (or removed) while we waited for the lock
+	}
+	return nil, false, fmt.Errorf("%s: lock: file keeps being replaced", path)
+}
+
 func flock(f *os.File, how int) error {
 	for {
 		err := unix.Flock(int(f.Fd()), how)
@@ -137,19 +174,11 @@ func (t *Tree) Update(name string, fn func(p *Package) error) (bool, error) {
 	}
 	// libuci locks the config file itself; a missing file is created so
 	// that it can be locked (O_CREATE only; it is replaced atomically below).
-	created := false
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		f, err = os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
-		created = err == nil
-	}
+	f, created, err := openLocked(path, unix.LOCK_EX, true)
 	if err != nil {
 		return false, err
 	}
 	defer f.Close()
-	if err := flock(f, unix.LOCK_EX); err != nil {
-		return false, fmt.Errorf("%s: lock: %w", path, err)
-	}
 	old, err := io.ReadAll(f)
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", path, err)

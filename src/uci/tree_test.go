@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -235,5 +236,57 @@ func TestDiffOptionOrder(t *testing.T) {
 	}
 	if string(r.Marshal()) != string(b.Marshal()) {
 		t.Errorf("diff replay:\n%s", r.Marshal())
+	}
+}
+
+// Concurrent commits under the lock lose no update, although every commit
+// replaces the file (waiters must re-lock the new file).
+func TestConcurrentUpdates(t *testing.T) {
+	root := t.TempDir()
+	tr := NewTree(root)
+	writeFile(t, tr.Path("counter"), "config c 'c'\n\toption n '0'\n", 0o644)
+	const workers, each = 4, 25
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		go func() {
+			for i := 0; i < each; i++ {
+				_, err := tr.Update("counter", func(p *Package) error {
+					v, _ := p.Get("c", "n")
+					n, err := strconv.Atoi(v)
+					if err != nil {
+						return err
+					}
+					p.Section("c").Set("n", strconv.Itoa(n+1))
+					return nil
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for w := 0; w < workers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := tr.Load("counter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := p.Get("c", "n"); v != strconv.Itoa(workers*each) {
+		t.Errorf("n = %s, want %d", v, workers*each)
+	}
+}
+
+func TestDeltaEmptyValueDeletes(t *testing.T) {
+	p, _ := Parse("p", "p", "config t x\n\toption a 'b'\nconfig t y\n")
+	for _, d := range ParseDeltas("p", "p.x.a=''\np.y=''\n") {
+		p.Apply(d)
+	}
+	if got := string(p.Marshal()); got != "\nconfig t 'x'\n\n" {
+		t.Errorf("got %q", got)
 	}
 }
