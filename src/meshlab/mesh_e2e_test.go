@@ -4,6 +4,7 @@ package meshlab
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -90,27 +91,157 @@ func startSeedMesh(t *testing.T, ctx context.Context) *Mesh {
 	return m
 }
 
-// TestE2EPLATDirect: a node's own IPv6 traffic to <plat /96>+server reaches
-// the IPv4 internet host through the PLAT (NAT66 + translator + masquerade),
-// and the host sees the PLAT's WAN address. Independent of the CLAT.
-func TestE2EPLATDirect(t *testing.T) {
+// TestE2EMesh runs the issue's end-to-end checks on one seed mesh, in an
+// order where the destructive failover comes last.
+func TestE2EMesh(t *testing.T) {
 	needRoot(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	m := startSeedMesh(t, ctx)
-	c, d := m.Nodes["c"], m.Nodes["d"]
-	target := netip.AddrFrom16(func() [16]byte {
-		b := c.PLATPrefix.Addr().As16()
-		a := ServerAddr.As4()
-		copy(b[12:], a[:])
-		return b
-	}())
-	var seen string
-	err := WaitFor(ctx, "TCP from D through C's PLAT", 200*time.Millisecond, func() (bool, error) {
-		var conn net.Conn
-		err := d.NS.Do(func() error {
+	c, d, e := m.Nodes["c"], m.Nodes["d"], m.Nodes["e"]
+	cl := m.Clients["cl"]
+	server := ServerAddr.String()
+
+	// A node's own IPv6 traffic to <plat /96>+server: the PLAT alone
+	// (NAT66 + translator + masquerade), independent of the CLAT.
+	t.Run("PLATDirect", func(t *testing.T) {
+		target := Embed(c.PLATPrefix, ServerAddr)
+		seen, err := tcp6Hello(ctx, t, d, target, 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if HostOf(seen) != c.WANAddr.String() {
+			t.Fatalf("server saw %s, want C's WAN address %s", seen, c.WANAddr)
+		}
+		t.Logf("D -> [%s]:7 through C's PLAT: server saw %s", target, seen)
+	})
+	t.Run("PLATBlocksPrivate", func(t *testing.T) {
+		// C itself reaches the RFC 1918 host on its WAN side ...
+		if _, err := c.NS.Run(ctx, "ping", "-n", "-c", "1", "-W", "2", LANHostAddr.String()); err != nil {
+			t.Fatalf("C cannot reach its LAN host (test setup): %v", err)
+		}
+		// ... but traffic translated by its PLAT does not.
+		target := Embed(c.PLATPrefix, LANHostAddr)
+		if seen, err := tcp6Hello(ctx, t, d, target, 2*time.Second); err == nil {
+			t.Fatalf("D reached the PLAT owner's LAN host %s through C's PLAT (server saw %s)", LANHostAddr, seen)
+		}
+	})
+
+	var addr4 netip.Addr
+	t.Run("ClientLease", func(t *testing.T) {
+		var err error
+		if addr4, err = cl.WaitLease(ctx); err != nil {
+			t.Fatal(err)
+		}
+		lo, hi := m.dhcpRange(d)
+		if addr4.Less(lo) || hi.Less(addr4) {
+			t.Fatalf("lease %s outside D's range %s-%s", addr4, lo, hi)
+		}
+		t.Logf("client leased %s from D", addr4)
+	})
+	t.Run("ClientPing", func(t *testing.T) {
+		err := m.Wait(ctx, "client ping through CLAT and PLAT", 200*time.Millisecond, func() (bool, error) {
+			_, err := cl.NS.Run(ctx, "ping", "-n", "-c", "1", "-W", "1", server)
+			return err == nil, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("ClientTCP", func(t *testing.T) {
+		var seen string
+		err := m.Wait(ctx, "client TCP", 200*time.Millisecond, func() (bool, error) {
 			var err error
-			conn, err = net.DialTimeout("tcp6", net.JoinHostPort(target.String(), "7"), time.Second)
+			seen, err = TCPHello(ctx, cl.NS, server, time.Second)
+			return err == nil, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if HostOf(seen) != c.WANAddr.String() {
+			t.Fatalf("server saw %s, want C's WAN address %s", seen, c.WANAddr)
+		}
+		// A stream with verified data.
+		f, err := StartTCPFlow(cl.NS, server, 5*time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := WaitFor(ctx, "100 echoed TCP records", 20*time.Millisecond, func() (bool, error) {
+			_, n, err := f.Stats()
+			return n >= 100, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("ClientUDP", func(t *testing.T) {
+		seen, err := UDPWhoami(ctx, cl.NS, server, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if HostOf(seen) != c.WANAddr.String() {
+			t.Fatalf("server saw %s, want C's WAN address %s", seen, c.WANAddr)
+		}
+	})
+	t.Run("ClientHTTP", func(t *testing.T) {
+		out, err := cl.NS.Run(ctx, "curl", "-sS", "--max-time", "5", "http://"+server+"/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out, "you are "+c.WANAddr.String()+":") {
+			t.Fatalf("HTTP answer %q does not show C's WAN address", out)
+		}
+	})
+	t.Run("ClientCannotReachPLATOwnersLAN", func(t *testing.T) {
+		before := platBlockedDrops(ctx, t, m, c)
+		if seen, err := TCPHello(ctx, cl.NS, LANHostAddr.String(), 2*time.Second); err == nil {
+			t.Fatalf("client reached %s on C's WAN side (server saw %s)", LANHostAddr, seen)
+		}
+		if _, err := cl.NS.Run(ctx, "ping", "-n", "-c", "1", "-W", "1", LANHostAddr.String()); err == nil {
+			t.Fatalf("client pinged %s on C's WAN side", LANHostAddr)
+		}
+		if after := platBlockedDrops(ctx, t, m, c); after <= before {
+			t.Errorf("xlat-plat status: blocked_drops %d -> %d, want it counted", before, after)
+		}
+	})
+	t.Run("Failover", func(t *testing.T) {
+		if t.Failed() {
+			return
+		}
+		fo, err := m.MeasureFailover(ctx, "cl", c, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("failover: %s", fo)
+		fmt.Printf("FAILOVER %s -> %s: withdrawal %v after failure; first new connection %v after failure, %v after withdrawal (goal <= 2s)\n",
+			fo.From, fo.To, fo.Withdrawn.Round(time.Millisecond), fo.FirstConn.Round(time.Millisecond), fo.AfterWithdraw.Round(time.Millisecond))
+		// The goal (<= 2 s after the withdrawal) is reported; the test fails
+		// only beyond what the CLAT's probes guarantee even when it misses
+		// the route loss (probe_interval x probe_failures, + 2 s slack).
+		verdict := "goal met"
+		if fo.AfterWithdraw > 2*time.Second {
+			verdict = "GOAL MISSED"
+		}
+		t.Logf("failover goal (<= 2s after withdrawal): %s", verdict)
+		if bound := 3*2*time.Second + 2*time.Second; fo.FirstConn > bound {
+			t.Errorf("first new connection %v after the failure: more than the probe bound %v", fo.FirstConn, bound)
+		}
+	})
+}
+
+// tcp6Hello connects from node n to [addr]:7 and returns what the server saw.
+func tcp6Hello(ctx context.Context, t *testing.T, n *Node, addr netip.Addr, within time.Duration) (string, error) {
+	t.Helper()
+	wctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	var seen string
+	err := WaitFor(wctx, "TCP from "+n.Spec.Name+" to "+addr.String(), 200*time.Millisecond, func() (bool, error) {
+		var conn net.Conn
+		err := n.NS.Do(func() error {
+			var err error
+			conn, err = net.DialTimeout("tcp6", net.JoinHostPort(addr.String(), "7"), time.Second)
 			return err
 		})
 		if err != nil {
@@ -119,18 +250,28 @@ func TestE2EPLATDirect(t *testing.T) {
 		defer conn.Close()
 		_ = conn.SetDeadline(time.Now().Add(time.Second))
 		buf := make([]byte, 100)
-		n, err := conn.Read(buf)
+		k, err := conn.Read(buf)
 		if err != nil {
 			return false, err
 		}
-		seen = strings.TrimSpace(string(buf[:n]))
+		seen = strings.TrimPrefix(strings.TrimSpace(string(buf[:k])), "hello ")
 		return true, nil
 	})
+	return seen, err
+}
+
+// platBlockedDrops asks xlat-plat on n for its blocked-destination drops.
+func platBlockedDrops(ctx context.Context, t *testing.T, m *Mesh, n *Node) uint64 {
+	t.Helper()
+	out, err := n.NS.Run(ctx, m.Cmd("xlat-plat", "status", "--root", n.Root, "--json")...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "hello " + c.WANAddr.String() + ":"; !strings.HasPrefix(seen, want) {
-		t.Fatalf("server saw %q, want %s...", seen, want)
+	var st struct {
+		BlockedDrops uint64 `json:"blocked_drops"`
 	}
-	t.Logf("D -> [%s]:7 through C's PLAT: server saw %s", target, seen)
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		t.Fatalf("xlat-plat status --json: %v: %s", err, out)
+	}
+	return st.BlockedDrops
 }
