@@ -121,9 +121,9 @@ func (u *Userspace) Close() error {
 	u.closed = true
 	u.mu.Unlock()
 	u.cancel()
-	err := u.dev.Close() // wakes blocked reads
+	u.dev.Shutdown() // wakes blocked reads
 	u.wg.Wait()
-	return err
+	return u.dev.Close()
 }
 
 // worker owns one queue and its buffers; it allocates nothing per packet.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/vishvananda/netlink"
@@ -47,6 +48,8 @@ type Config struct {
 
 // Device is an open TUN device.
 type Device struct {
+	wake     int
+	closed   atomic.Bool
 	name     string
 	created  bool
 	vnet     bool
@@ -55,9 +58,14 @@ type Device struct {
 }
 
 // Queue is one file descriptor of the device; each can be read and written
-// from its own goroutine.
+// from its own goroutine. Reads and writes are direct system calls on a
+// non-blocking descriptor; an empty queue waits in poll(2) on the OS thread
+// (cheaper per packet than Go's poller at high packet rates).
 type Queue struct {
-	f *os.File
+	fd     int
+	wake   int // eventfd shared by the device: readable once Shutdown ran
+	closed *atomic.Bool
+	pfd    [2]unix.PollFd
 }
 
 type ifreqFlags struct {
@@ -81,6 +89,10 @@ func Open(cfg Config) (*Device, error) {
 	_, err := net.InterfaceByName(cfg.Name)
 	existed := err == nil
 	d := &Device{name: cfg.Name, created: !existed, vnet: !cfg.NoOffload}
+	d.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("tun: eventfd: %w", err)
+	}
 	flags := uint16(iffTun | iffNoPI)
 	if d.vnet {
 		flags |= iffVnetHdr
@@ -89,11 +101,11 @@ func Open(cfg Config) (*Device, error) {
 		flags |= iffMultiQueue
 	}
 	for i := 0; i < queues; i++ {
-		q, err := openQueue(cfg.Name, flags)
+		q, err := d.openQueue(flags)
 		if err != nil && i == 0 && existed && errors.Is(err, unix.EINVAL) {
 			// A persistent device's multi-queue flag must match: retry with the other.
 			flags ^= iffMultiQueue
-			q, err = openQueue(cfg.Name, flags)
+			q, err = d.openQueue(flags)
 		}
 		if err != nil {
 			d.Close()
@@ -128,7 +140,8 @@ func Open(cfg Config) (*Device, error) {
 	return d, nil
 }
 
-func openQueue(name string, flags uint16) (*Queue, error) {
+func (d *Device) openQueue(flags uint16) (*Queue, error) {
+	name := d.name
 	fd, err := unix.Open("/dev/net/tun", unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
@@ -144,9 +157,9 @@ func openQueue(name string, flags uint16) (*Queue, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	// Non-blocking plus os.NewFile puts the descriptor into Go's poller, so
-	// Close wakes a blocked Read.
-	return &Queue{f: os.NewFile(uintptr(fd), "/dev/net/tun:"+name)}, nil
+	q := &Queue{fd: fd, wake: d.wake, closed: &d.closed}
+	q.pfd = [2]unix.PollFd{{Fd: int32(fd)}, {Fd: int32(d.wake), Events: unix.POLLIN}}
+	return q, nil
 }
 
 // setOffload enables checksum and TCP segmentation offload on every queue,
@@ -172,17 +185,7 @@ func (d *Device) setOffload(noUSO bool) error {
 }
 
 func (q *Queue) setOffload(bits int) (int, error) {
-	rc, err := q.f.SyscallConn()
-	if err != nil {
-		return 0, err
-	}
-	var e unix.Errno
-	if err := rc.Control(func(fd uintptr) {
-		_, _, e = unix.Syscall(unix.SYS_IOCTL, fd, tunSetOffload, uintptr(bits))
-	}); err != nil {
-		return 0, err
-	}
-	if e != 0 {
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(q.fd), tunSetOffload, uintptr(bits)); e != 0 {
 		return 0, e
 	}
 	return bits, nil
@@ -203,21 +206,81 @@ func (d *Device) Offloads() int { return d.offloads }
 // Queues returns the device's queues.
 func (d *Device) Queues() []*Queue { return d.queues }
 
-// Close closes every queue. A device Open created is destroyed by the
-// kernel when its last descriptor closes.
+// Shutdown makes every Read and Write (current and future) return
+// os.ErrClosed, without closing the descriptors yet.
+func (d *Device) Shutdown() {
+	if d.closed.Swap(true) {
+		return
+	}
+	var one [8]byte
+	one[0] = 1 // eventfd counter += 1 (host byte order; any non-zero value wakes)
+	one[7] = 1
+	_, _ = unix.Write(d.wake, one[:])
+}
+
+// Close shuts the device down and closes every queue; call it after the
+// goroutines using the queues have returned. A device Open created is
+// destroyed by the kernel when its last descriptor closes.
 func (d *Device) Close() error {
+	d.Shutdown()
 	var errs []error
 	for _, q := range d.queues {
-		if err := q.f.Close(); err != nil {
-			errs = append(errs, err)
+		if err := unix.Close(q.fd); err != nil {
+			errs = append(errs, fmt.Errorf("tun: close %s: %w", d.name, err))
 		}
 	}
 	d.queues = nil
+	if d.wake > 0 {
+		unix.Close(d.wake)
+		d.wake = -1
+	}
 	return errors.Join(errs...)
 }
 
-// Read reads one frame (virtio-net header first when the device has one).
-func (q *Queue) Read(b []byte) (int, error) { return q.f.Read(b) }
+// Read reads one frame (virtio-net header first when the device has one),
+// waiting for one if the queue is empty.
+func (q *Queue) Read(b []byte) (int, error) {
+	for {
+		if q.closed.Load() {
+			return 0, os.ErrClosed
+		}
+		n, err := unix.Read(q.fd, b)
+		if err == nil {
+			return n, nil
+		}
+		if err != unix.EAGAIN && err != unix.EINTR {
+			return 0, fmt.Errorf("tun: read: %w", err)
+		}
+		if err := q.wait(unix.POLLIN); err != nil {
+			return 0, err
+		}
+	}
+}
 
 // Write writes one frame (virtio-net header first when the device has one).
-func (q *Queue) Write(b []byte) (int, error) { return q.f.Write(b) }
+func (q *Queue) Write(b []byte) (int, error) {
+	for {
+		if q.closed.Load() {
+			return 0, os.ErrClosed
+		}
+		n, err := unix.Write(q.fd, b)
+		if err == nil {
+			return n, nil
+		}
+		if err != unix.EAGAIN && err != unix.EINTR {
+			return 0, fmt.Errorf("tun: write: %w", err)
+		}
+		if err := q.wait(unix.POLLOUT); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func (q *Queue) wait(ev int16) error {
+	q.pfd[0].Events, q.pfd[0].Revents, q.pfd[1].Revents = ev, 0, 0
+	_, err := unix.Poll(q.pfd[:], -1)
+	if err != nil && err != unix.EINTR {
+		return fmt.Errorf("tun: poll: %w", err)
+	}
+	return nil
+}

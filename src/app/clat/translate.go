@@ -86,7 +86,10 @@ func translateConfig(rules []string, mtu int, rfc6791 string) (translator.Config
 	if mtu < 1280 || mtu > 65535 {
 		return cfg, fmt.Errorf("--mtu %d: want 1280..65535 (the IPv6 path MTU)", mtu)
 	}
-	cfg.MTU6, cfg.MTU4 = mtu, mtu-20
+	// IPv4 packets without DF whose translation exceeds 1280 bytes are
+	// fragmented to 1280 (RFC 7915 lowest-ipv6-mtu, as Jool and TAYGA do):
+	// the IPv6 path beyond the next hop may be narrower than --mtu.
+	cfg.MTU6, cfg.MTU4, cfg.LowestIPv6MTU = mtu, mtu-20, 1280
 	if rfc6791 != "" {
 		a, err := netip.ParseAddr(rfc6791)
 		if err != nil || !a.Is4() {

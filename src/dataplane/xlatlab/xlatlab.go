@@ -183,11 +183,11 @@ func Build(ctx context.Context, lab *meshlab.Lab, tag string, o Options) (*Topo,
 	run(t.XL, "ip -6 route add %s via %s", PlatPrefix, next)
 	if o.GRO {
 		for _, x := range []struct {
-			n  *meshlab.NS
+			n   *meshlab.NS
 			if_ string
 		}{{t.Cli, "x2c"}, {t.XL, "x2xc"}, {t.XL, "x2xs"}, {t.Srv, "x2s"}, {t.Rt, "x2rx"}, {t.Rt, "x2rs"}} {
 			if x.n != nil {
-				run(x.n, "ethtool -K %s gro on", x.if_)
+				run(x.n, "ethtool -K %s gro on rx-udp-gro-forwarding on", x.if_)
 			}
 		}
 	}

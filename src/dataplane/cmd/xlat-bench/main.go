@@ -44,7 +44,11 @@ func main() {
 	secs := flag.Int("time", 5, "seconds per run")
 	gro := flag.Bool("gro", false, "enable GRO on the veths")
 	queues := flag.Int("queues", 1, "TUN queues for xlat-clat")
+	only := flag.String("only", "", "measure only this metric (tcp_gbps, tcp_reverse_gbps, udp64_kpps)")
 	flag.Parse()
+	if *only != "" {
+		metrics = []metric{metric(*only)}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *bin, *src, *runs, *secs, *gro, *queues); err != nil {
