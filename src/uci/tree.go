@@ -238,10 +238,16 @@ func (t *Tree) Commit(p *Package) (bool, error) {
 
 // Save records the changes that turn the package's current state
 // (committed + pending) into p as delta lines in the save directory, as
-// uci_save does; the config file is not touched. It returns the deltas written.
+// uci_save does; the config file is not touched (a missing one is created
+// empty, or the deltas could never be loaded). It returns the deltas written.
 func (t *Tree) Save(p *Package) ([]Delta, error) {
 	cur, err := t.Load(p.Name)
 	if errors.Is(err, ErrNotFound) {
+		// libuci loads no package (and so replays no delta) without a
+		// config file: create an empty one, as packages ship one
+		if _, err = t.Update(p.Name, func(*Package) error { return nil }); err != nil {
+			return nil, err
+		}
 		cur, err = NewPackage(p.Name), nil
 	}
 	if err != nil {

@@ -290,3 +290,20 @@ func TestDeltaEmptyValueDeletes(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestSaveCreatesMissingConfig(t *testing.T) {
+	tr := NewTree(t.TempDir())
+	p := NewPackage("newpkg")
+	s, _ := p.SetSection("a", "b")
+	s.Set("c", "d")
+	if _, err := tr.Save(p); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, tr.Path("newpkg")); got != "\n" {
+		t.Errorf("config file = %q", got)
+	}
+	q, err := tr.Load("newpkg")
+	if err != nil || string(q.Marshal()) != string(p.Marshal()) {
+		t.Errorf("Load = %q, %v", q.Marshal(), err)
+	}
+}

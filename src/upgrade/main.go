@@ -16,8 +16,9 @@ func Main(prog string, step Step, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	root := fs.String("root", "/", "root directory of the node's files")
 	quiet := fs.Bool("quiet", false, "print nothing on success")
+	save := fs.Bool("save", false, "record UCI changes as deltas in <root>/tmp/.uci (uci save) instead of committing them")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: %s upgrade [--root DIR] [--quiet]\n"+
+		fmt.Fprintf(stderr, "usage: %s upgrade [--root DIR] [--save] [--quiet]\n"+
 			"Writes the %s configuration (UCI network, firewall, dhcp, gluon-464xlat and\n"+
 			"the babeld redistribution) from the Gluon site config; run by\n"+
 			"/lib/gluon/upgrade. Idempotent.\n", prog, packageName[step])
@@ -34,7 +35,7 @@ func Main(prog string, step Step, args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	res, err := Run(*root, step)
+	res, err := RunWith(*root, step, Options{Save: *save})
 	if err != nil {
 		fmt.Fprintf(stderr, "%s upgrade: %v\n", prog, err)
 		if res != nil && len(res.Written) > 0 {

@@ -72,8 +72,21 @@ type plan struct {
 	files []fileEdit
 }
 
-// Run executes one package's upgrade step under root.
+// Options change how a step writes.
+type Options struct {
+	// Save records the UCI changes as deltas in <root>/tmp/.uci (like the
+	// Lua scripts' uci:save; Gluon's 998-commit commits them) instead of
+	// committing them. Plain files are written either way.
+	Save bool
+}
+
+// Run executes one package's upgrade step under root, committing UCI changes.
 func Run(root string, step Step) (*Result, error) {
+	return RunWith(root, step, Options{})
+}
+
+// RunWith executes one package's upgrade step under root.
+func RunWith(root string, step Step, opts Options) (*Result, error) {
 	name, ok := packageName[step]
 	if !ok {
 		return nil, fmt.Errorf("upgrade: unknown step %q", step)
@@ -94,7 +107,7 @@ func Run(root string, step Step) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return apply(root, pl)
+	return apply(root, pl, opts)
 }
 
 type preparedFile struct {
@@ -105,7 +118,7 @@ type preparedFile struct {
 	changed bool
 }
 
-func apply(root string, pl *plan) (*Result, error) {
+func apply(root string, pl *plan, opts Options) (*Result, error) {
 	tree := uci.NewTree(root)
 	// Phase 1: check and compute everything; nothing is written.
 	for _, e := range pl.uci {
@@ -157,6 +170,19 @@ func apply(root string, pl *plan) (*Result, error) {
 		res.Written = append(res.Written, rel)
 	}
 	for _, e := range pl.uci {
+		if opts.Save {
+			rel := "/tmp/.uci/" + e.pkg
+			changed, err := save(tree, e)
+			if err != nil {
+				return res, err
+			}
+			if changed {
+				res.Written = append(res.Written, rel)
+			} else {
+				res.Unchanged = append(res.Unchanged, rel)
+			}
+			continue
+		}
 		rel := "/etc/config/" + e.pkg
 		changed, err := tree.Update(e.pkg, e.fn)
 		if err != nil {
@@ -171,4 +197,23 @@ func apply(root string, pl *plan) (*Result, error) {
 	sort.Strings(res.Written)
 	sort.Strings(res.Unchanged)
 	return res, nil
+}
+
+// save applies e to the package's current state (committed + pending) and
+// appends the difference as deltas.
+// (Tree.Save creates a missing config file empty: libuci cannot load, nor
+// replay deltas of, a package without one.)
+func save(tree *uci.Tree, e uciEdit) (bool, error) {
+	p, err := tree.Load(e.pkg)
+	if errors.Is(err, uci.ErrNotFound) {
+		p, err = uci.NewPackage(e.pkg), nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := e.fn(p); err != nil {
+		return false, err
+	}
+	d, err := tree.Save(p)
+	return len(d) > 0, err
 }

@@ -304,3 +304,43 @@ func TestNAT66ScriptShellcheck(t *testing.T) {
 		t.Errorf("shellcheck: %v\n%s", err, out)
 	}
 }
+
+// Save mode: the deltas, once committed, give exactly the golden files, and
+// a second run appends no delta.
+func TestSaveMode(t *testing.T) {
+	root := t.TempDir()
+	copyTree(t, filepath.Join("testdata", "full", "root"), root)
+	for _, s := range []Step{PLAT, CLAT, Roamd} {
+		if _, err := RunWith(root, s, Options{Save: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	golden := filepath.Join("testdata", "full", "golden")
+	for _, pkg := range []string{"network", "firewall", "dhcp"} {
+		in, _ := os.ReadFile(filepath.Join("testdata", "full", "root", "etc", "config", pkg))
+		if got, _ := os.ReadFile(filepath.Join(root, "etc", "config", pkg)); !bytes.Equal(got, in) {
+			t.Errorf("save mode changed /etc/config/%s", pkg)
+		}
+	}
+	before := snapshot(t, root)
+	for _, s := range []Step{PLAT, CLAT, Roamd} {
+		res, err := RunWith(root, s, Options{Save: true})
+		if err != nil || len(res.Written) != 0 {
+			t.Errorf("second save run of %s: %v, %v", s, res, err)
+		}
+	}
+	if !reflect.DeepEqual(snapshot(t, root), before) {
+		t.Error("second save run changed files")
+	}
+	tree := uci.NewTree(root)
+	for _, pkg := range []string{"network", "firewall", "dhcp", xlatconf.File} {
+		if _, err := tree.Update(pkg, func(*uci.Package) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+		want, _ := os.ReadFile(filepath.Join(golden, "etc", "config", pkg))
+		got, _ := os.ReadFile(filepath.Join(root, "etc", "config", pkg))
+		if !bytes.Equal(got, want) {
+			t.Errorf("committed deltas of %s differ from the golden file:\n%s", pkg, diff(string(want), string(got)))
+		}
+	}
+}
