@@ -1,0 +1,455 @@
+//go:build e2e
+
+package roamd
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/meshlab"
+	"github.com/vishvananda/netns"
+)
+
+// e2e topology (namespace prefix r5):
+//
+//	cl (client 10.80.0.5) --veth r5cp--> bridge r5br of d, later a, later b
+//	d, a, b: clat nodes, TAYGA as CLAT (CLATx::/96 <-> 10.80.0.5), l3roamd-xlat
+//	c: PLAT node: NAT66 (conntrack SNAT) to the server link, l3roamd-xlat --own-plat
+//	srv: the "internet" host PLATC::203.0.113.1
+//	d, a, b, c share the mesh bridge in mx (fd00:9::x/64); static /96 routes
+//	stand in for babel's (the daemon's /128 steering at C does the rest).
+const (
+	e2eMAC    = "02:00:00:00:00:05"
+	e2eClient = "10.80.0.5"
+	e2ePLAT   = "fd00:2::c:0:0/96"
+	e2eServer = "203.0.113.1"
+)
+
+func e2eCLAT(x string) string { return fmt.Sprintf("fd00:1::%x:0:0/96", x[0]) }
+
+type e2eLab struct {
+	t   *testing.T
+	lab *meshlab.Lab
+	ns  map[string]*meshlab.NS
+	bin string
+	ctx context.Context
+}
+
+func (l *e2eLab) run(ns string, args ...string) string {
+	l.t.Helper()
+	out, err := l.ns[ns].Run(l.ctx, args...)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	return out
+}
+
+func (l *e2eLab) sh(ns, line string) string {
+	l.t.Helper()
+	return l.run(ns, strings.Fields(line)...)
+}
+
+func inNS(name string, f func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	h, err := netns.GetFromName(name)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	if err := netns.Set(h); err != nil {
+		return err
+	}
+	defer netns.Set(orig)
+	return f()
+}
+
+func TestE2ERoamTCP(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (namespaces, ip6tables, ipset, tayga)")
+	}
+	for _, b := range []string{"tayga", "ip6tables", "ipset"} {
+		if _, err := exec.LookPath(b); err != nil {
+			t.Skipf("%s missing (files/scripts/deps.sh installs it)", b)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	lab, err := meshlab.New("r5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			lab.KeepDir()
+			t.Logf("logs in %s", lab.Dir())
+		}
+		lab.Close()
+	})
+	l := &e2eLab{t: t, lab: lab, ns: map[string]*meshlab.NS{}, ctx: ctx}
+	l.bin = filepath.Join(lab.Dir(), "l3roamd-xlat")
+	if out, err := exec.Command("go", "build", "-o", l.bin, "../cmd/gluon-464xlat").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	for _, n := range []string{"mx", "cl", "d", "a", "b", "c", "srv"} {
+		x, err := lab.AddNS(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.ns[n] = x
+	}
+	// mesh
+	l.sh("mx", "ip link add r5mesh type bridge")
+	l.sh("mx", "ip link set r5mesh up")
+	for _, n := range []string{"d", "a", "b", "c"} {
+		if err := lab.Veth(l.ns[n], "r5m", l.ns["mx"], "r5m"+n); err != nil {
+			t.Fatal(err)
+		}
+		l.sh("mx", "ip link set r5m"+n+" master r5mesh")
+		x := l.ns[n]
+		for _, s := range []string{"net.ipv6.conf.all.forwarding=1", "net.ipv4.ip_forward=1", "net.ipv6.conf.r5m.accept_dad=0"} {
+			kv := strings.SplitN(s, "=", 2)
+			if err := x.Sysctl(kv[0], kv[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		l.sh(n, fmt.Sprintf("ip -6 addr add fd00:9::%x/64 dev r5m nodad", n[0]))
+		l.sh(n, "ip -6 route add fd00:5::/64 dev r5m") // node-client prefix on-link
+		for _, o := range []string{"d", "a", "b"} {
+			if o != n {
+				l.sh(n, fmt.Sprintf("ip -6 route add %s via fd00:9::%x", e2eCLAT(o), o[0]))
+			}
+		}
+		if n != "c" {
+			l.sh(n, "ip -6 route add "+e2ePLAT+" via fd00:9::63")
+		}
+	}
+	// PLAT c: NAT66 (conntrack) towards the server
+	if err := lab.Veth(l.ns["c"], "r5s", l.ns["srv"], "r5s"); err != nil {
+		t.Fatal(err)
+	}
+	l.sh("c", "ip -6 addr add fd00:7::c/64 dev r5s nodad")
+	l.sh("srv", "ip -6 addr add fd00:7::1/64 dev r5s nodad")
+	l.sh("srv", "ip -6 addr add fd00:2::c:cb00:7101/128 dev lo")
+	l.sh("srv", "ip -6 route add default via fd00:7::c")
+	l.sh("c", "ip -6 route add "+e2ePLAT+" via fd00:7::1")
+	l.sh("c", "ip6tables -t nat -A POSTROUTING -o r5s -j SNAT --to-source fd00:7::c")
+	// clat nodes: client bridge (anycast gateway) and TAYGA
+	for _, n := range []string{"d", "a", "b"} {
+		l.sh(n, "ip link add r5br type bridge")
+		l.sh(n, "ip link set r5br address 02:00:0a:50:00:01")
+		l.sh(n, "ip addr add 10.80.0.1/16 dev r5br")
+		l.sh(n, "ip link set r5br up")
+		cp := netip.MustParsePrefix(e2eCLAT(n))
+		conf := filepath.Join(lab.Dir(), "tayga-"+n+".conf")
+		dataDir := filepath.Join(lab.Dir(), "tayga-"+n)
+		os.MkdirAll(dataDir, 0o755)
+		os.WriteFile(conf, []byte(fmt.Sprintf("tun-device clat\nipv4-addr 192.0.0.2\nipv6-addr %s\nprefix %s\nmap %s %s\ndata-dir %s\n",
+			embed(cp, netip.MustParseAddr("192.0.0.2")), e2ePLAT, e2eClient, embed(cp, netip.MustParseAddr(e2eClient)), dataDir)), 0o644)
+		l.run(n, "tayga", "-c", conf, "--mktun")
+		l.sh(n, "ip link set clat up")
+		l.sh(n, "ip route add 203.0.113.0/24 dev clat")
+		l.sh(n, "ip -6 route add "+e2eCLAT(n)+" dev clat")
+		if _, err := l.ns[n].Start("tayga", "tayga", "-c", conf, "-d"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// daemons
+	procs := map[string]*meshlab.Proc{}
+	for _, n := range []string{"d", "a", "b", "c"} {
+		root := filepath.Join(lab.Dir(), "root-"+n)
+		os.MkdirAll(filepath.Join(root, "var/run"), 0o755)
+		args := []string{l.bin, "run", "--root", root, "--node-address", fmt.Sprintf("fd00:9::%x", n[0]),
+			"--node-client-prefix", "fd00:5::/64", "--node-client-dev", "r5m", "--client-ipv4", "10.80.0.0/16",
+			"--clat-range", "fd00:1::/48", "--plat-range", "fd00:2::/48", "--plat-prefix", e2ePLAT,
+			"--lease-min", "5s", "-v"}
+		if n == "c" {
+			args = append(args, "--own-plat", e2ePLAT)
+		} else {
+			args = append(args, "--clat-prefix", e2eCLAT(n), "--client-bridge", "r5br")
+		}
+		p, err := l.ns[n].Start("roamd", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs[n] = p
+	}
+	sock := func(n string) string { return filepath.Join(lab.Dir(), "root-"+n, "var/run/l3roamd-xlat.sock") }
+	for n := range procs {
+		n := n
+		if err := meshlab.WaitFor(ctx, "daemon "+n, 20*time.Millisecond, func() (bool, error) {
+			if procs[n].Exited() {
+				return false, fmt.Errorf("exited: %s", procs[n].Log())
+			}
+			_, err := os.Stat(sock(n))
+			return err == nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// the client leases on D (through the dnsmasq hook), then attaches there
+	leaseEnd := time.Now().Add(16 * time.Second)
+	hook := exec.Command(l.bin, "lease", "--socket", sock("d"), "add", e2eMAC, e2eClient, "host")
+	hook.Env = append(os.Environ(), fmt.Sprintf("DNSMASQ_LEASE_EXPIRES=%d", leaseEnd.Unix()))
+	if out, err := hook.CombinedOutput(); err != nil {
+		t.Fatalf("lease hook: %v %s", err, out)
+	}
+	if err := l.ns["cl"].Sysctl("net.ipv6.conf.all.disable_ipv6", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Veth(l.ns["cl"], "r5c", l.ns["d"], "r5cp"); err != nil {
+		t.Fatal(err)
+	}
+	l.sh("cl", "ip link set r5c address "+e2eMAC)
+	l.sh("cl", "ip addr add "+e2eClient+"/16 dev r5c")
+	l.sh("cl", "ip route add default via 10.80.0.1")
+	l.sh("d", "ip link set r5cp master r5br")
+
+	// server: streams a verifiable byte sequence; reads the client's bytes
+	var ln net.Listener
+	if err := inNS(l.ns["srv"].Name, func() (err error) {
+		ln, err = net.Listen("tcp6", "[fd00:2::c:cb00:7101]:5001")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	srvErr := make(chan error, 4)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serveStream(c, srvErr)
+		}
+	}()
+	dial := func() (net.Conn, error) {
+		var c net.Conn
+		err := inNS(l.ns["cl"].Name, func() (err error) {
+			d := net.Dialer{Timeout: 3 * time.Second}
+			c, err = d.Dial("tcp4", e2eServer+":5001")
+			return err
+		})
+		return c, err
+	}
+	conn, err := dial()
+	if err != nil {
+		t.Fatalf("first connection: %v\nd: %s", err, procs["d"].Log())
+	}
+	defer conn.Close()
+	st := newStreamReader(conn)
+	go st.run()
+	if err := st.waitBytes(ctx, 64<<10); err != nil {
+		t.Fatal(err)
+	}
+
+	roam := func(from, to string) time.Duration {
+		t.Helper()
+		st.resetGap()
+		l.run(from, "ip", "link", "set", "r5cp", "netns", l.ns[to].Name)
+		l.sh(to, "ip link set r5cp master r5br")
+		l.sh(to, "ip link set r5cp up")
+		start := st.total()
+		if err := st.waitBytes(ctx, start+256<<10); err != nil {
+			t.Fatalf("roam %s->%s: stream stalled: %v\n%s: %s\n%s: %s\nc: %s", from, to, err, from, procs[from].Log(),
+				to, procs[to].Log(), procs["c"].Log())
+		}
+		// new connections work after the roam
+		c2, err := dial()
+		if err != nil {
+			t.Fatalf("new connection after roam %s->%s: %v", from, to, err)
+		}
+		s2 := newStreamReader(c2)
+		go s2.run()
+		if err := s2.waitBytes(ctx, 16<<10); err != nil {
+			t.Fatalf("new connection after roam: %v", err)
+		}
+		c2.Close()
+		return st.maxGap()
+	}
+	gapA := roam("d", "a")
+	gapB := roam("a", "b")
+	t.Logf("longest stall: D->A %v, A->B %v", gapA.Round(time.Millisecond), gapB.Round(time.Millisecond))
+	if err := st.failed(); err != nil {
+		t.Fatalf("stream: %v", err)
+	}
+	select {
+	case err := <-srvErr:
+		t.Fatalf("server: %v", err)
+	default:
+	}
+	for _, g := range []time.Duration{gapA, gapB} {
+		if g > 3*time.Second {
+			t.Errorf("stall %v longer than 3 s", g)
+		}
+	}
+	hosts, _ := os.ReadFile(filepath.Join(lab.Dir(), "root-b", "var/run/l3roamd-xlat.hosts"))
+	if !strings.Contains(string(hosts), e2eMAC+","+e2eClient) {
+		t.Errorf("B's dhcp hostsfile lacks the roamed client: %q", hosts)
+	}
+	// A released: no node-client-IP, no members, no announce route
+	if out := l.sh("a", "ipset list l3x-roam"); strings.Contains(out, "a50:5") {
+		t.Errorf("A still has members:\n%s", out)
+	}
+	// after the lease: nothing for the client at A, B or C
+	conn.Close()
+	if err := meshlab.WaitFor(ctx, "lease end cleanup", 200*time.Millisecond, func() (bool, error) {
+		for _, n := range []string{"a", "b"} {
+			if out := l.sh(n, "ipset list"); strings.Contains(out, "a50:5") {
+				return false, fmt.Errorf("%s ipset: %s", n, out)
+			}
+			if out := l.sh(n, "ip -6 route show proto 158"); strings.TrimSpace(out) != "" {
+				return false, fmt.Errorf("%s routes: %s", n, out)
+			}
+			if out := l.sh(n, "ip -6 addr show dev r5m"); strings.Contains(out, "fd00:5::") {
+				return false, fmt.Errorf("%s node-client-IP: %s", n, out)
+			}
+		}
+		if out := l.sh("c", "ip -6 route show proto 159"); strings.TrimSpace(out) != "" {
+			return false, fmt.Errorf("c steering: %s", out)
+		}
+		return true, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"d", "a", "b", "c"} {
+		out, _ := exec.Command(l.bin, "status", "--socket", sock(n)).CombinedOutput()
+		t.Logf("status %s:\n%s", n, out)
+	}
+}
+
+// serveStream sends byte i = i*7 mod 251 in 1 KiB chunks every 2 ms and
+// reads what the client sends.
+func serveStream(c net.Conn, errc chan<- error) {
+	defer c.Close()
+	go io.Copy(io.Discard, c)
+	buf := make([]byte, 1024)
+	var off uint64
+	for {
+		for i := range buf {
+			buf[i] = byte((off + uint64(i)) * 7 % 251)
+		}
+		if _, err := c.Write(buf); err != nil {
+			return
+		}
+		off += uint64(len(buf))
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+type streamReader struct {
+	c      net.Conn
+	mu     sync.Mutex
+	n      uint64
+	last   time.Time
+	gap    time.Duration
+	err    error
+	notify chan struct{}
+}
+
+func newStreamReader(c net.Conn) *streamReader {
+	return &streamReader{c: c, last: time.Now(), notify: make(chan struct{}, 1)}
+}
+
+func (s *streamReader) run() {
+	buf := make([]byte, 64<<10)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	go func() { // the client also sends, every 10 ms
+		for range tick.C {
+			if _, err := s.c.Write([]byte("ping-from-client")); err != nil {
+				return
+			}
+		}
+	}()
+	for {
+		k, err := s.c.Read(buf)
+		now := time.Now()
+		s.mu.Lock()
+		for i := 0; i < k; i++ {
+			if buf[i] != byte((s.n+uint64(i))*7%251) && s.err == nil {
+				s.err = fmt.Errorf("corrupt byte at offset %d", s.n+uint64(i))
+			}
+		}
+		s.n += uint64(k)
+		if k > 0 {
+			if g := now.Sub(s.last); g > s.gap {
+				s.gap = g
+			}
+			s.last = now
+		}
+		if err != nil && s.err == nil {
+			s.err = err
+		}
+		s.mu.Unlock()
+		select {
+		case s.notify <- struct{}{}:
+		default:
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *streamReader) total() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+func (s *streamReader) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *streamReader) resetGap() {
+	s.mu.Lock()
+	s.gap, s.last = 0, time.Now()
+	s.mu.Unlock()
+}
+
+func (s *streamReader) maxGap() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gap
+}
+
+func (s *streamReader) waitBytes(ctx context.Context, n uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		s.mu.Lock()
+		got, err := s.n, s.err
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%d of %d bytes: %w", got, n, ctx.Err())
+		case <-s.notify:
+		}
+	}
+}
