@@ -89,3 +89,36 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// libuci's own export vectors (tests/shunit2/references/export.*).
+func TestExportVectors(t *testing.T) {
+	in := "config t 'x'\n\toption mul_line_opt_sq 'line 1\nline 2 \\\nline 3'\n" +
+		"\toption mul_line_opt_dq \"\\\"Hello\\, \\\nWorld.\\'\n\"\n"
+	p, err := Parse("t", "t", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "\nconfig t 'x'\n\toption mul_line_opt_sq 'line 1\nline 2 \\\nline 3'\n" +
+		"\toption mul_line_opt_dq '\"Hello, World.'\\''\n'\n\n"
+	if got := string(p.Marshal()); got != want {
+		t.Errorf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
+func FuzzParseDeltas(f *testing.F) {
+	f.Add("p.s=t\np.s.o='v'\n+p.cfg01abcd=t\n-p.s.o\n|p.s.l='a'\n~p.s.l='a'\n@p.s=r\n^p.r=0\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		p, _ := Parse("p", "p", "config t s\n\toption o v\nconfig u\n")
+		for _, d := range ParseDeltas("p", in) {
+			p.Apply(d)
+			// every parsed delta renders to a line that parses back to it
+			back := ParseDeltas("p", d.Line("p")+"\n")
+			if len(back) != 1 || back[0] != d {
+				t.Fatalf("delta %+v renders as %q, parses back as %+v", d, d.Line("p"), back)
+			}
+		}
+		if _, err := Parse("p", "p", string(p.Marshal())); err != nil {
+			t.Fatalf("applied deltas give an unparsable file: %v", err)
+		}
+	})
+}
