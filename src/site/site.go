@@ -209,6 +209,9 @@ func (c *Config) Missing(key, why string) error {
 	if why != "" {
 		msg += " (" + why + ")"
 	}
+	if c.files[1] != "" {
+		msg += "; set in neither this domain nor " + c.files[0]
+	}
 	return &Error{File: c.FileOf(key), Key: key, Msg: msg}
 }
 
