@@ -90,8 +90,8 @@ var goldenCases = []struct {
 }{
 	// multi-domain platnode that is also a clatnode, with roaming
 	{"full", "full", []Step{PLAT, CLAT, Roamd}},
-	// the same node without the CLAT package
-	{"full-plat", "full", []Step{PLAT, Roamd}},
+	// the same node with only the PLAT package (no CLAT zone: no cross forwardings)
+	{"full-plat", "full", []Step{PLAT}},
 	// single-domain clatnode; earlier upgrade scripts left pending deltas
 	{"single", "single", []Step{CLAT}},
 }
