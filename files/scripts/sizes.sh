@@ -58,9 +58,17 @@ printf '%-14s %-22s %10s %10s\n' arch package bytes xz_bytes
 for a in "${archs[@]}"; do
 	[ -n "${goenv[$a]:-}" ] || { echo "sizes: unknown arch $a" >&2; exit 2; }
 	out=$tmp/gluon-464xlat.$a
+	# one retry: with several go commands sharing the build cache, a build
+	# has been seen failing with "could not import X (open : no such file)"
 	# shellcheck disable=SC2086 # goenv values are word lists on purpose
-	(cd src && env CGO_ENABLED=0 GOOS=linux ${goenv[$a]} \
-		go build -trimpath -ldflags '-s -w' -o "$out" ./cmd/gluon-464xlat)
+	for try in 1 2; do
+		if (cd src && env CGO_ENABLED=0 GOOS=linux ${goenv[$a]} \
+			go build -trimpath -ldflags '-s -w' -o "$out" ./cmd/gluon-464xlat); then
+			break
+		fi
+		[ $try = 1 ] || exit 1
+		echo "sizes: build for $a failed, retrying once" >&2
+	done
 	b=$(stat -c %s "$out")
 	x=$(xzsize <"$out")
 	printf '%-14s %-22s %10d %10d\n' "$a" gluon-464xlat-bin "$b" "$x"

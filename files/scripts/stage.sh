@@ -34,9 +34,17 @@ stage=$top/stage
 rm -rf "$stage"
 mkdir -p "$stage/gluon-464xlat-bin/usr/sbin"
 
-# shellcheck disable=SC2086 # goenv is a word list on purpose
-(cd src && env CGO_ENABLED=0 GOOS=linux $goenv \
-	go build -trimpath -ldflags '-s -w' -o "$stage/gluon-464xlat-bin/usr/sbin/gluon-464xlat" ./cmd/gluon-464xlat)
+# one retry: with several go commands sharing the build cache, a build has
+# been seen failing with "could not import X (open : no such file)"
+for try in 1 2; do
+	# shellcheck disable=SC2086 # goenv is a word list on purpose
+	if (cd src && env CGO_ENABLED=0 GOOS=linux $goenv \
+		go build -trimpath -ldflags '-s -w' -o "$stage/gluon-464xlat-bin/usr/sbin/gluon-464xlat" ./cmd/gluon-464xlat); then
+		break
+	fi
+	[ $try = 1 ] || exit 1
+	echo "stage: build failed, retrying once" >&2
+done
 chmod 755 "$stage/gluon-464xlat-bin/usr/sbin/gluon-464xlat"
 
 for p in "${packages[@]}"; do
