@@ -1,0 +1,162 @@
+//go:build e2e
+
+package upgrade
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestE2EBabeldRedistribution runs the real babeld (Debian) on the
+// /etc/gluon-babeld.conf our step wrote (golden file of the full case) in a
+// network namespace of its own, with kernel routes for /96s inside and
+// outside the ranges, and checks over babeld's local socket that exactly the
+// /96s inside clat_range and plat_range are redistributed.
+func TestE2EBabeldRedistribution(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (network namespace)")
+	}
+	babeld, err := exec.LookPath("babeld")
+	if err != nil {
+		t.Skip("babeld not installed (files/scripts/deps.sh installs it)")
+	}
+	ns := fmt.Sprintf("upg%d", os.Getpid()%1000000)
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	run("ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	inNS := func(args ...string) { run(append([]string{"ip", "netns", "exec", ns}, args...)...) }
+	inNS("ip", "link", "set", "lo", "up")
+	inNS("ip", "link", "add", "upgA", "type", "veth", "peer", "name", "upgB")
+	inNS("ip", "link", "set", "upgA", "up")
+	inNS("ip", "link", "set", "upgB", "up")
+	routes := map[string]bool{ // prefix -> must be redistributed
+		"fddd:1337:1337:1234:5678:9abc::/96": true,  // CLAT /96 in clat_range
+		"fddd:1337:2:1234:5678:9abc::/96":    true,  // PLAT /96 in plat_range
+		"fddd:1337:1337:1::/64":              false, // in the range, but not a /96
+		"fd00:1:2:3:4:5::/96":                false, // a /96 outside the ranges
+	}
+	// babeld ignores routes of protocol boot (iproute2's default) and
+	// unspec (netlink's zero value): the daemons install their /96s with
+	// proto static, as here
+	for p := range routes {
+		inNS("ip", "-6", "route", "add", p, "dev", "upgA", "proto", "static")
+	}
+
+	dir := t.TempDir()
+	conf, err := os.ReadFile(filepath.Join("testdata", "full", "golden", BabelConf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	confPath := filepath.Join(dir, "gluon-babeld.conf")
+	if err := os.WriteFile(confPath, conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "babeld.sock")
+	cmd := exec.Command("ip", "netns", "exec", ns, babeld,
+		"-I", filepath.Join(dir, "babeld.pid"), "-S", filepath.Join(dir, "babel-state"),
+		"-G", sock, "-c", confPath, "upgB")
+	logf, err := os.Create(filepath.Join(dir, "babeld.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+	})
+
+	deadline := time.Now().Add(15 * time.Second)
+	var got []string
+	for {
+		select {
+		case err := <-exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "babeld.log"))
+			exited <- err
+			t.Fatalf("babeld exited (%v) — config rejected?\n%s", err, log)
+		default:
+		}
+		got, err = xroutes(sock)
+		if err == nil && len(got) >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, "babeld.log"))
+			t.Fatalf("no xroutes from babeld (last err %v, got %v)\n%s", err, got, log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var want []string
+	for p, ok := range routes {
+		if ok {
+			want = append(want, p)
+		}
+	}
+	sort.Strings(want)
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("babeld redistributes %v, want exactly %v", got, want)
+	}
+}
+
+// xroutes dumps babeld's local socket and returns the redistributed IPv6
+// prefixes (xroute lines), sorted.
+func xroutes(sock string) ([]string, error) {
+	c, err := net.DialTimeout("unix", sock, time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	r := bufio.NewScanner(c)
+	readUntilOK := func() ([]string, error) {
+		var lines []string
+		for r.Scan() {
+			l := r.Text()
+			if l == "ok" {
+				return lines, nil
+			}
+			if l == "bad" || strings.HasPrefix(l, "no") {
+				return nil, fmt.Errorf("babeld: %s", l)
+			}
+			lines = append(lines, l)
+		}
+		return nil, fmt.Errorf("babeld socket: %v", r.Err())
+	}
+	if _, err := readUntilOK(); err != nil { // banner
+		return nil, err
+	}
+	if _, err := c.Write([]byte("dump\n")); err != nil {
+		return nil, err
+	}
+	lines, err := readUntilOK()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, l := range lines {
+		f := strings.Fields(l)
+		// add xroute <dst>-<src> prefix <dst> from <src> metric <n>
+		if len(f) >= 5 && f[0] == "add" && f[1] == "xroute" && f[3] == "prefix" && strings.Contains(f[4], ":") {
+			out = append(out, f[4])
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
