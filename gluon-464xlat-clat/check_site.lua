@@ -63,16 +63,16 @@ need(in_domain({'next_node', 'ip4'}), function(v)
 end, true, 'be an IPv4 address inside prefix4 (the clients\' gateway)')
 
 -- optional tuning (table xlat464)
--- the table may be empty in site.conf; each key in it is a domain key
+-- xlat464 keys may be set in site.conf (all domains) or per domain
 need_table({'xlat464'}, nil, false)
 local function integer_in(lo, hi)
 	return function(v)
 		return type(v) == 'number' and v % 1 == 0 and v >= lo and v <= hi
 	end
 end
-need(in_domain({'xlat464', 'switch_margin'}), integer_in(0, 65535), false,
+need({'xlat464', 'switch_margin'}, integer_in(0, 65535), false,
 	'be a whole number in [0, 65535] (babel metric a PLAT must be better by to switch)')
-need(in_domain({'xlat464', 'probe_interval'}), integer_in(1, 3600), false,
+need({'xlat464', 'probe_interval'}, integer_in(1, 3600), false,
 	'be a whole number of seconds in [1, 3600]')
-need(in_domain({'xlat464', 'probe_failures'}), integer_in(1, 100), false,
+need({'xlat464', 'probe_failures'}, integer_in(1, 100), false,
 	'be a whole number in [1, 100]')

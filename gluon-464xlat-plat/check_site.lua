@@ -22,8 +22,8 @@ local function is_ipv4_prefix(s)
 end
 
 -- optional: IPv4 destinations the PLAT drops besides the private ranges
--- the table may be empty in site.conf; each key in it is a domain key
+-- xlat464 keys may be set in site.conf (all domains) or per domain
 need_table({'xlat464'}, nil, false)
-need_array(in_domain({'xlat464', 'blocked_ipv4'}), function(path)
+need_array({'xlat464', 'blocked_ipv4'}, function(path)
 	need(path, is_ipv4_prefix, true, 'be an IPv4 prefix "a.b.c.d/n" with no host bits set')
 end, false)

@@ -3,11 +3,11 @@
 -- time once per domain, on merge(site, domain). clat_range and plat_range
 -- are checked by gluon-464xlat-clat, which this package depends on.
 
--- the table may be empty in site.conf; each key in it is a domain key
+-- xlat464 keys may be set in site.conf (all domains) or per domain
 need_table({'xlat464'}, nil, false)
 -- UDP port of the CLAIM/INFO/ROAM messages between nodes
-need(in_domain({'xlat464', 'roam_port'}), function(v)
+need({'xlat464', 'roam_port'}, function(v)
 	return type(v) == 'number' and v % 1 == 0 and v >= 1 and v <= 65535
 end, false, 'be a whole number in [1, 65535] (UDP port)')
 -- per-domain HMAC key of those messages; unset: messages are not signed
-need_string(in_domain({'xlat464', 'roam_secret'}), false)
+need_string({'xlat464', 'roam_secret'}, false)

@@ -130,7 +130,14 @@ for p in "${packages[@]}"; do
 	if [ -f "$ex/site.conf" ]; then
 		d=
 		[ -d "$ex/domains" ] && d=$top/$ex/domains
-		if postinst "$p" "$top/$ex/site.conf" "$d" >/dev/null 2>"$tmp/err"; then pass "$p postinst: $ex accepted"; else fail "$p postinst: $ex rejected: $(cat "$tmp/err")"; fi
+		if postinst "$p" "$top/$ex/site.conf" "$d" >/dev/null 2>"$tmp/err"; then
+			pass "$p postinst: $ex accepted"
+		else
+			fail "$p postinst: $ex rejected: $(cat "$tmp/err")"
+			if grep -q 'allowed in domain configuration only' "$tmp/err"; then
+				echo "     (with domains/, Gluon's own checks want prefix4, next_node.*, prefix6, node_prefix6 in the domain files too)"
+			fi
+		fi
 	fi
 done
 
