@@ -232,7 +232,18 @@ func planCLAT(cfg *site.Config, pkg string) (*plan, error) {
 				"leasetime", DHCPLeaseTime, "dhcpv4", "server", "force", "1")
 			return nil
 		}},
-		xlatconfEdit(func(p *uci.Package) error { return xlatconf.WriteCLAT(p, clat) }),
+		xlatconfEdit(func(p *uci.Package) error {
+			// a PLAT pinned by hand (the only local override) survives upgrades
+			c := *clat
+			if v, ok := p.Get(xlatconf.SectionCLAT, "plat_prefix"); ok {
+				pin, err := netip.ParsePrefix(v)
+				if err != nil || !pin.Addr().Is6() || pin.Bits() != 96 || pin.Masked() != pin {
+					return fmt.Errorf("section clat: option plat_prefix: %q is not an IPv6 /96", v)
+				}
+				c.PLATPrefix = pin
+			}
+			return xlatconf.WriteCLAT(p, &c)
+		}),
 	)
 	return pl, nil
 }

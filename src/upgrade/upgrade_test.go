@@ -224,6 +224,8 @@ func TestBadSiteWritesNothing(t *testing.T) {
 			`/etc/gluon-babeld.conf: missing: gluon-464xlat-clat needs gluon-mesh-babel's config`, "full"},
 		{"bad existing xlat config", "etc/config/gluon-464xlat", "config clat 'clat'\n\toption a b c\n", CLAT,
 			`/etc/config/gluon-464xlat:2: too many arguments`, "full"},
+		{"bad pinned PLAT", "etc/config/gluon-464xlat", "config clat 'clat'\n\toption plat_prefix 'fddd::/64'\n", CLAT,
+			`/etc/config/gluon-464xlat: section clat: option plat_prefix: "fddd::/64" is not an IPv6 /96`, "full"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
