@@ -11,3 +11,9 @@ need({'xlat464', 'roam_port'}, function(v)
 end, false, 'be a whole number in [1, 65535] (UDP port)')
 -- per-domain HMAC key of those messages; unset: messages are not signed
 need_string({'xlat464', 'roam_secret'}, false)
+
+-- the node's own mesh address is made from node_prefix6 (required by
+-- gluon-mesh-babel too); the clients' node-client /64 is node_client_prefix6
+-- if set, else derived from domain_seed (which gluon-core requires)
+need_string_match(in_domain({'node_prefix6'}), '^[%x:]+/64$')
+need_string_match(in_domain({'node_client_prefix6'}), '^[%x:]+/64$', false)

@@ -49,10 +49,12 @@ local tuned = with(site, {
 -- multi-domain: the domain keys live in domains/<code>.conf
 local base_site = with(site, {
 	prefix4 = false, next_node = false, clat_range = false, plat_range = false,
-	default_domain = 'a',
+	prefix6 = false, node_prefix6 = false, default_domain = 'a',
 })
 local dom_a = {
 	domain_names = { a = 'A' },
+	prefix6 = 'fdca:ffee:81::/64',
+	node_prefix6 = 'fdca:ffee:81:1::/64',
 	prefix4 = '10.81.0.0/16',
 	next_node = { ip4 = '10.81.0.1' },
 	clat_range = 'fdff:ffff:ffff::/48',
@@ -168,6 +170,13 @@ return {
 		err = 'site.conf error: expected xlat464.roam_secret to be a string, but it is 1234 (a number value)' },
 	{ check = R, name = 'domains: roam_secret in site.conf, one per domain', site = with(base_site, { ['xlat464.roam_secret'] = 'x' }),
 		domains = { a = dom_a, b = dom_b }, ok = true },
+	{ check = R, name = 'node_prefix6 unset', site = with(site, { node_prefix6 = false }),
+		err = 'site.conf error: expected node_prefix6 to be a string, but it is unset' },
+	{ check = R, name = 'node_client_prefix6 a /56', site = with(site, { node_client_prefix6 = 'fd00:1:2:3::/56' }),
+		err = 'expected node_client_prefix6 to match pattern' },
+	{ check = R, name = 'node_client_prefix6 a /64', site = with(site, { node_client_prefix6 = 'fd00:1:2:3::/64' }), ok = true },
+	{ check = R, name = 'domains: node_prefix6 in site.conf', site = with(base_site, { node_prefix6 = 'fdca:ffee:80:1::/64' }),
+		domains = { a = dom_a }, err = 'site.conf error: node_prefix6 is allowed in domain configuration only' },
 	{ check = R, name = 'domains: bad port named in its domain', site = base_site,
 		domains = { a = dom_a, b = with(dom_b, { ['xlat464.roam_port'] = 99999 }) },
 		err = 'domains/b.conf error: expected xlat464.roam_port' },

@@ -96,6 +96,7 @@ cp files/scripts/checksite/postinst-driver.lua "$tmp/root/lib/gluon/check-site.l
 ln -s "$(command -v lua5.1)" "$tmp/host/bin/lua"
 cat >"$tmp/good.conf" <<'CONF'
 {
+	node_prefix6 = 'fdca:ffee:80:1::/64',
 	prefix4 = '10.80.0.0/16',
 	next_node = { ip4 = '10.80.0.1' },
 	clat_range = 'fdff:ffff:ffff::/48',
