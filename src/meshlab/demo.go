@@ -100,6 +100,7 @@ func RunDemo(ctx context.Context, opts DemoOptions) (err error) {
 	roaming, why := roamingWanted(opts)
 	spec := SeedSpec(opts.Prefix, opts.BinDir)
 	spec.Roaming = roaming
+	spec.Optional = map[string]bool{"l3roamd-xlat": true}
 	spec.Logf = func(format string, args ...any) { fmt.Fprintf(d.out, "     "+format+"\n", args...) }
 	fmt.Fprintln(d.out, "gluon-464xlat demo: IPv4 for clients across an IPv6-only babel mesh")
 	fmt.Fprintln(d.out, "topology (ring D-A-B-C-D, E behind B; C and E are platnodes with an IPv4 uplink):")
@@ -131,7 +132,7 @@ func RunDemo(ctx context.Context, opts DemoOptions) (err error) {
 		}
 	}()
 
-	if err := d.step("start the lab: 5 nodes with babeld, dnsmasq, xlat-clat, xlat-plat on C and E", func() (string, error) {
+	if err := d.step("start the lab: 5 nodes with babeld and dnsmasq, xlat-plat on C and E", func() (string, error) {
 		m, err := Start(ctx, spec)
 		if err != nil {
 			return "", err
@@ -147,10 +148,10 @@ func RunDemo(ctx context.Context, opts DemoOptions) (err error) {
 	}
 	m := d.m
 	c, e := m.Nodes["c"], m.Nodes["e"]
-	cl := m.Clients["cl"]
-	dn := m.Nodes[cl.Node]
+	dn := m.Nodes["d"]
+	var cl *Client
 
-	if err := d.step("babel converged (every node has every node address and both PLAT /96s)", func() (string, error) {
+	if err := d.step("babel converged (every node has every node address and both PLAT /96s, shortest-path metrics)", func() (string, error) {
 		if err := m.WaitConverged(ctx); err != nil {
 			return "", errors.Join(err, m.CheckRunning())
 		}
@@ -160,6 +161,19 @@ func RunDemo(ctx context.Context, opts DemoOptions) (err error) {
 		}
 		return fmt.Sprintf("on D: C's PLAT %s metric %d, E's PLAT %s metric %d",
 			c.PLATPrefix, r[c.PLATPrefix], e.PLATPrefix, r[e.PLATPrefix]), nil
+	}); err != nil {
+		return err
+	}
+	what := "start xlat-clat on every node"
+	if roaming {
+		what += " and l3roamd-xlat"
+	}
+	if err := d.step(what+"; the client associates with D", func() (string, error) {
+		if err := m.StartNodes(ctx); err != nil {
+			return "", err
+		}
+		cl = m.Clients["cl"]
+		return "", nil
 	}); err != nil {
 		return err
 	}
@@ -204,9 +218,12 @@ func RunDemo(ctx context.Context, opts DemoOptions) (err error) {
 	}); err != nil {
 		return err
 	}
+	var softErr error
 	if roaming {
-		if err := d.roamingSequence(ctx); err != nil {
-			return err
+		// A failure here is reported, and the demo goes on with the
+		// failover (which does not need the roaming helper).
+		if softErr = d.roamingSequence(ctx); softErr != nil && ctx.Err() != nil {
+			return softErr
 		}
 	} else {
 		d.skip("roaming D -> A -> B -> D with TCP and UDP flows", why)
@@ -233,7 +250,7 @@ func RunDemo(ctx context.Context, opts DemoOptions) (err error) {
 	}); err != nil {
 		return err
 	}
-	return nil
+	return softErr
 }
 
 // httpVia fetches the internet host's page with curl from the client and

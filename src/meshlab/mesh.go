@@ -43,6 +43,9 @@ type Spec struct {
 	Clients []ClientSpec
 	// Roaming also starts l3roamd-xlat on every node.
 	Roaming bool
+	// Optional names daemons whose exit does not fail Mesh.Wait (the demo
+	// checks the roaming helper in its own step).
+	Optional map[string]bool
 	// DHCPScript, if set, is passed to every node's dnsmasq as --dhcp-script
 	// (the roaming helper's lease hook); DHCPHostsFile as --dhcp-hostsfile
 	// (a path below each node's root).
@@ -112,6 +115,7 @@ type Node struct {
 	Procs      map[string]*Proc
 	mesh       *Mesh
 	flagConfig bool // upgrade step missing: daemons configured by flags
+	Down       bool // powered off (its processes are expected to be gone)
 }
 
 // Client is a client namespace behind a node's client bridge.
@@ -164,10 +168,13 @@ func (m *Mesh) PLATNodes() []*Node {
 	return out
 }
 
-// Start builds the mesh: namespaces, links, roots prepared by the packages'
-// upgrade steps, babeld, dnsmasq, the daemons, clients and the internet.
-// It returns once everything is started (not converged: see WaitConverged).
-// On error everything is torn down again.
+// Start builds the mesh: namespaces, links, the internet, roots prepared by
+// the packages' upgrade steps, babeld, dnsmasq and the PLATs. Then
+// WaitConverged waits for babel, and StartNodes starts the other daemons
+// (xlat-clat, l3roamd-xlat) and the clients; Up does both. The CLATs start
+// after convergence so that their first choice of PLAT is the one babel
+// settles on (the switch margin would otherwise keep a PLAT chosen from a
+// half-converged table). On error everything is torn down again.
 func Start(ctx context.Context, spec Spec) (m *Mesh, err error) {
 	bin := filepath.Join(spec.BinDir, "gluon-464xlat")
 	if _, err := os.Stat(bin); err != nil {
@@ -205,18 +212,13 @@ func Start(ctx context.Context, spec Spec) (m *Mesh, err error) {
 			return nil, err
 		}
 	}
-	for _, n := range m.NodeList() {
-		if err := m.startDaemons(n); err != nil {
+	for _, n := range m.PLATNodes() {
+		if err := m.startDaemon(n, "xlat-plat"); err != nil {
 			return nil, err
 		}
 	}
 	if m.Servers, err = StartServers(m.Inet, ServerAddr.String()); err != nil {
 		return nil, err
-	}
-	for _, cs := range spec.Clients {
-		if err := m.addClient(ctx, cs); err != nil {
-			return nil, err
-		}
 	}
 	return m, nil
 }
@@ -486,20 +488,47 @@ func (m *Mesh) startDnsmasq(n *Node) error {
 	return nil
 }
 
-// daemonArgs are the command lines the packages' init scripts run.
-func (m *Mesh) startDaemons(n *Node) error {
-	for _, pkg := range m.packages(n) {
-		args := []string{"run", "--root", n.Root}
-		if n.flagConfig && pkg == "xlat-plat" {
-			args = append(args, "--prefix", n.PLATPrefix.String(), "--wan", "br-wan")
+// startDaemon starts one package daemon on n as its init script does.
+func (m *Mesh) startDaemon(n *Node, pkg string) error {
+	args := []string{"run", "--root", n.Root}
+	if n.flagConfig && pkg == "xlat-plat" {
+		args = append(args, "--prefix", n.PLATPrefix.String(), "--wan", "br-wan")
+	}
+	p, err := n.NS.Start(pkg, m.Cmd(pkg, args...)...)
+	if err != nil {
+		return err
+	}
+	n.Procs[pkg] = p
+	return nil
+}
+
+// StartNodes starts xlat-clat (and l3roamd-xlat) on every node, then the
+// clients.
+func (m *Mesh) StartNodes(ctx context.Context) error {
+	for _, n := range m.NodeList() {
+		for _, pkg := range m.packages(n) {
+			if pkg == "xlat-plat" {
+				continue
+			}
+			if err := m.startDaemon(n, pkg); err != nil {
+				return err
+			}
 		}
-		p, err := n.NS.Start(pkg, m.Cmd(pkg, args...)...)
-		if err != nil {
+	}
+	for _, cs := range m.Spec.Clients {
+		if err := m.addClient(ctx, cs); err != nil {
 			return err
 		}
-		n.Procs[pkg] = p
 	}
 	return nil
+}
+
+// Up waits for babel to converge and starts the nodes' daemons and clients.
+func (m *Mesh) Up(ctx context.Context) error {
+	if err := m.WaitConverged(ctx); err != nil {
+		return err
+	}
+	return m.StartNodes(ctx)
 }
 
 const udhcpcScript = `#!/bin/sh
@@ -631,6 +660,7 @@ func (m *Mesh) MoveClient(ctx context.Context, name, node string) error {
 // links go down.
 func (n *Node) PowerOff(ctx context.Context) error {
 	var errs []error
+	n.Down = true
 	for _, p := range n.Procs {
 		if !p.Exited() {
 			// The whole process group: the daemons' own children too.

@@ -84,7 +84,7 @@ func startSeedMesh(t *testing.T, ctx context.Context) *Mesh {
 			t.Error(err)
 		}
 	})
-	if err := m.WaitConverged(ctx); err != nil {
+	if err := m.Up(ctx); err != nil {
 		t.Fatal(err, m.CheckRunning())
 	}
 	t.Logf("babel converged after %v", time.Since(t0).Round(time.Millisecond))

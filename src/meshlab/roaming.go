@@ -71,6 +71,9 @@ func (m *Mesh) Roam(ctx context.Context, client string, path []string, settle ti
 func (d *demo) roamingSequence(ctx context.Context) error {
 	var res []RoamResult
 	if err := d.step("roaming D -> A -> B -> D with a TCP stream and a UDP flow (10 ms) through C", func() (string, error) {
+		if err := d.m.CheckDaemon("l3roamd-xlat"); err != nil {
+			return "", err
+		}
 		var err error
 		res, err = d.m.Roam(ctx, "cl", []string{"a", "b", "d"}, 2*time.Second)
 		s := ""
@@ -78,7 +81,13 @@ func (d *demo) roamingSequence(ctx context.Context) error {
 			s += fmt.Sprintf("%s->%s: TCP stall %v, UDP stall %v; ", r.From, r.To,
 				r.TCPStall.Round(time.Millisecond), r.UDPStall.Round(time.Millisecond))
 		}
-		return s + "TCP connection survived, data verified", err
+		if err == nil {
+			err = d.m.CheckDaemon("l3roamd-xlat")
+		}
+		if err != nil {
+			return "", fmt.Errorf("%s%w", s, err)
+		}
+		return s + "TCP connection survived, data verified", nil
 	}); err != nil {
 		return err
 	}

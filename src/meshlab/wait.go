@@ -51,28 +51,79 @@ func (n *Node) HasRoute(ctx context.Context, p netip.Prefix) bool {
 	return ok
 }
 
-// WaitConverged waits until every node has a babel route to every other
-// node's address and to every other platnode's PLAT /96.
+// ExpectedMetrics are the babel metrics of the shortest paths between the
+// nodes that are up (wired links: cost 96 unless the spec sets one).
+func (m *Mesh) ExpectedMetrics() map[[2]string]int {
+	const inf = 1 << 30
+	dist := map[[2]string]int{}
+	nodes := m.NodeList()
+	for _, a := range nodes {
+		for _, b := range nodes {
+			if a == b {
+				dist[[2]string{a.Spec.Name, b.Spec.Name}] = 0
+			} else {
+				dist[[2]string{a.Spec.Name, b.Spec.Name}] = inf
+			}
+		}
+	}
+	for _, l := range m.Spec.Links {
+		if m.Nodes[l.A].Down || m.Nodes[l.B].Down {
+			continue
+		}
+		c := l.Cost
+		if c == 0 {
+			c = 96
+		}
+		dist[[2]string{l.A, l.B}], dist[[2]string{l.B, l.A}] = c, c
+	}
+	for _, k := range nodes { // Floyd-Warshall: a handful of nodes
+		for _, i := range nodes {
+			for _, j := range nodes {
+				ik, kj := dist[[2]string{i.Spec.Name, k.Spec.Name}], dist[[2]string{k.Spec.Name, j.Spec.Name}]
+				if ij := [2]string{i.Spec.Name, j.Spec.Name}; ik+kj < dist[ij] {
+					dist[ij] = ik + kj
+				}
+			}
+		}
+	}
+	for k, v := range dist {
+		if v >= inf {
+			delete(dist, k)
+		}
+	}
+	return dist
+}
+
+// WaitConverged waits until every node that is up has a babel route with
+// the shortest-path metric to every other node's address and to every other
+// platnode's PLAT /96.
 func (m *Mesh) WaitConverged(ctx context.Context) error {
-	var missing string
-	return WaitFor(ctx, "babel convergence", 200*time.Millisecond, func() (bool, error) {
+	want := m.ExpectedMetrics()
+	return WaitFor(ctx, "babel convergence", 100*time.Millisecond, func() (bool, error) {
 		for _, n := range m.NodeList() {
+			if n.Down {
+				continue
+			}
 			routes, err := n.BabelRoutes(ctx)
 			if err != nil {
 				return false, err
 			}
 			for _, o := range m.NodeList() {
-				if o == n {
+				metric, reachable := want[[2]string{n.Spec.Name, o.Spec.Name}]
+				if o == n || o.Down || !reachable {
 					continue
 				}
-				want := []netip.Prefix{netip.PrefixFrom(o.Address, 128)}
+				dsts := []netip.Prefix{netip.PrefixFrom(o.Address, 128)}
 				if o.Spec.PLAT {
-					want = append(want, o.PLATPrefix)
+					dsts = append(dsts, o.PLATPrefix)
 				}
-				for _, p := range want {
-					if _, ok := routes[p]; !ok {
-						missing = fmt.Sprintf("%s has no route to %s (node %s)", n.Spec.Name, p, o.Spec.Name)
-						return false, fmt.Errorf("%s", missing)
+				for _, p := range dsts {
+					got, ok := routes[p]
+					if !ok {
+						return false, fmt.Errorf("%s has no route to %s (node %s)", n.Spec.Name, p, o.Spec.Name)
+					}
+					if got != metric {
+						return false, fmt.Errorf("%s: route to %s (node %s) has metric %d, want %d", n.Spec.Name, p, o.Spec.Name, got, metric)
 					}
 				}
 			}
@@ -85,8 +136,11 @@ func (m *Mesh) WaitConverged(ctx context.Context) error {
 // exited, with the end of its log.
 func (m *Mesh) CheckRunning() error {
 	for _, n := range m.NodeList() {
+		if n.Down {
+			continue
+		}
 		for name, p := range n.Procs {
-			if p.Exited() {
+			if p.Exited() && !m.Spec.Optional[name] {
 				return fmt.Errorf("%s on node %s exited: %s", name, n.Spec.Name, tail(p.Log(), 12))
 			}
 		}
@@ -117,4 +171,14 @@ func (m *Mesh) Wait(ctx context.Context, what string, interval time.Duration, co
 		return fmt.Errorf("waiting for %s: %w", what, fatal)
 	}
 	return err
+}
+
+// CheckDaemon returns an error if daemon name has exited on any node.
+func (m *Mesh) CheckDaemon(name string) error {
+	for _, n := range m.NodeList() {
+		if p := n.Procs[name]; p != nil && p.Exited() && !n.Down {
+			return fmt.Errorf("%s on node %s exited: %s", name, n.Spec.Name, tail(p.Log(), 6))
+		}
+	}
+	return nil
 }
