@@ -48,11 +48,14 @@ for p in "${packages[@]}"; do
 			fail "$p: /lib/gluon/upgrade/$name must be an executable file named NNN-name"
 		fi
 	done
-	for x in "$stage/$p"/etc/init.d/* "$stage/$p"/usr/sbin/* "$stage/$p"/usr/bin/*; do
+	for x in "$stage/$p"/etc/init.d/* "$stage/$p"/usr/sbin/* "$stage/$p"/usr/bin/* "$stage/$p"/lib/gluon/*/*; do
 		if [ -L "$x" ] || [ ! -f "$x" ]; then continue; fi # links: checked in the image below
 		[ -x "$x" ] || fail "$p: ${x#"$stage/$p"} not executable"
 	done
 done
+
+f=$stage/gluon-l3roamd-xlat/lib/gluon/l3roamd-xlat/dhcp-script
+if [ -x "$f" ] && grep -q 'l3roamd-xlat lease' "$f"; then pass "gluon-l3roamd-xlat: dnsmasq dhcp-script hands leases to l3roamd-xlat"; else fail "gluon-l3roamd-xlat: no executable lib/gluon/l3roamd-xlat/dhcp-script"; fi
 
 # 2. no path installed by two packages (directories may be shared)
 dups=$(for p in "$bin" "${packages[@]}"; do
