@@ -25,17 +25,19 @@ type Backend interface {
 
 // Stats are a backend's counters.
 type Stats struct {
-	Backend    string // "userspace" or "nat46"
-	Device     string
-	RxPackets  uint64 // frames read from the device (a GSO super-packet counts once)
-	RxBytes    uint64
-	TxPackets  uint64 // frames written back (forwarded and emitted)
-	TxBytes    uint64
-	RxGSO      uint64 // super-packets among RxPackets
-	Emitted    uint64 // frames written from the translator's slow path (fragments, ICMP errors)
-	Dropped    uint64 // translator verdict Drop
-	Errors     uint64 // read/write errors and frames with an unusable virtio-net header
-	Translator translator.Counters
+	Backend   string // "userspace" or "nat46"
+	Device    string
+	RxPackets uint64 // frames read from the device (a GSO super-packet counts once)
+	RxBytes   uint64
+	TxPackets uint64 // frames written back (forwarded and emitted)
+	TxBytes   uint64
+	RxGSO     uint64 // super-packets among RxPackets
+	Emitted   uint64 // frames written from the translator's slow path (fragments, ICMP errors)
+	Dropped   uint64 // translator verdict Drop
+	Errors    uint64 // read/write errors and frames with an unusable virtio-net header
+	// TxCoalesced counts UDP datagrams written as part of a UDP GSO super-packet.
+	TxCoalesced uint64
+	Translator  translator.Counters
 }
 
 // Options tune Open.
@@ -46,6 +48,9 @@ type Options struct {
 	Userspace bool
 	// Queues is the number of TUN queues / worker goroutines (default 1).
 	Queues int
+	// NoUDPCoalesce writes every translated UDP datagram on its own instead
+	// of coalescing runs of one flow into UDP GSO super-packets.
+	NoUDPCoalesce bool
 	// Logger (default slog.Default()).
 	Logger *slog.Logger
 }

@@ -40,6 +40,10 @@ func runHelper(name string, args []string) error {
 			src = args[4]
 		}
 		return udpSend(args[0], args[1], atoi(args[2]), atoi(args[3]), src)
+	case "udpcount": // bind port count timeout: print how many arrived intact
+		return udpCount(args[0], args[1], atoi(args[2]), dur(args[3]))
+	case "udpburst": // dst port size count src: send without pacing
+		return udpBurst(args[0], args[1], atoi(args[2]), atoi(args[3]), args[4])
 	case "tcpecho": // bind port
 		return tcpEcho(args[0], args[1])
 	case "tcpcheck": // dst port size: send size bytes, expect them back
@@ -217,4 +221,51 @@ func describeICMP(p []byte) string {
 		}
 	}
 	return b.String()
+}
+
+func udpCount(bind, port string, count int, timeout time.Duration) error {
+	c, err := net.ListenPacket("udp", net.JoinHostPort(bind, port))
+	if err != nil {
+		return err
+	}
+	_ = c.(*net.UDPConn).SetReadBuffer(8 << 20)
+	fmt.Println("ready")
+	deadline := time.Now().Add(timeout)
+	buf := make([]byte, 70000)
+	got, intact, sizes := 0, 0, map[int]int{}
+	for got < count {
+		_ = c.SetReadDeadline(deadline)
+		n, _, err := c.ReadFrom(buf)
+		if err != nil {
+			break
+		}
+		got++
+		sizes[n]++
+		if bytes.Equal(buf[:n], pattern(n)) {
+			intact++
+		}
+	}
+	fmt.Printf("received=%d intact=%d sizes=%v\n", got, intact, sizes)
+	return nil
+}
+
+func udpBurst(dst, port string, size, count int, src string) error {
+	d := net.Dialer{}
+	if src != "-" {
+		d.LocalAddr = &net.UDPAddr{IP: net.ParseIP(src)}
+	}
+	c, err := d.Dial("udp", net.JoinHostPort(dst, port))
+	if err != nil {
+		return err
+	}
+	p := pattern(size)
+	for i := 0; i < count; i++ {
+		if _, err := c.Write(p); err != nil {
+			return err
+		}
+		if i%50 == 49 {
+			time.Sleep(3 * time.Millisecond) // bursts of 50: room in the queues, still back to back
+		}
+	}
+	return nil
 }

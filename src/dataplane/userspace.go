@@ -30,6 +30,8 @@ type Userspace struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex // serialises SetPairs and Close
 	closed  bool
+
+	coalesceUDP bool
 }
 
 // OpenUserspace opens (or creates) TUN device dev with MTU mtu and starts
@@ -51,7 +53,7 @@ func openUserspace(ctx context.Context, dev string, mtu int, cfg translator.Conf
 	if log == nil {
 		log = slog.Default()
 	}
-	u := &Userspace{dev: d, cfg: cfg, log: log.With("dev", dev)}
+	u := &Userspace{dev: d, cfg: cfg, log: log.With("dev", dev), coalesceUDP: !opts.NoUDPCoalesce}
 	u.tr.Store(tr)
 	ctx, u.cancel = context.WithCancel(ctx)
 	for _, q := range d.Queues() {
@@ -106,6 +108,7 @@ func (u *Userspace) Counters() Stats {
 		s.Emitted += w.emitted.Load()
 		s.Dropped += w.dropped.Load()
 		s.Errors += w.errors.Load()
+		s.TxCoalesced += w.coalesced.Load()
 	}
 	return s
 }
@@ -134,8 +137,9 @@ type worker struct {
 	buf  []byte // frame at buf[hdrOff:], packet at buf[pktOff:]
 	out  []byte // emitted frames
 	hdr  tun.VirtioNetHdr
+	udp  *udpBatch // nil: no UDP coalescing
 
-	rxPackets, rxBytes, txPackets, txBytes, rxGSO, emitted, dropped, errors atomic.Uint64
+	rxPackets, rxBytes, txPackets, txBytes, rxGSO, emitted, dropped, errors, coalesced atomic.Uint64
 }
 
 // Packet layout in buf: translator.Headroom bytes of headroom, so the packet
@@ -144,7 +148,11 @@ type worker struct {
 const pktOff = translator.Headroom + tun.VirtioNetHdrLen
 
 func newWorker(u *Userspace, q *tun.Queue, vnet bool) *worker {
-	return &worker{u: u, q: q, vnet: vnet, buf: make([]byte, pktOff+maxFrame), out: make([]byte, tun.VirtioNetHdrLen+maxFrame)}
+	w := &worker{u: u, q: q, vnet: vnet, buf: make([]byte, pktOff+maxFrame), out: make([]byte, tun.VirtioNetHdrLen+maxFrame)}
+	if vnet && u.coalesceUDP {
+		w.udp = newUDPBatch()
+	}
+	return w
 }
 
 func (w *worker) run() {
@@ -154,7 +162,15 @@ func (w *worker) run() {
 	}
 	rd := w.buf[pktOff-hl:]
 	for {
-		n, err := w.q.Read(rd)
+		n, err := w.q.TryRead(rd)
+		if err == tun.ErrWouldBlock {
+			// queue drained: send what is batched, then sleep
+			w.flush()
+			err = w.q.WaitReadable()
+			if err == nil {
+				continue
+			}
+		}
 		if err != nil {
 			if errors.Is(err, os.ErrClosed) {
 				return
@@ -194,14 +210,29 @@ func (w *worker) handle(n int) {
 	case translator.Emitted:
 		return
 	}
-	frame := w.buf[start:]
 	if w.vnet {
-		if start < tun.VirtioNetHdrLen {
+		if err := w.hdr.Translated(length-n, w.buf[start]>>4 == 6); err != nil {
 			w.errors.Add(1)
 			return
 		}
-		toV6 := w.buf[start]>>4 == 6
-		if err := w.hdr.Translated(length-n, toV6); err != nil {
+	}
+	if w.udp != nil && !w.hdr.IsGSO() && w.hdr.Flags&(tun.FlagNeedsCsum|tun.FlagDataValid) != 0 {
+		// checksum not verified by anyone yet (partial) or verified: the
+		// kernel may compute it afresh
+		p := w.buf[start : start+length]
+		if w.udp.add(p) {
+			return
+		}
+		w.flush()
+		if w.udp.add(p) {
+			return
+		}
+	} else {
+		w.flush()
+	}
+	frame := w.buf[start:]
+	if w.vnet {
+		if start < tun.VirtioNetHdrLen {
 			w.errors.Add(1)
 			return
 		}
@@ -213,8 +244,23 @@ func (w *worker) handle(n int) {
 	w.write(frame[:length])
 }
 
+// flush writes the batched UDP datagrams, if any.
+func (w *worker) flush() {
+	if w.udp == nil || w.udp.empty() {
+		return
+	}
+	segs := w.udp.segs
+	f := w.udp.frame()
+	w.udp.reset()
+	if segs > 1 {
+		w.coalesced.Add(uint64(segs))
+	}
+	w.write(f)
+}
+
 // Emit writes a slow-path packet as a plain frame (zero virtio-net header).
 func (w *worker) Emit(pkt []byte) {
+	w.flush()
 	hl := 0
 	if w.vnet {
 		hl = tun.VirtioNetHdrLen

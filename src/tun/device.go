@@ -237,25 +237,44 @@ func (d *Device) Close() error {
 	return errors.Join(errs...)
 }
 
+// ErrWouldBlock is returned by TryRead when the queue is empty.
+var ErrWouldBlock = errors.New("tun: queue empty")
+
 // Read reads one frame (virtio-net header first when the device has one),
 // waiting for one if the queue is empty.
 func (q *Queue) Read(b []byte) (int, error) {
+	for {
+		n, err := q.TryRead(b)
+		if err != ErrWouldBlock {
+			return n, err
+		}
+		if err := q.WaitReadable(); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// TryRead reads one frame if one is queued, else returns ErrWouldBlock.
+func (q *Queue) TryRead(b []byte) (int, error) {
 	for {
 		if q.closed.Load() {
 			return 0, os.ErrClosed
 		}
 		n, err := unix.Read(q.fd, b)
-		if err == nil {
+		switch err {
+		case nil:
 			return n, nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, ErrWouldBlock
 		}
-		if err != unix.EAGAIN && err != unix.EINTR {
-			return 0, fmt.Errorf("tun: read: %w", err)
-		}
-		if err := q.wait(unix.POLLIN); err != nil {
-			return 0, err
-		}
+		return 0, fmt.Errorf("tun: read: %w", err)
 	}
 }
+
+// WaitReadable waits until a frame is queued or the device shuts down.
+func (q *Queue) WaitReadable() error { return q.wait(unix.POLLIN) }
 
 // Write writes one frame (virtio-net header first when the device has one).
 func (q *Queue) Write(b []byte) (int, error) {

@@ -35,6 +35,7 @@ func runTranslate(args []string) int {
 	mtu := fs.Int("mtu", 1500, "IPv6 path MTU; the device gets MTU-20 so that translated IPv4 packets fit")
 	queues := fs.Int("queues", 1, "TUN queues (worker goroutines)")
 	rfc6791 := fs.String("rfc6791", "", "IPv4 source for ICMPv6 errors from untranslatable sources (default: the translated destination, like nat46)")
+	coalesce := fs.Bool("udp-coalesce", true, "write runs of one UDP flow as UDP GSO super-packets")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -55,7 +56,8 @@ func runTranslate(args []string) int {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	be, err := dataplane.Open(ctx, *dev, *mtu-20, cfg, dataplane.Options{Userspace: true, Queues: *queues, Logger: log})
+	be, err := dataplane.Open(ctx, *dev, *mtu-20, cfg, dataplane.Options{Userspace: true, Queues: *queues,
+		NoUDPCoalesce: !*coalesce, Logger: log})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "xlat-clat translate: %v\n", err)
 		return 1
@@ -65,7 +67,7 @@ func runTranslate(args []string) int {
 	st := be.Counters()
 	err = be.Close()
 	log.Info("stopped", "rx", st.RxPackets, "rx_gso", st.RxGSO, "tx", st.TxPackets, "emitted", st.Emitted,
-		"dropped", st.Dropped, "errors", st.Errors, "translator", fmt.Sprintf("%+v", st.Translator))
+		"dropped", st.Dropped, "errors", st.Errors, "udp_coalesced", st.TxCoalesced, "translator", fmt.Sprintf("%+v", st.Translator))
 	if err != nil && !errors.Is(err, os.ErrClosed) {
 		fmt.Fprintf(os.Stderr, "xlat-clat translate: close: %v\n", err)
 		return 1
