@@ -30,7 +30,7 @@ func udp4(payload int) []byte {
 	p[0], p[8], p[9] = 0x45, 64, 17
 	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
 	binary.BigEndian.PutUint16(p[6:], 0x4000) // DF
-	copy(p[12:], []byte{192, 0, 2, 1, 198, 51, 100, 1})
+	copy(p[12:], []byte{192, 168, 0, 2, 198, 51, 100, 1})
 	binary.BigEndian.PutUint16(p[20:], 4000)
 	binary.BigEndian.PutUint16(p[22:], 53)
 	binary.BigEndian.PutUint16(p[24:], uint16(8+payload))

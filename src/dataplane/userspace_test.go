@@ -1,0 +1,83 @@
+package dataplane
+
+import (
+	"context"
+	"encoding/binary"
+	"net/netip"
+	"os"
+	"runtime"
+	"testing"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/gluon-464xlat/gluon-464xlat/translator"
+	"github.com/gluon-464xlat/gluon-464xlat/tun"
+)
+
+// TestWorkerHandleAllocs checks that the per-packet path of the engine
+// (decode virtio header, translate, fix header, write to the TUN device)
+// allocates nothing, for a TCP super-packet and a small UDP datagram.
+func TestWorkerHandleAllocs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (TUN device in a private network namespace)")
+	}
+	pair, err := translator.ParsePair("local.style RFC6052 local.v6 fddd:1337::/96 remote.style RFC6052 remote.v6 2001:db8:64::/96")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread() // this thread ends in the private namespace
+		ns, err := netns.New()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer ns.Close()
+		be, err := openUserspace(context.Background(), "x2alloc", 1480, translator.Config{Pairs: []translator.Pair{pair}, MTU6: 1500}, Options{})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer be.Close()
+		w := newWorker(be, be.dev.Queues()[0], true)
+		for _, tc := range []struct {
+			name string
+			pkt  []byte
+			hdr  tun.VirtioNetHdr
+		}{
+			{"tcp super-packet", tcp4(60000), tun.VirtioNetHdr{Flags: tun.FlagNeedsCsum, GSOType: tun.GSOTCPv4, HdrLen: 40, GSOSize: 1440, CsumStart: 20, CsumOffset: 16}},
+			{"udp 64B", udp4(64), tun.VirtioNetHdr{}},
+		} {
+			allocs := testing.AllocsPerRun(200, func() {
+				_ = tc.hdr.Encode(w.buf[pktOff-tun.VirtioNetHdrLen:])
+				n := copy(w.buf[pktOff:], tc.pkt)
+				w.handle(n)
+				w.flush()
+			})
+			if allocs != 0 {
+				t.Errorf("%s: %.1f allocations per packet", tc.name, allocs)
+			}
+			if w.errors.Load() != 0 || w.dropped.Load() != 0 {
+				t.Errorf("%s: errors %d dropped %d", tc.name, w.errors.Load(), w.dropped.Load())
+			}
+		}
+	}()
+	<-done
+}
+
+// tcp4 is an IPv4 TCP packet 192.168.0.2 -> 198.51.100.1 with payload bytes.
+func tcp4(payload int) []byte {
+	p := make([]byte, 40+payload)
+	p[0], p[8], p[9] = 0x45, 64, 6
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	binary.BigEndian.PutUint16(p[6:], 0x4000)
+	copy(p[12:], netip.MustParseAddr("192.168.0.2").AsSlice())
+	copy(p[16:], netip.MustParseAddr("198.51.100.1").AsSlice())
+	binary.BigEndian.PutUint16(p[20:], 40000)
+	binary.BigEndian.PutUint16(p[22:], 5201)
+	p[32] = 5 << 4
+	p[33] = 0x10 // ACK
+	return p
+}
