@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -108,5 +109,46 @@ func TestSiteExampleConfMatchesJSON(t *testing.T) {
 		if a, b := canonical(t, out), canonical(t, want); a != b {
 			t.Errorf("%s and %s differ:\n%s\n%s", conf, js, a, b)
 		}
+	}
+}
+
+// exampleCases is a cases file for files/scripts/checksite/harness.lua:
+// every package's check_site.lua must accept the example.
+const exampleCases = `
+local function load(p)
+  local f = assert(io.open(p)); local t = assert(loadstring('return ' .. f:read('*a')))(); f:close(); return t
+end
+local site = load(EXAMPLE .. '/site.conf')
+local dom = load(EXAMPLE .. '/domains/ffx.conf')
+local out = {}
+for _, c in ipairs({'gluon-464xlat-clat/check_site.lua', 'gluon-464xlat-plat/check_site.lua', 'gluon-l3roamd-xlat/check_site.lua'}) do
+  out[#out + 1] = { check = c, name = 'files/site-example', site = site, domains = { ffx = dom }, ok = true }
+end
+return out
+`
+
+// The example passes the packages' check_site.lua (Gluon's image-build
+// check), run through the packages' Lua harness with Gluon's helpers.
+func TestSiteExamplePassesCheckSite(t *testing.T) {
+	lua, err := exec.LookPath("lua5.1")
+	if err != nil {
+		t.Skip("lua5.1 not installed")
+	}
+	top, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	harness := filepath.Join(top, "files", "scripts", "checksite", "harness.lua")
+	if _, err := os.Stat(harness); err != nil {
+		t.Skip("no check_site harness in this tree")
+	}
+	cases := filepath.Join(t.TempDir(), "cases.lua")
+	src := "local EXAMPLE = " + strconv.Quote(filepath.Join(top, "files", "site-example")) + "\n" + exampleCases
+	if err := os.WriteFile(cases, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(lua, harness, cases, top).CombinedOutput()
+	if err != nil {
+		t.Errorf("check_site rejects files/site-example: %v\n%s", err, out)
 	}
 }
