@@ -208,28 +208,27 @@ func (s *Selector) failed(p netip.Prefix) bool {
 }
 
 // best is the candidate to use, preferring the own PLAT, then healthy ones
-// by metric; failed ones only when nothing else is left.
+// by metric. When all have failed it returns the one whose failure is
+// oldest (it may have recovered), so that a clatnode rotates through its
+// PLATs instead of sticking to the one that failed last.
 func (s *Selector) best() (Candidate, bool) {
-	var fallback *Candidate
-	for i := range s.cands {
-		c := s.cands[i]
+	for _, c := range s.cands {
 		if (c.Own || c.Prefix == s.p.Own) && !s.failed(c.Prefix) {
 			return c, true
 		}
 	}
-	for i := range s.cands {
-		c := s.cands[i]
+	var fallback Candidate
+	var oldest time.Time
+	found := false
+	for _, c := range s.cands {
 		if !s.failed(c.Prefix) {
 			return c, true
 		}
-		if fallback == nil {
-			fallback = &s.cands[i]
+		if until := s.failedUntil[c.Prefix]; !found || until.Before(oldest) {
+			fallback, oldest, found = c, until, true
 		}
 	}
-	if fallback != nil {
-		return *fallback, true
-	}
-	return Candidate{}, false
+	return fallback, found
 }
 
 func (s *Selector) find(p netip.Prefix) (Candidate, bool) {
@@ -276,7 +275,8 @@ func (s *Selector) reselect() Decision {
 	if !ok || best.Prefix == s.current {
 		return Decision{Old: s.current, New: s.current}
 	}
-	if s.failed(s.current) && !s.failed(best.Prefix) {
+	if s.failed(s.current) {
+		// best is healthy, or failed longer ago than the current one
 		return s.set(best.Prefix, ReasonProbes)
 	}
 	if best.Own && !cur.Own {

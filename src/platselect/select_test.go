@@ -141,6 +141,18 @@ func TestSelector(t *testing.T) {
 			},
 		},
 		{
+			name:   "all PLATs failing: rotate to the one that failed longest ago",
+			params: Params{Margin: 100, ProbeFailures: 1, FailHold: time.Minute},
+			steps: []step{
+				{cands: []Candidate{c(pA, 100), c(pB, 500), c(pC, 300)}, want: pA, reason: ReasonInitial},
+				{probe: &no, want: pC, reason: ReasonProbes, failed: true},
+				{advance: time.Second, probe: &no, want: pB, reason: ReasonProbes, failed: true},
+				{advance: time.Second, probe: &no, want: pA, reason: ReasonProbes, failed: true},
+				{advance: time.Second, probe: &yes, want: pA},
+				{cands: []Candidate{c(pA, 100), c(pB, 500), c(pC, 300)}, want: pA},
+			},
+		},
+		{
 			name:   "probe failures with no alternative keep the PLAT",
 			params: Params{ProbeFailures: 2},
 			steps: []step{
