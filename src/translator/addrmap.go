@@ -104,15 +104,10 @@ func (c *cside) to6(a []byte, out []byte) bool {
 			if shift >= 64 {
 				hi |= host << (shift - 64)
 			} else {
-				lo |= host << shift
+				lo |= host << shift // bits shifted out of lo spill into hi
 				if shift > 0 {
 					hi |= host >> (64 - shift)
-				} else if shift == 0 {
-					// nothing spills
 				}
-			}
-			if shift < 64 && shift > 32 {
-				// host << shift may overflow 64 bits: handled by the >> above
 			}
 		}
 		binary.BigEndian.PutUint64(out[:8], hi)
@@ -197,9 +192,6 @@ func (t *Translator) map46(src, dst, src6, dst6 []byte, swap bool) mapResult {
 		if ever&dstOK == 0 && got&dstOK != 0 {
 			ever |= dstOK
 			copy(tmp[:], dst6[:16])
-		}
-		if ever&srcOK == 0 && got&srcOK != 0 {
-			ever |= srcOK
 		}
 		if p.groupEnd {
 			got = 0
