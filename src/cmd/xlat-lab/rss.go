@@ -19,7 +19,7 @@ func rss(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("xlat-lab rss", flag.ContinueOnError)
 	bin := fs.String("bin", defaultBinDir(), "directory with gluon-464xlat and its links (make build)")
 	idle := fs.Duration("idle", 5*time.Second, "idle time before measuring")
-	goalMB := fs.Float64("goal", 10, "goal per daemon in MB (reported)")
+	goalMiB := fs.Float64("goal", 10, "goal per daemon in MiB (reported)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -31,13 +31,14 @@ func rss(ctx context.Context, args []string) int {
 	defer cancel()
 	spec := meshlab.SeedSpec("rss", *bin)
 	spec.Roaming = meshlab.RoamingImplemented(*bin)
+	spec.Optional = map[string]bool{"l3roamd-xlat": true}
 	m, err := meshlab.Start(ctx, spec)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "xlat-lab rss:", err)
 		return 1
 	}
 	defer m.Close()
-	if err := m.WaitConverged(ctx); err != nil {
+	if err := m.Up(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "xlat-lab rss:", err)
 		return 1
 	}
@@ -78,22 +79,21 @@ func rss(ctx context.Context, args []string) int {
 		}
 		return rows[i].node < rows[j].node
 	})
-	fmt.Printf("idle RSS of each daemon in the lab after %v idle (goal <= %.0f MB each)\n", *idle, *goalMB)
+	fmt.Printf("idle RSS (VmRSS) of each daemon in the lab after %v idle (goal <= %.0f MiB each)\n", *idle, *goalMiB)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "daemon\tnode\tRSS MB\tgoal")
-	code := 0
+	fmt.Fprintln(tw, "daemon\tnode\tRSS KiB\tRSS MiB\tgoal")
 	for _, r := range rows {
 		if r.err != nil {
-			fmt.Fprintf(tw, "%s\t%s\t-\t%v\n", r.daemon, r.node, r.err)
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\t%v\n", r.daemon, r.node, r.err)
 			continue
 		}
-		mb := float64(r.kib) / 1024
+		mib := float64(r.kib) / 1024
 		verdict := "ok"
-		if mb > *goalMB {
+		if mib > *goalMiB {
 			verdict = "OVER"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.1f\t%s\n", r.daemon, r.node, mb, verdict)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%.1f\t%s\n", r.daemon, r.node, r.kib, mib, verdict)
 	}
 	tw.Flush()
-	return code
+	return 0
 }
