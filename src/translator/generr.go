@@ -20,6 +20,9 @@ func (t *Translator) genErr4(b []byte, typ, code uint8, rest uint32, sink Sink, 
 	if b[9] == protoICMP && len(b) > ihl && isICMP4Error(b[ihl]) {
 		return 0, 0, Drop
 	}
+	if !t.allowErr() {
+		return 0, 0, Drop
+	}
 	var src [4]byte
 	switch {
 	case t.cfg.Self4.IsValid():
@@ -57,6 +60,9 @@ func (t *Translator) genErr6(b []byte, typ, code uint8, rest uint32, sink Sink, 
 			return 0, 0, Drop
 		}
 	}
+	if !t.allowErr() {
+		return 0, 0, Drop
+	}
 	var src [16]byte
 	if t.cfg.Self6.IsValid() {
 		src = t.cfg.Self6.As16()
@@ -74,4 +80,15 @@ func (t *Translator) genErr6(b []byte, typ, code uint8, rest uint32, sink Sink, 
 	sink.Emit(out[:p])
 	t.c.generatedErr.Add(1)
 	return 0, 0, Emitted
+}
+
+func (t *Translator) allowErr() bool {
+	if t.cfg.ICMPErrorsPerSecond == 0 {
+		return true
+	}
+	if !t.errLim.allow(t.now()) {
+		t.c.rateLimited.Add(1)
+		return false
+	}
+	return true
 }

@@ -358,3 +358,27 @@ func TestPairApply(t *testing.T) {
 		t.Fatalf("invalid Apply: err %v, pair changed %v", err, p != before)
 	}
 }
+
+func TestLimiter(t *testing.T) {
+	const s = int64(1e9)
+	l := newLimiter(2, 0)
+	got := []bool{l.allow(0), l.allow(0), l.allow(0), l.allow(s / 4), l.allow(s / 2), l.allow(s / 2), l.allow(10 * s), l.allow(10 * s), l.allow(10 * s)}
+	want := []bool{true, true, false, false, true, false, true, true, false}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("allow sequence %v, want %v", got, want)
+		}
+	}
+	if !newLimiter(0, 0).allow(0) {
+		t.Fatal("unlimited limiter refused")
+	}
+	tr := newT(t, Config{Pairs: []Pair{symPair(t)}, ICMPErrorsPerSecond: 1})
+	tr.now = func() int64 { return 0 }
+	tr.errLim = newLimiter(1, 0)
+	big := mk4("192.0.2.33", "198.51.100.2", protoUDP, payloadN(1300), pktOpt{df: true})
+	_, v1 := xlate(tr, big, Meta{})
+	_, v2 := xlate(tr, big, Meta{})
+	if v1 != Emitted || v2 != Drop || tr.Counters().RateLimited != 1 || tr.Counters().DropTooBig != 2 {
+		t.Fatalf("rate limit: %v %v %+v", v1, v2, tr.Counters())
+	}
+}
