@@ -69,7 +69,7 @@ func compileSide(s Side) cside {
 		c.active = s.V4.IsValid() && s.V6.IsValid() && !(c.v4len == 0 && c.v6len == 0) &&
 			32-c.v4len <= 128-c.v6len
 	case StyleRFC6052:
-		c.active = s.V6.IsValid()
+		c.active = s.V6.IsValid() && c.v6len >= 32 && c.v6len <= 96 && c.v6len%8 == 0
 	}
 	return c
 }

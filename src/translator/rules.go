@@ -53,16 +53,22 @@ type Pair struct {
 // ParsePair parses a nat46 pair configuration such as
 // "local.style RFC6052 local.v6 2001:db8:1::/96 remote.style RFC6052 remote.v6 64:ff9b::/96",
 // starting from nat46's all-zero pair (both styles NONE).
+// The result is validated (see Validate).
 func ParsePair(cfg string) (Pair, error) {
 	var p Pair
 	if err := p.Apply(cfg); err != nil {
+		return Pair{}, err
+	}
+	if err := p.Validate(); err != nil {
 		return Pair{}, err
 	}
 	return p, nil
 }
 
 // Apply modifies p with the keywords in cfg, like nat46's `config <dev> <cfg>` does for the
-// last pair: fields not mentioned keep their values. On error p is left unchanged.
+// last pair: fields not mentioned keep their values. Only syntax and styles are checked, so
+// that a pair can be built by several commands (as toreanderson/clatd does); New validates
+// the final pairs. On error p is left unchanged.
 func (p *Pair) Apply(cfg string) error {
 	q := *p
 	f := strings.Fields(cfg)
@@ -97,9 +103,6 @@ func (p *Pair) Apply(cfg string) error {
 		if err := s.set(field, val); err != nil {
 			return fmt.Errorf("nat46 pair: %s: %w", key, err)
 		}
-	}
-	if err := q.Validate(); err != nil {
-		return err
 	}
 	*p = q
 	return nil
@@ -181,11 +184,10 @@ func (s Side) validate() error {
 	case StyleRFC6052:
 		switch s.V6.Bits() {
 		case 32, 40, 48, 56, 64, 96:
+		case -1, 0:
+			// no prefix (nat46's zero pair): the side matches nothing, as in nat46
 		default:
-			if s.V6.IsValid() || s.V6.Bits() != -1 {
-				return fmt.Errorf("RFC6052 v6 prefix length %d not one of 32/40/48/56/64/96", s.V6.Bits())
-			}
-			return errors.New("RFC6052 style needs a v6 prefix (/32, /40, /48, /56, /64 or /96)")
+			return fmt.Errorf("RFC6052 v6 prefix length %d not one of 32/40/48/56/64/96", s.V6.Bits())
 		}
 	case StyleNone:
 		if s.V4.IsValid() && s.V6.IsValid() && s.V4.Bits() > 0 && 32-s.V4.Bits() > 128-s.V6.Bits() {

@@ -354,8 +354,21 @@ func TestPairApply(t *testing.T) {
 		t.Fatalf("Apply lost fields: %s", p)
 	}
 	before := p
-	if err := p.Apply("remote.v6 64:ff9b::/33"); err == nil || p != before {
+	if err := p.Apply("remote.style MAP"); err == nil || p != before {
 		t.Fatalf("invalid Apply: err %v, pair changed %v", err, p != before)
+	}
+	// nat46 clients build a pair with several commands; intermediate states are accepted
+	var q Pair
+	for _, c := range []string{"local.style NONE", "local.v4 192.0.0.1/32", "local.v6 2001:db8::464/128", "remote.style RFC6052", "remote.v6 64:ff9b::/96"} {
+		if err := q.Apply(c); err != nil {
+			t.Fatalf("Apply(%q): %v", c, err)
+		}
+	}
+	if q.String() != clatPair(t).String() {
+		t.Fatalf("incremental pair %s", q)
+	}
+	if _, err := New(Config{Pairs: []Pair{{Local: Side{Style: StyleRFC6052, V6: netip.MustParsePrefix("2001:db8::/33")}}}}); err == nil {
+		t.Fatal("New accepted an RFC6052 /33")
 	}
 }
 
