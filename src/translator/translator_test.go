@@ -395,3 +395,22 @@ func TestLimiter(t *testing.T) {
 		t.Fatalf("rate limit: %v %v %+v", v1, v2, tr.Counters())
 	}
 }
+
+// Regression (found by FuzzTranslate46): IPv4 protocol numbers that denote IPv6 extension
+// headers or ICMPv6 must not be translated, they would change meaning on the IPv6 side.
+func TestExtensionHeaderProtocolsDropped(t *testing.T) {
+	tr := newT(t, Config{Pairs: []Pair{symPair(t)}})
+	for _, proto := range []uint8{nhHopByHop, nhRouting, nhFragment, nhDestOpts, protoICMPv6} {
+		in := mk4("192.0.2.33", "198.51.100.2", protoUDP, payloadN(16), pktOpt{})
+		in[9] = proto
+		ipv4HeaderCsum(in[:20])
+		if _, v := xlate(tr, in, Meta{}); v != Drop {
+			t.Errorf("IPv4 protocol %d: %v", proto, v)
+		}
+	}
+	in := mk6("2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::", protoUDP, payloadN(16), pktOpt{})
+	in[6] = protoICMP
+	if _, v := xlate(tr, in, Meta{}); v != Drop {
+		t.Errorf("IPv6 next header 1: %v", v)
+	}
+}
