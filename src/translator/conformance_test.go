@@ -207,21 +207,23 @@ func conformance(t *testing.T, router bool) {
 		groups = append(groups, g)
 	}
 	sort.Strings(groups)
+	var tot groupStat
+	for _, s := range stats {
+		tot.pass += s.pass
+		tot.fail += s.fail
+		tot.skip += s.skip
+		tot.dev += s.dev
+	}
 	var sb strings.Builder
 	mode := "RouterMode (TTL decremented like Jool)"
 	if !router {
 		mode = "copy TTL (nat46 default), replay cases only"
 	}
-	fmt.Fprintf(&sb, "\nJool SIIT conformance, %s (%d cases)\n", mode, len(cases))
+	fmt.Fprintf(&sb, "\nJool SIIT conformance, %s (%d cases)\n", mode, tot.pass+tot.fail+tot.skip+tot.dev)
 	fmt.Fprintf(&sb, "%-9s %5s %5s %5s %9s\n", "group", "pass", "fail", "skip", "deviation")
-	var tot groupStat
 	for _, g := range groups {
 		s := stats[g]
 		fmt.Fprintf(&sb, "%-9s %5d %5d %5d %9d\n", g, s.pass, s.fail, s.skip, s.dev)
-		tot.pass += s.pass
-		tot.fail += s.fail
-		tot.skip += s.skip
-		tot.dev += s.dev
 	}
 	fmt.Fprintf(&sb, "%-9s %5d %5d %5d %9d\n", "total", tot.pass, tot.fail, tot.skip, tot.dev)
 	if testing.Verbose() || len(failures) > 0 {
