@@ -203,6 +203,7 @@ func (d *Daemon) Seen(mac net.HardwareAddr, ip netip.Addr) {
 	}
 	d.count("learned")
 	nip := d.nodeClientIP(mac)
+	d.log.Info("client seen", "mac", key, "ip", ip, "node_client_ip", nip)
 	if !d.k.HasRoute(nip) {
 		d.takeNew(mac, netip.Addr{}, time.Time{})
 		return
@@ -223,6 +224,7 @@ func (d *Daemon) claimTick(c *claim) {
 		return
 	}
 	c.tries++
+	d.log.Debug("CLAIM", "mac", c.mac.String(), "try", c.tries)
 	m := d.msg(roamproto.TypeClaim)
 	m.MAC = c.mac
 	c.nonces[m.Nonce] = true

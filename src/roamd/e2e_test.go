@@ -96,7 +96,7 @@ func TestE2ERoamTCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || os.Getenv("R5_KEEP") != "" {
 			lab.KeepDir()
 			t.Logf("logs in %s", lab.Dir())
 		}
@@ -107,7 +107,7 @@ func TestE2ERoamTCP(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", l.bin, "../cmd/gluon-464xlat").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	for _, n := range []string{"mx", "cl", "d", "a", "b", "c", "srv"} {
+	for _, n := range []string{"mx", "air", "cl", "d", "a", "b", "c", "srv"} {
 		x, err := lab.AddNS(n)
 		if err != nil {
 			t.Fatal(err)
@@ -213,13 +213,29 @@ func TestE2ERoamTCP(t *testing.T) {
 	if err := l.ns["cl"].Sysctl("net.ipv6.conf.all.disable_ipv6", "1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := lab.Veth(l.ns["cl"], "r5c", l.ns["d"], "r5cp"); err != nil {
+	// the "air": the client's link stays up; a roam moves which node's
+	// port is bridged to it (no carrier change, so no linkwatch delay)
+	for _, k := range []string{"net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"} {
+		if err := l.ns["air"].Sysctl(k, "1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := lab.Veth(l.ns["cl"], "r5c", l.ns["air"], "r5ac"); err != nil {
 		t.Fatal(err)
+	}
+	l.sh("air", "ip link add r5air type bridge")
+	l.sh("air", "ip link set r5air up")
+	l.sh("air", "ip link set r5ac master r5air")
+	for _, n := range []string{"d", "a", "b"} {
+		if err := lab.Veth(l.ns[n], "r5cp", l.ns["air"], "r5a"+n); err != nil {
+			t.Fatal(err)
+		}
+		l.sh(n, "ip link set r5cp master r5br")
 	}
 	l.sh("cl", "ip link set r5c address "+e2eMAC)
 	l.sh("cl", "ip addr add "+e2eClient+"/16 dev r5c")
 	l.sh("cl", "ip route add default via 10.80.0.1")
-	l.sh("d", "ip link set r5cp master r5br")
+	l.sh("air", "ip link set r5ad master r5air")
 
 	// server: streams a verifiable byte sequence; reads the client's bytes
 	var ln net.Listener
@@ -263,9 +279,13 @@ func TestE2ERoamTCP(t *testing.T) {
 	roam := func(from, to string) time.Duration {
 		t.Helper()
 		st.resetGap()
-		l.run(from, "ip", "link", "set", "r5cp", "netns", l.ns[to].Name)
-		l.sh(to, "ip link set r5cp master r5br")
-		l.sh(to, "ip link set r5cp up")
+		t.Logf("%s roam %s->%s", time.Now().Format("15:04:05.000"), from, to)
+		l.sh("air", "ip link set r5a"+from+" nomaster")
+		l.sh("air", "ip link set r5a"+to+" master r5air")
+		// re-association: like a WiFi client's DNAv4 check, the client
+		// sends one frame at once (l3roamd learns from nl80211 there)
+		l.ns["cl"].Run(ctx, "ping", "-c1", "-W1", "10.80.0.1")
+		t.Logf("%s moved, client pinged the gateway", time.Now().Format("15:04:05.000"))
 		start := st.total()
 		if err := st.waitBytes(ctx, start+256<<10); err != nil {
 			t.Fatalf("roam %s->%s: stream stalled: %v\n%s: %s\n%s: %s\nc: %s", from, to, err, from, procs[from].Log(),
@@ -318,7 +338,7 @@ func TestE2ERoamTCP(t *testing.T) {
 			if out := l.sh(n, "ip -6 route show proto 158"); strings.TrimSpace(out) != "" {
 				return false, fmt.Errorf("%s routes: %s", n, out)
 			}
-			if out := l.sh(n, "ip -6 addr show dev r5m"); strings.Contains(out, "fd00:5::") {
+			if out := l.sh(n, "ip -6 addr show dev r5m"); strings.Contains(out, "fd00:5::ff:fe00:5") {
 				return false, fmt.Errorf("%s node-client-IP: %s", n, out)
 			}
 		}
@@ -390,6 +410,9 @@ func (s *streamReader) run() {
 		}
 		s.n += uint64(k)
 		if k > 0 {
+			if g := now.Sub(s.last); g > 300*time.Millisecond && os.Getenv("R5_KEEP") != "" {
+				fmt.Printf("%s stream resumed after %v\n", now.Format("15:04:05.000"), g)
+			}
 			if g := now.Sub(s.last); g > s.gap {
 				s.gap = g
 			}
