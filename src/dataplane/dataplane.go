@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/vishvananda/netlink"
+
 	"github.com/gluon-464xlat/gluon-464xlat/nat46"
 	"github.com/gluon-464xlat/gluon-464xlat/translator"
 )
@@ -67,13 +69,33 @@ func Open(ctx context.Context, dev string, mtu int, cfg translator.Config, opts 
 	if !opts.Userspace {
 		err := nat46.Available(path)
 		if err == nil {
-			return OpenNat46(path, dev, cfg.Pairs)
+			be, err := OpenNat46(path, dev, cfg.Pairs)
+			if err != nil || mtu <= 0 {
+				return be, err
+			}
+			// nat46 creates its device with MTU 16384: give it the IPv4 side's.
+			if err := setMTU(dev, mtu); err != nil {
+				be.Close()
+				return nil, fmtDev(dev, err)
+			}
+			return be, nil
 		}
 		if !errors.Is(err, nat46.ErrNoModule) {
 			return nil, err
 		}
 	}
 	return openUserspace(ctx, dev, mtu, cfg, opts)
+}
+
+func setMTU(dev string, mtu int) error {
+	link, err := netlink.LinkByName(dev)
+	if err != nil {
+		return err
+	}
+	if link.Attrs().MTU == mtu {
+		return nil
+	}
+	return netlink.LinkSetMTU(link, mtu)
 }
 
 func fmtDev(dev string, err error) error { return fmt.Errorf("dataplane %s: %w", dev, err) }

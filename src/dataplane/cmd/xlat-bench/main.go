@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -30,6 +31,9 @@ const (
 	tcp    metric = "tcp_gbps"
 	tcpRev metric = "tcp_reverse_gbps"
 	udp64  metric = "udp64_kpps"
+	// cpuPerPkt is the translator process's CPU time per received 64-byte
+	// UDP packet (µs), which the endpoints' own limits do not mask.
+	cpuPerPkt metric = "udp64_cpu_us_per_pkt"
 )
 
 var (
@@ -96,23 +100,27 @@ func run(ctx context.Context, bin, src string, runs, secs int, gro bool, queues 
 		}
 	}
 	res := map[metric]map[xlatlab.Mode][]float64{}
-	for _, k := range metrics {
+	for _, k := range append(metrics, cpuPerPkt) {
 		res[k] = map[xlatlab.Mode][]float64{}
 	}
 	for r := 0; r < runs; r++ {
 		for _, m := range modes {
 			for _, k := range metrics {
-				v, err := measure(ctx, topos[m], k, secs)
+				cpu0 := procCPU(topos[m])
+				v, pkts, err := measure(ctx, topos[m], k, secs)
 				if err != nil {
 					return fmt.Errorf("%s %s run %d: %w", m, k, r+1, err)
 				}
 				fmt.Fprintf(os.Stderr, "run %d %-6s %-16s %8.2f\n", r+1, m, k, v)
 				res[k][m] = append(res[k][m], v)
+				if cpu1 := procCPU(topos[m]); k == udp64 && cpu1 > 0 && pkts > 0 {
+					res[cpuPerPkt][m] = append(res[cpuPerPkt][m], (cpu1-cpu0)*1e6/pkts)
+				}
 			}
 		}
 	}
 	med := map[metric]map[xlatlab.Mode]float64{}
-	for _, k := range metrics {
+	for _, k := range append(metrics, cpuPerPkt) {
 		med[k] = map[xlatlab.Mode]float64{}
 		for _, m := range modes {
 			med[k][m] = median(res[k][m])
@@ -124,6 +132,10 @@ func run(ctx context.Context, bin, src string, runs, secs int, gro bool, queues 
 		x := med[k]
 		fmt.Printf("%-18s %10.2f %10.2f %10.2f %11.2fx %11.0f%%\n", k, x[xlatlab.Kernel], x[xlatlab.Tayga], x[xlatlab.Xlat],
 			ratio(x[xlatlab.Xlat], x[xlatlab.Tayga]), 100*ratio(x[xlatlab.Xlat], x[xlatlab.Kernel]))
+	}
+	if c := med[cpuPerPkt]; c[xlatlab.Xlat] > 0 {
+		fmt.Printf("%-18s %10s %10.2f %10.2f %11.2fx   (translator process CPU incl. its syscalls, per UDP packet received; lower is better)\n",
+			cpuPerPkt, "-", c[xlatlab.Tayga], c[xlatlab.Xlat], ratio(c[xlatlab.Tayga], c[xlatlab.Xlat]))
 	}
 	if st := topos[xlatlab.Xlat].Xlat; st != nil {
 		_ = st.Stop() // logs its counters on exit
@@ -164,7 +176,36 @@ type iperfResult struct {
 	Error string `json:"error"`
 }
 
-func measure(ctx context.Context, t *xlatlab.Topo, k metric, secs int) (float64, error) {
+// procCPU returns the translator process's CPU seconds (user+system, all
+// threads), or 0 when there is none (kernel mode).
+func procCPU(t *xlatlab.Topo) float64 {
+	p := t.Xlat
+	if p == nil {
+		p = t.Tayga
+	}
+	if p == nil {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.PID()))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		s = s[i+1:]
+	}
+	f := strings.Fields(s) // f[0] is field 3 (state); utime, stime are fields 14, 15
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// measure runs one iperf3 test and returns the metric's value and, for UDP,
+// the number of packets received.
+func measure(ctx context.Context, t *xlatlab.Topo, k metric, secs int) (float64, float64, error) {
 	args := []string{"iperf3", "-c", t.Target(), "-t", strconv.Itoa(secs), "-J", "--connect-timeout", "3000"}
 	switch k {
 	case tcpRev:
@@ -177,18 +218,19 @@ func measure(ctx context.Context, t *xlatlab.Topo, k metric, secs int) (float64,
 	out, err := t.Cli.Command(cctx, args...).Output()
 	var r iperfResult
 	if jerr := json.Unmarshal(out, &r); jerr != nil {
-		return 0, fmt.Errorf("iperf3: %v (%v): %s", jerr, err, out)
+		return 0, 0, fmt.Errorf("iperf3: %v (%v): %s", jerr, err, out)
 	}
 	if r.Error != "" {
-		return 0, fmt.Errorf("iperf3: %s", r.Error)
+		return 0, 0, fmt.Errorf("iperf3: %s", r.Error)
 	}
 	if k == udp64 {
 		if r.End.Sum.Seconds == 0 {
-			return 0, fmt.Errorf("iperf3: no UDP summary: %s", out)
+			return 0, 0, fmt.Errorf("iperf3: no UDP summary: %s", out)
 		}
-		return (r.End.Sum.Packets - r.End.Sum.LostPackets) / r.End.Sum.Seconds / 1000, nil
+		rx := r.End.Sum.Packets - r.End.Sum.LostPackets
+		return rx / r.End.Sum.Seconds / 1000, rx, nil
 	}
-	return r.End.SumReceived.BitsPerSecond / 1e9, nil
+	return r.End.SumReceived.BitsPerSecond / 1e9, 0, nil
 }
 
 func median(v []float64) float64 {
