@@ -47,11 +47,11 @@ func TestE2EBabelRealDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	filters := []string{"redistribute ip fddd:b4::/32 ge 96 allow", "redistribute local deny", "redistribute deny"}
-	da, err := babeldtest.Start(ctx, lab, a, []string{"b4ba"}, filters...)
+	da, err := babeldtest.Start(ctx, lab, a, "", []string{"b4ba"}, filters...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := babeldtest.Start(ctx, lab, b, []string{"b4bb"}, filters...); err != nil {
+	if _, err := babeldtest.Start(ctx, lab, b, "", []string{"b4bb"}, filters...); err != nil {
 		t.Fatal(err)
 	}
 
@@ -105,7 +105,7 @@ func TestE2EBabelRealDaemon(t *testing.T) {
 		t.Fatal(err)
 	}
 	wait("disconnect", func(s babel.Snapshot) bool { return !s.Connected })
-	if _, err := babeldtest.Start(ctx, lab, a, []string{"b4ba"}, filters...); err != nil {
+	if _, err := babeldtest.Start(ctx, lab, a, "", []string{"b4ba"}, filters...); err != nil {
 		t.Fatal(err)
 	}
 	wait("resync after restart", func(s babel.Snapshot) bool { return s.Connected && has(s) })

@@ -25,10 +25,12 @@ type Candidate struct {
 }
 
 // Candidates extracts the PLAT candidates from a babel snapshot: per /96
-// inside platRange (not source-specific), the installed route, else the route
-// with the lowest metric; routes with infinite metric are left out. A local
-// xroute for such a /96 is this node's own PLAT (metric 0). The result is
-// sorted by metric, then prefix.
+// inside platRange (not source-specific), the route babeld installed; routes
+// with infinite metric are left out. Routes that are not installed are not
+// candidates: babeld always installs its best feasible route, so a prefix
+// with only uninstalled routes is not usable (e.g. a stale route echoed back
+// by a neighbour after a withdrawal). A local xroute for such a /96 is this
+// node's own PLAT (metric 0). The result is sorted by metric, then prefix.
 func Candidates(s babel.Snapshot, platRange netip.Prefix) []Candidate {
 	inRange := func(p, from netip.Prefix) bool {
 		return p.IsValid() && p.Addr().Is6() && !p.Addr().Is4In6() && p.Bits() == 96 &&
@@ -41,7 +43,7 @@ func Candidates(s babel.Snapshot, platRange netip.Prefix) []Candidate {
 		}
 	}
 	for _, r := range s.Routes {
-		if !inRange(r.Prefix, r.From) || r.Metric >= babel.Infinity {
+		if !inRange(r.Prefix, r.From) || r.Metric >= babel.Infinity || !r.Installed {
 			continue
 		}
 		c := Candidate{Prefix: r.Prefix, Metric: r.Metric, Installed: r.Installed, RouterID: r.RouterID, Via: r.Via, Interface: r.Interface}

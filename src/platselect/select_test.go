@@ -28,8 +28,9 @@ func TestCandidates(t *testing.T) {
 		Routes: []babel.Route{
 			{ID: "1", Prefix: pA, From: any6, Metric: 300, Installed: false},
 			{ID: "2", Prefix: pA, From: any6, Metric: 400, Installed: true, Via: netip.MustParseAddr("fe80::2"), Interface: "m1"},
-			{ID: "3", Prefix: pB, From: any6, Metric: 200},
-			{ID: "4", Prefix: pB, From: any6, Metric: 100},
+			{ID: "3", Prefix: pB, From: any6, Metric: 200, Installed: true},
+			{ID: "4", Prefix: pB, From: any6, Metric: 100},                                       // lower, but not installed (e.g. unfeasible)
+			{ID: "10", Prefix: netip.MustParsePrefix("fddd:2:0:e::/96"), From: any6, Metric: 50}, // only uninstalled routes
 			{ID: "5", Prefix: netip.MustParsePrefix("fddd:2:0:d::/96"), From: any6, Metric: babel.Infinity},
 			{ID: "6", Prefix: netip.MustParsePrefix("fddd:3:0:e::/96"), From: any6, Metric: 10},                                   // outside range
 			{ID: "7", Prefix: netip.MustParsePrefix("fddd:2:0:f::/64"), From: any6, Metric: 10},                                   // not a /96
@@ -40,7 +41,7 @@ func TestCandidates(t *testing.T) {
 	got := Candidates(s, rangeP)
 	want := []Candidate{
 		{Prefix: pC, Metric: 0, Own: true, Installed: true},
-		{Prefix: pB, Metric: 100},
+		{Prefix: pB, Metric: 200, Installed: true},
 		{Prefix: pA, Metric: 400, Installed: true, Via: netip.MustParseAddr("fe80::2"), Interface: "m1"},
 	}
 	if !reflect.DeepEqual(got, want) {
