@@ -5,7 +5,7 @@
 set -euo pipefail
 pkgs=(babeld tayga iperf3 ipset iptables nftables dnsmasq-base iproute2 iputils-ping
 	netcat-openbsd socat tcpdump lua5.1 shellcheck xz-utils procps curl python3
-	busybox)
+	busybox ethtool)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
