@@ -122,7 +122,7 @@ for d in gluon-464xlat-clat gluon-464xlat-plat gluon-l3roamd-xlat; do
 		esac
 		grep -q 'gluon-464xlat-bin' files/docs/packages/gluon-464xlat-bin.rst || fail "no docs page for gluon-464xlat-bin"
 		if make -s --no-print-directory -C "$top/$d" -f Makefile -f "$t/show.mk" TOPDIR="$t/openwrt" PKG_BUILD_DIR="$t/build" prepare >/dev/null &&
-			[ -f "$t/build/go.mod" ] && [ -d "$t/build/cmd/gluon-464xlat" ]; then
+			[ -f "$t/build/go.mod" ] && [ -d "$t/build/cmd/gluon-464xlat" ] && [ -f "$t/build/LICENSE" ]; then
 			pass "Build/Prepare copies the feed's src/"
 		else
 			fail "Build/Prepare did not copy src/ into PKG_BUILD_DIR"
