@@ -47,6 +47,9 @@ type Options struct {
 	Now                 func() time.Time
 	// FailHold: how long a failed PLAT is avoided (default 30 probe intervals, at least 30 s).
 	FailHold time.Duration
+	// BabelGrace: after babeld restarts, how long a missing route to the
+	// current PLAT is not taken as its loss (default 30 s).
+	BabelGrace time.Duration
 	Open     OpenFunc // default dataplane.Open
 	Kernel   Kernel   // default Netlink{}
 	Pinger   Pinger   // default ICMPPinger; nil with NoProbe
@@ -114,6 +117,9 @@ func New(o Options) (*Daemon, error) {
 		if o.FailHold < 30*time.Second {
 			o.FailHold = 30 * time.Second
 		}
+	}
+	if o.BabelGrace <= 0 {
+		o.BabelGrace = 30 * time.Second
 	}
 	if o.Open == nil {
 		o.Open = func(ctx context.Context, dev string, mtu int, cfg translator.Config) (DataPlane, error) {
@@ -219,6 +225,12 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		babelDone <- src(ctx, snaps)
 	}()
 
+	var hadBabel bool
+	var graceUntil time.Time
+	graceTimer := time.NewTimer(time.Hour)
+	graceTimer.Stop()
+	defer graceTimer.Stop()
+
 	probes := make(chan probeResult, 1)
 	if !d.o.NoProbe {
 		p := d.o.Pinger
@@ -248,11 +260,21 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("clat: babel: %w", err)
 		case s := <-snaps:
 			d.mu.Lock()
-			d.babelSnap = s
-			if s.Connected && d.o.CLAT.PLATRange.IsValid() {
-				// While babeld is away (restart) the selection stays as it is.
-				d.apply(ctx, d.sel.Update(platselect.Candidates(s, d.o.CLAT.PLATRange)))
+			if s.Connected && !d.babelSnap.Connected && hadBabel {
+				// babeld restarted: its first tables are empty until it has
+				// heard its neighbours again. Route loss is not believed
+				// for a while (probes still guard the current PLAT).
+				graceUntil = time.Now().Add(d.o.BabelGrace)
+				graceTimer.Reset(d.o.BabelGrace)
+				d.log.Info("clat: babeld reconnected, holding the PLAT through its resync", "for", d.o.BabelGrace)
 			}
+			hadBabel = hadBabel || s.Connected
+			d.babelSnap = s
+			d.evaluate(ctx, time.Now().Before(graceUntil))
+			d.mu.Unlock()
+		case <-graceTimer.C:
+			d.mu.Lock()
+			d.evaluate(ctx, false)
 			d.mu.Unlock()
 		case r := <-probes:
 			d.mu.Lock()
@@ -273,6 +295,27 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			d.mu.Unlock()
 		}
 	}
+}
+
+// evaluate feeds the last babel snapshot to the selector; d.mu is held.
+// While babeld is away the selection stays as it is; during the grace after
+// a reconnect a snapshot without the current PLAT is ignored.
+func (d *Daemon) evaluate(ctx context.Context, grace bool) {
+	s := d.babelSnap
+	if !s.Connected || !d.o.CLAT.PLATRange.IsValid() {
+		return
+	}
+	cands := platselect.Candidates(s, d.o.CLAT.PLATRange)
+	if cur := d.sel.Current(); grace && cur.IsValid() {
+		found := false
+		for _, c := range cands {
+			found = found || c.Prefix == cur
+		}
+		if !found {
+			return
+		}
+	}
+	d.apply(ctx, d.sel.Update(cands))
 }
 
 // apply carries out a decision; d.mu is held.

@@ -159,8 +159,6 @@ func TestDaemonSelectionAndReconfiguration(t *testing.T) {
 	step("initial", plat1, babel.Snapshot{Connected: true, Routes: []babel.Route{route("a", plat1, 200), route("b", plat2, 250)}})
 	// not better by the margin: stays
 	snaps <- babel.Snapshot{Connected: true, Routes: []babel.Route{route("a", plat1, 300), route("b", plat2, 250)}}
-	// babeld restarting: nothing changes
-	snaps <- babel.Snapshot{Connected: false}
 	step("metric", plat2, babel.Snapshot{Connected: true, Routes: []babel.Route{route("a", plat1, 400), route("b", plat2, 250)}})
 	// probes of plat2 fail -> back to plat1 (plat2 avoided)
 	ch := d.Changed()
@@ -251,4 +249,68 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	if _, err := New(Options{CLAT: good}); err != nil {
 		t.Errorf("good config: %v", err)
 	}
+}
+
+func TestDaemonHoldsPLATWhileBabeldResyncs(t *testing.T) {
+	plat1 := netip.MustParsePrefix("fddd:2:0:1::/96")
+	rec := &recorder{}
+	snaps := make(chan babel.Snapshot)
+	const grace = 300 * time.Millisecond
+	d, err := New(Options{
+		CLAT: xlatconf.CLAT{Prefix: netip.MustParsePrefix("fddd:1:0:9::/96"), PLATRange: netip.MustParsePrefix("fddd:2::/48"),
+			Device: "b4clat", ClientBridge: "b4br", Table: 4464, MTU: 1280, SwitchMargin: 100},
+		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Kernel:     rec,
+		NoProbe:    true,
+		BabelGrace: grace,
+		Open: func(ctx context.Context, dev string, mtu int, cfg translator.Config) (DataPlane, error) {
+			return fakeDP{rec}, nil
+		},
+		Babel: func(ctx context.Context, out chan babel.Snapshot) error {
+			for {
+				select {
+				case s := <-snaps:
+					out <- s
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	ch := d.Changed()
+	snaps <- babel.Snapshot{Connected: true, Routes: []babel.Route{route("a", plat1, 200)}}
+	<-ch
+	ch = d.Changed()
+	// babeld restarts and comes back with empty tables.
+	snaps <- babel.Snapshot{Connected: false}
+	snaps <- babel.Snapshot{Connected: true, Version: "restarted"}
+	resynced := time.Now()
+	deadline := time.Now().Add(5 * time.Second)
+	for d.Status().Babel.Version != "restarted" && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if st := d.Status(); st.PLAT != plat1.String() {
+		t.Fatalf("PLAT dropped right after babeld's restart: %+v", st)
+	}
+	// When the grace ends without the route coming back, the PLAT is lost.
+	select {
+	case <-ch:
+	case <-time.After(5 * time.Second):
+		t.Fatal("PLAT kept after the grace")
+	}
+	if held := time.Since(resynced); held < grace-50*time.Millisecond {
+		t.Errorf("PLAT dropped after %v, grace %v", held, grace)
+	}
+	if st := d.Status(); st.PLAT != "" || st.LastSwitch.Reason != "route-lost" {
+		t.Errorf("after grace: %+v", st)
+	}
+	cancel()
+	<-done
 }
