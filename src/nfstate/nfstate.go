@@ -247,8 +247,8 @@ type Roamed struct {
 	ClientIP netip.Addr
 }
 
-// AddRoamed installs (or refreshes) a roamed client's members for lease d,
-// then drops conntrack entries for its addresses that predate the rewrite.
+// AddRoamed installs (or refreshes) a roamed client's members for lease d
+// (see FlushConntrack).
 func (s *State) AddRoamed(r Roamed, d time.Duration) error {
 	if err := check96(r.CLAT, "CLAT"); err != nil {
 		return err
@@ -281,20 +281,37 @@ func (s *State) AddRoamed(r Roamed, d time.Duration) error {
 			return err
 		}
 	}
-	if err := add(SetRoam, own, d); err != nil {
-		return err
-	}
-	s.flushConntrack(own, embed(r.CLAT, r.ClientIP))
-	return nil
+	return add(SetRoam, own, d)
 }
 
-// flushConntrack deletes flows from own (un-rewritten) and towards old.
-func (s *State) flushConntrack(own, old net.IP) {
-	f1 := &netlink.ConntrackFilter{}
-	_ = f1.AddIP(netlink.ConntrackOrigSrcIP, own)
-	f2 := &netlink.ConntrackFilter{}
-	_ = f2.AddIP(netlink.ConntrackOrigDstIP, old)
-	_, _ = netlink.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET6, f1, f2)
+// FlushConntrack deletes the conntrack entries that predate the rewrite of
+// these clients: flows from their own-CLAT addresses (created un-rewritten,
+// e.g. UDP before the roam was set up) and flows towards their old
+// addresses. One table dump serves all clients (a dump costs milliseconds,
+// so callers batch); call it after AddRoamed.
+func (s *State) FlushConntrack(rs ...Roamed) (uint, error) {
+	var fs []netlink.CustomConntrackFilter
+	for _, r := range rs {
+		if !r.ClientIP.Is4() || check96(r.CLAT, "CLAT") != nil {
+			continue
+		}
+		f1 := &netlink.ConntrackFilter{}
+		_ = f1.AddIP(netlink.ConntrackOrigSrcIP, embed(s.cfg.OwnCLAT, r.ClientIP))
+		fs = append(fs, f1)
+		if r.CLAT != s.cfg.OwnCLAT {
+			f2 := &netlink.ConntrackFilter{}
+			_ = f2.AddIP(netlink.ConntrackOrigDstIP, embed(r.CLAT, r.ClientIP))
+			fs = append(fs, f2)
+		}
+	}
+	if len(fs) == 0 {
+		return 0, nil
+	}
+	n, err := netlink.ConntrackDeleteFilters(netlink.ConntrackTable, unix.AF_INET6, fs...)
+	if err != nil {
+		return n, fmt.Errorf("nfstate: conntrack flush: %w", err)
+	}
+	return n, nil
 }
 
 // RemoveRoamed deletes a roamed client's members (absent ones are fine).

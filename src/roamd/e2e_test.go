@@ -11,14 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/meshlab"
-	"github.com/vishvananda/netns"
 )
 
 // e2e topology (namespace prefix r5):
@@ -58,26 +56,6 @@ func (l *e2eLab) run(ns string, args ...string) string {
 func (l *e2eLab) sh(ns, line string) string {
 	l.t.Helper()
 	return l.run(ns, strings.Fields(line)...)
-}
-
-func inNS(name string, f func() error) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return err
-	}
-	defer orig.Close()
-	h, err := netns.GetFromName(name)
-	if err != nil {
-		return err
-	}
-	defer h.Close()
-	if err := netns.Set(h); err != nil {
-		return err
-	}
-	defer netns.Set(orig)
-	return f()
 }
 
 func TestE2ERoamTCP(t *testing.T) {

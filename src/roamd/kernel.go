@@ -117,7 +117,11 @@ func (k *NetKernel) AddRoamed(r nfstate.Roamed, d time.Duration) error {
 	if k.nf == nil {
 		return nil
 	}
-	return k.nf.AddRoamed(r, d)
+	if err := k.nf.AddRoamed(r, d); err != nil {
+		return err
+	}
+	_, err := k.nf.FlushConntrack(r)
+	return err
 }
 
 func (k *NetKernel) RemoveRoamed(r nfstate.Roamed) error {

@@ -23,6 +23,7 @@ func ListenUDP(port int) (*UDP, error) {
 	if err != nil {
 		return nil, fmt.Errorf("udp port %d: %w", port, err)
 	}
+	_ = c.SetReadBuffer(1 << 21) // bursts of ROAMs (best effort; capped by rmem_max)
 	return &UDP{c: c}, nil
 }
 

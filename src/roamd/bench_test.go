@@ -1,0 +1,215 @@
+//go:build bench
+
+package roamd
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/meshlab"
+	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
+)
+
+// TestBenchRoamScale feeds 10,000 ROAMs for distinct clients from 20 CLAT
+// prefixes to a PLAT's l3roamd-xlat (a real process in a namespace) and
+// prints a table: handling time (first send to last ACK), ip6tables rule
+// count with 20 clients (one per prefix) and with 10,000, the daemon's RSS.
+// Baseline in the same run: 10,000 "back home" ROAMs (full protocol path,
+// ACKed, no kernel route work). Three runs, medians.
+func TestBenchRoamScale(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (namespaces)")
+	}
+	const nPrefixes, nClients, runs = 20, 10000, 3
+	lab, err := meshlab.New("r5b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lab.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	bin := filepath.Join(lab.Dir(), "l3roamd-xlat")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/gluon-464xlat").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	s, err := lab.AddNS("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := lab.AddNS("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Veth(s, "r5bs", p, "r5bp"); err != nil {
+		t.Fatal(err)
+	}
+	must := func(ns *meshlab.NS, line string) string {
+		t.Helper()
+		out, err := ns.Run(ctx, strings.Fields(line)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	must(s, "ip -6 addr add fd00:9::1/64 dev r5bs nodad")
+	must(p, "ip -6 addr add fd00:9::2/64 dev r5bp nodad")
+	must(p, "ip -6 route add fd00:1::/48 via fd00:9::1")
+	must(s, "ip -6 route add fd00:2::c:0:0/96 via fd00:9::2")
+	// the PLAT's own NAT66 rule, so that the count is a real PLAT's
+	must(p, "ip6tables -t nat -A POSTROUTING -o r5bp -s fd00:1::/48 -j SNAT --to-source fd00:2::c:c000:8")
+	clat := make([]netip.Prefix, nPrefixes)
+	for i := range clat {
+		clat[i] = netip.MustParsePrefix(fmt.Sprintf("fd00:1::%x:0:0/96", 0x100+i))
+		must(s, "ip -6 addr add "+embed(clat[i], netip.MustParseAddr("192.0.0.1")).String()+"/128 dev lo nodad")
+	}
+	plat := netip.MustParsePrefix("fd00:2::c:0:0/96")
+	to := netip.AddrPortFrom(embed(plat, netip.MustParseAddr("192.0.0.1")), 5524)
+
+	rules := func() int {
+		out := must(p, "ip6tables-save")
+		return strings.Count(out, "\n-A ")
+	}
+	start := func() *meshlab.Proc {
+		root := filepath.Join(lab.Dir(), "root")
+		os.MkdirAll(filepath.Join(root, "var/run"), 0o755)
+		pr, err := p.Start("roamd", bin, "run", "--root", root, "--node-address", "fd00:9::2",
+			"--node-client-prefix", "fd00:5::/64", "--client-ipv4", "10.0.0.0/8", "--clat-range", "fd00:1::/48",
+			"--own-plat", plat.String(), "--dhcp-hostsfile", "none")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := meshlab.WaitFor(ctx, "daemon", 20*time.Millisecond, func() (bool, error) {
+			if pr.Exited() {
+				return false, fmt.Errorf("exited: %s", pr.Log())
+			}
+			_, err := os.Stat(filepath.Join(root, "var/run/l3roamd-xlat.sock"))
+			return err == nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return pr
+	}
+	// feed sends ROAMs for clients [first, first+n) and waits for n ACKs.
+	feed := func(run, first, n int, home bool) time.Duration {
+		t.Helper()
+		var d time.Duration
+		err := inNS(s.Name, func() error {
+			u, err := ListenUDP(0)
+			if err != nil {
+				return err
+			}
+			defer u.Close()
+			var acks atomic.Int64
+			done := make(chan struct{})
+			go func() {
+				buf := make([]byte, 2048)
+				for {
+					if _, _, err := u.c.ReadFromUDPAddrPort(buf); err != nil {
+						return
+					}
+					if acks.Add(1) == int64(n) {
+						close(done)
+					}
+				}
+			}()
+			t0 := time.Now()
+			for i := first; i < first+n; i++ {
+				for int64(i-first)-acks.Load() > 1024 { // window
+					time.Sleep(50 * time.Microsecond)
+				}
+				b := clat[i%nPrefixes]
+				orig := clat[(i+1)%nPrefixes]
+				if home {
+					orig = b
+				}
+				m := &roamproto.Message{Type: roamproto.TypeRoam, TTL: 1, Nonce: uint32(run<<24 | i),
+					Sender: netip.MustParseAddr("fd00:9::1"), MAC: []byte{2, 0, byte(run), byte(i >> 16), byte(i >> 8), byte(i)},
+					CLAT: orig, ClientIP: netip.AddrFrom4([4]byte{10, byte(run*3 + btoi(home)), byte(i >> 8), byte(i)}),
+					LeaseTime: 3600, HasLease: true, NewCLAT: b, Timestamp: time.Now()}
+				pkt, err := roamproto.Encode(m, nil)
+				if err != nil {
+					return err
+				}
+				if err := u.Send(embed(b, netip.MustParseAddr("192.0.0.1")), to, pkt); err != nil {
+					return err
+				}
+			}
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				return fmt.Errorf("only %d of %d ACKs", acks.Load(), n)
+			}
+			d = time.Since(t0)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	rss := func(pid int) (string, string) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		var r, h string
+		for _, l := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+				r = f[1] + " kB"
+			} else if len(f) >= 2 && f[0] == "VmHWM:" {
+				h = f[1] + " kB"
+			}
+		}
+		return r, h
+	}
+	var base, roam []time.Duration
+	var rules20, rules10k, routes int
+	var rssAfter, hwm string
+	for r := 1; r <= runs; r++ {
+		pr := start()
+		base = append(base, feed(r, 0, nClients, true))
+		feed(r, nClients, nPrefixes, false) // one client per CLAT prefix
+		rules20 = rules()
+		roam = append(roam, feed(r, nClients+nPrefixes, nClients, false))
+		rules10k = rules()
+		routes = strings.Count(must(p, "ip -6 route show proto 159"), "\n")
+		rssAfter, hwm = rss(pr.PID())
+		if err := pr.Stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	med := func(ds []time.Duration) time.Duration {
+		x := append([]time.Duration(nil), ds...)
+		sort.Slice(x, func(i, j int) bool { return x[i] < x[j] })
+		return x[len(x)/2]
+	}
+	mb, mr := med(base), med(roam)
+	fmt.Printf("| l3roamd-xlat PLAT, %d ROAMs, %d CLAT prefixes, %d runs | value |\n|---|---|\n", nClients, nPrefixes, runs)
+	fmt.Printf("| handling time, median (runs: %v) | %v |\n", roam, mr.Round(time.Millisecond))
+	fmt.Printf("| per ROAM | %v |\n", (mr / nClients).Round(100*time.Nanosecond))
+	fmt.Printf("| baseline: %d 'back home' ROAMs (no kernel work), median | %v |\n", nClients, mb.Round(time.Millisecond))
+	fmt.Printf("| ratio roam / baseline | %.2f |\n", float64(mr)/float64(mb))
+	fmt.Printf("| ip6tables rules, 1 client per CLAT prefix (20 clients) | %d |\n", rules20)
+	fmt.Printf("| ip6tables rules, %d + 20 clients | %d |\n", nClients, rules10k)
+	fmt.Printf("| steering /128 routes (proto 159) | %d |\n", routes)
+	fmt.Printf("| daemon RSS after the last run (peak) | %s (%s) |\n", rssAfter, hwm)
+	if rules20 != rules10k {
+		t.Errorf("rule count grew with clients: %d -> %d", rules20, rules10k)
+	}
+	if routes != nClients+nPrefixes {
+		t.Errorf("%d steering routes, want %d", routes, nClients+nPrefixes)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
