@@ -364,7 +364,10 @@ func (m *Mesh) prepareRoot(ctx context.Context, n *Node) error {
 		return err
 	}
 	var lab strings.Builder
-	lab.WriteString("# lab only: fast hellos, so that the mesh converges in seconds\n")
+	lab.WriteString("# lab only: fast hellos, so that the mesh converges in seconds;\n")
+	lab.WriteString("# no metric smoothing: a route learnt while its link still had infinite\n")
+	lab.WriteString("# cost would otherwise need ~30 s (half-life 4 s) to win over a longer one\n")
+	lab.WriteString("smoothing-half-life 0\n")
 	lab.WriteString("default type wired hello-interval 0.5 update-interval 4\n")
 	for _, l := range m.Spec.Links {
 		if l.Cost == 0 {

@@ -1,47 +1,74 @@
 package meshlab
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/babel"
 )
 
-// BabelRoutes returns the IPv6 routes babeld installed in n's kernel table,
-// with their metrics (reflect-kernel-metric: the babel metric).
+// BabelRoutes returns the routes babeld on n has selected (installed, with
+// a finite metric), read from its local socket ([::1]:33123, as the CLAT
+// reads it): prefix -> babel metric.
 func (n *Node) BabelRoutes(ctx context.Context) (map[netip.Prefix]int, error) {
-	out, err := n.NS.Run(ctx, "ip", "-6", "route", "show", "proto", "babel")
+	var conn net.Conn
+	err := n.NS.Do(func() error {
+		d := net.Dialer{Timeout: 2 * time.Second}
+		var err error
+		conn, err = d.DialContext(ctx, "tcp6", "[::1]:33123")
+		return err
+	})
 	if err != nil {
+		return nil, fmt.Errorf("babeld on %s: %w", n.Spec.Name, err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(3 * time.Second))
+	r := bufio.NewReader(conn)
+	readUntilOK := func(f func(string)) error {
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				return fmt.Errorf("babeld on %s: %w", n.Spec.Name, err)
+			}
+			line = strings.TrimSpace(line)
+			if line == "ok" {
+				return nil
+			}
+			if line == "no" || line == "bad" || strings.HasPrefix(line, "no ") {
+				return fmt.Errorf("babeld on %s: %s", n.Spec.Name, line)
+			}
+			f(line)
+		}
+	}
+	if err := readUntilOK(func(string) {}); err != nil { // banner
+		return nil, err
+	}
+	if _, err := io.WriteString(conn, "dump\n"); err != nil {
 		return nil, err
 	}
 	routes := map[netip.Prefix]int{}
-	for _, line := range strings.Split(out, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
+	err = readUntilOK(func(line string) {
+		ev, err := babel.ParseLine(line)
+		if err != nil || ev.Route == nil {
+			return
 		}
-		p, err := netip.ParsePrefix(f[0])
-		if err != nil {
-			if a, err2 := netip.ParseAddr(f[0]); err2 == nil {
-				p = netip.PrefixFrom(a, a.BitLen())
-			} else {
-				continue
-			}
+		rt := ev.Route
+		if rt.Installed && rt.Metric < babel.Infinity && (!rt.From.IsValid() || rt.From.Bits() == 0) {
+			routes[rt.Prefix] = rt.Metric
 		}
-		metric := 0
-		for i := 0; i+1 < len(f); i++ {
-			if f[i] == "metric" {
-				metric, _ = strconv.Atoi(f[i+1])
-			}
-		}
-		routes[p] = metric
-	}
-	return routes, nil
+	})
+	return routes, err
 }
 
-// HasRoute reports whether n has a babel route to exactly p.
+// HasRoute reports whether babeld on n has a usable route to exactly p
+// (installed, finite metric). When babeld withdraws a route it sets its
+// metric to infinity and installs an "unreachable" kernel route in its place.
 func (n *Node) HasRoute(ctx context.Context, p netip.Prefix) bool {
 	r, err := n.BabelRoutes(ctx)
 	if err != nil {
@@ -100,13 +127,21 @@ func (m *Mesh) ExpectedMetrics() map[[2]string]int {
 func (m *Mesh) WaitConverged(ctx context.Context) error {
 	want := m.ExpectedMetrics()
 	return WaitFor(ctx, "babel convergence", 100*time.Millisecond, func() (bool, error) {
+		err := m.converged(ctx, want)
+		return err == nil, err
+	})
+}
+
+// converged checks the routes once against want (see ExpectedMetrics).
+func (m *Mesh) converged(ctx context.Context, want map[[2]string]int) error {
+	{
 		for _, n := range m.NodeList() {
 			if n.Down {
 				continue
 			}
 			routes, err := n.BabelRoutes(ctx)
 			if err != nil {
-				return false, err
+				return err
 			}
 			for _, o := range m.NodeList() {
 				metric, reachable := want[[2]string{n.Spec.Name, o.Spec.Name}]
@@ -120,16 +155,16 @@ func (m *Mesh) WaitConverged(ctx context.Context) error {
 				for _, p := range dsts {
 					got, ok := routes[p]
 					if !ok {
-						return false, fmt.Errorf("%s has no route to %s (node %s)", n.Spec.Name, p, o.Spec.Name)
+						return fmt.Errorf("%s has no route to %s (node %s)", n.Spec.Name, p, o.Spec.Name)
 					}
 					if got != metric {
-						return false, fmt.Errorf("%s: route to %s (node %s) has metric %d, want %d", n.Spec.Name, p, o.Spec.Name, got, metric)
+						return fmt.Errorf("%s: route to %s (node %s) has metric %d, want %d", n.Spec.Name, p, o.Spec.Name, got, metric)
 					}
 				}
 			}
 		}
-		return true, nil
-	})
+		return nil
+	}
 }
 
 // CheckRunning returns an error naming the first lab process that has
