@@ -50,10 +50,10 @@ type Options struct {
 	// BabelGrace: after babeld restarts, how long a missing route to the
 	// current PLAT is not taken as its loss (default 30 s).
 	BabelGrace time.Duration
-	Open     OpenFunc // default dataplane.Open
-	Kernel   Kernel   // default Netlink{}
-	Pinger   Pinger   // default ICMPPinger; nil with NoProbe
-	NoProbe  bool
+	Open       OpenFunc // default dataplane.Open
+	Kernel     Kernel   // default Netlink{}
+	Pinger     Pinger   // default ICMPPinger; nil with NoProbe
+	NoProbe    bool
 	// Babel overrides the babel snapshot source (tests); default a babel.Client on CLAT.BabelSocket.
 	Babel func(ctx context.Context, out chan babel.Snapshot) error
 }

@@ -305,7 +305,9 @@ func (s *Selector) Probe(prefix netip.Prefix, ok bool) Decision {
 		return Decision{Old: s.current, New: s.current}
 	}
 	if ok {
+		// It answers: whatever failure was recorded for it is over.
 		s.probeFails = 0
+		delete(s.failedUntil, prefix)
 		return Decision{Old: s.current, New: s.current}
 	}
 	s.probeFails++

@@ -161,6 +161,8 @@ func TestSelector(t *testing.T) {
 				{probe: &no, want: pA},
 				{probe: &no, want: pA},
 				{probe: &no, want: pA},
+				{probe: &yes, want: pA}, // answers again: no longer failed
+				{cands: []Candidate{c(pA, 100), c(pB, 150)}, want: pA},
 			},
 		},
 		{
