@@ -137,6 +137,9 @@ func New(o Options) (*Daemon, error) {
 		changed: make(chan struct{}),
 		notify:  make(chan string, 64),
 	}
+	if o.Babel == nil {
+		d.bc = &babel.Client{Address: c.BabelSocket, Log: o.Log}
+	}
 	d.sel = platselect.New(platselect.Params{Margin: c.SwitchMargin, ProbeFailures: c.ProbeFailures,
 		FailHold: o.FailHold, Own: o.OwnPLAT, Fixed: c.PLATPrefix, Now: o.Now})
 	return d, nil
@@ -216,7 +219,6 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	babelDone := make(chan error, 1)
 	src := d.o.Babel
 	if src == nil {
-		d.bc = &babel.Client{Address: d.o.CLAT.BabelSocket, Log: d.log}
 		src = d.bc.Run
 	}
 	wg.Add(1)
