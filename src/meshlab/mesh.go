@@ -122,6 +122,7 @@ type Node struct {
 type Client struct {
 	Spec ClientSpec
 	NS   *NS
+	Air  *NS // the client's "air": a bridge to one node's client bridge at a time
 	MAC  net.HardwareAddr
 	Node string // node it is associated with now
 	dhcp *Proc
@@ -480,8 +481,21 @@ func (m *Mesh) startDnsmasq(n *Node) error {
 		}
 		args = append(args, "--dhcp-script="+hook)
 	}
-	if m.Spec.DHCPHostsFile != "" {
-		args = append(args, "--dhcp-hostsfile="+filepath.Join(n.Root, m.Spec.DHCPHostsFile))
+	hosts := m.Spec.DHCPHostsFile
+	if hosts == "" && m.Spec.Roaming {
+		hosts = roamdHostsFile
+	}
+	if hosts != "" {
+		// The roaming helper keeps roamed clients' addresses here and
+		// SIGHUPs dnsmasq (address continuity).
+		p := filepath.Join(n.Root, hosts)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			f.Close()
+		}
+		args = append(args, "--dhcp-hostsfile="+p)
 	}
 	p, err := n.NS.Start("dnsmasq", args...)
 	if err != nil {
@@ -491,11 +505,18 @@ func (m *Mesh) startDnsmasq(n *Node) error {
 	return nil
 }
 
+// roamdHostsFile is l3roamd-xlat's default dnsmasq hosts file (below root).
+const roamdHostsFile = "var/run/l3roamd-xlat.hosts"
+
 // startDaemon starts one package daemon on n as its init script does.
 func (m *Mesh) startDaemon(n *Node, pkg string) error {
 	args := []string{"run", "--root", n.Root}
 	if n.flagConfig && pkg == "xlat-plat" {
 		args = append(args, "--prefix", n.PLATPrefix.String(), "--wan", "br-wan")
+	}
+	if pkg == "l3roamd-xlat" {
+		// dnsmasq re-reads the hosts file on SIGHUP.
+		args = append(args, "--dnsmasq-pidfile", "/var/run/dnsmasq.pid")
 	}
 	p, err := n.NS.Start(pkg, m.Cmd(pkg, args...)...)
 	if err != nil {
@@ -558,38 +579,69 @@ func (m *Mesh) addClient(ctx context.Context, cs ClientSpec) error {
 	if err != nil {
 		return err
 	}
-	c := &Client{Spec: cs, NS: ns, MAC: mac, m: m}
+	// The "air": the client's eth0 goes to a bridge in its own namespace;
+	// every node has a port towards it (in its client bridge), and roaming
+	// changes which node's port is on the air bridge. The client's link
+	// stays up, as a phone's Wi-Fi does when it roams between access points
+	// of the same SSID.
+	air, err := m.Lab.AddNS("air-" + cs.Name)
+	if err != nil {
+		return err
+	}
+	c := &Client{Spec: cs, NS: ns, Air: air, MAC: mac, m: m}
 	m.Clients[cs.Name] = c
+	if err := m.Lab.Veth(ns, "eth0", air, "client"); err != nil {
+		return err
+	}
+	cmds := [][]string{
+		{"ip", "link", "add", "air", "type", "bridge"},
+		{"ip", "link", "set", "air", "up"},
+		{"ip", "link", "set", "client", "master", "air"},
+	}
+	for _, c := range cmds {
+		if _, err := air.Run(ctx, c...); err != nil {
+			return err
+		}
+	}
+	if _, err := ns.Run(ctx, "ip", "link", "set", "eth0", "address", mac.String()); err != nil {
+		return err
+	}
+	for _, node := range m.NodeList() {
+		nodeIf := ifName("c-", cs.Name)
+		if err := m.Lab.Veth(node.NS, nodeIf, air, ifName("n-", node.Spec.Name)); err != nil {
+			return err
+		}
+		if _, err := node.NS.Run(ctx, "ip", "link", "set", nodeIf, "master", "br-client"); err != nil {
+			return err
+		}
+	}
+	if err := c.attach(ctx, n); err != nil {
+		return err
+	}
 	script := filepath.Join(m.Lab.Dir(), "udhcpc.script")
 	if err := os.WriteFile(script, []byte(udhcpcScript), 0o755); err != nil {
 		return err
 	}
-	return c.associate(ctx, n, netip.Addr{})
-}
-
-// associate connects the client's eth0 to n's client bridge and starts its
-// DHCP client (asking for addr if valid).
-func (c *Client) associate(ctx context.Context, n *Node, addr netip.Addr) error {
-	nodeIf := ifName("c-", c.Spec.Name)
-	if err := c.m.Lab.Veth(c.NS, "eth0", n.NS, nodeIf); err != nil {
-		return err
-	}
-	if _, err := c.NS.Run(ctx, "ip", "link", "set", "eth0", "address", c.MAC.String()); err != nil {
-		return err
-	}
-	if _, err := n.NS.Run(ctx, "ip", "link", "set", nodeIf, "master", "br-client"); err != nil {
-		return err
-	}
-	args := []string{"busybox", "udhcpc", "-f", "-i", "eth0", "-s", filepath.Join(c.m.Lab.Dir(), "udhcpc.script"),
-		"-t", "20", "-T", "1", "-A", "1"}
-	if addr.IsValid() {
-		args = append(args, "-r", addr.String())
-	}
-	p, err := c.NS.Start("udhcpc", args...)
+	p, err := ns.Start("udhcpc", "busybox", "udhcpc", "-f", "-i", "eth0", "-s", script, "-t", "20", "-T", "1", "-A", "1")
 	if err != nil {
 		return err
 	}
-	c.dhcp, c.Node = p, n.Spec.Name
+	c.dhcp = p
+	return nil
+}
+
+// attach puts node n's port on the client's air bridge (and takes the
+// previous node's port off).
+func (c *Client) attach(ctx context.Context, n *Node) error {
+	if c.Node != "" {
+		if _, err := c.Air.Run(ctx, "ip", "link", "set", ifName("n-", c.Node), "nomaster"); err != nil {
+			return err
+		}
+	}
+	if _, err := c.Air.Run(ctx, "ip", "link", "set", ifName("n-", n.Spec.Name), "master", "air"); err != nil {
+		return err
+	}
+	c.Node = n.Spec.Name
 	return nil
 }
 
@@ -620,42 +672,16 @@ func (c *Client) WaitLease(ctx context.Context) (netip.Addr, error) {
 	return a, err
 }
 
-// MoveClient roams the client to node: its link to the old node goes away,
-// a new one to the new node's client bridge appears with the same MAC, the
-// client keeps its address (as a phone on the same SSID does) and its DHCP
-// client renews it at the new node. This is the roaming sequence's hook.
+// MoveClient roams the client to node: its "air" connects it to the new
+// node's client bridge instead of the old one's. The client keeps its link,
+// its address and its DHCP client (which renews at the new node in due
+// time). This is the roaming sequence's hook.
 func (m *Mesh) MoveClient(ctx context.Context, name, node string) error {
 	c, n := m.Clients[name], m.Nodes[node]
 	if c == nil || n == nil {
 		return fmt.Errorf("meshlab: move %s to %s: unknown client or node", name, node)
 	}
-	addr := c.IPv4(ctx)
-	var gw string
-	if out, err := c.NS.Run(ctx, "ip", "-4", "route", "show", "default"); err == nil {
-		if f := strings.Fields(out); len(f) >= 3 && f[0] == "default" && f[1] == "via" {
-			gw = f[2]
-		}
-	}
-	if c.dhcp != nil {
-		_ = c.dhcp.Stop()
-	}
-	if _, err := c.NS.Run(ctx, "ip", "link", "del", "eth0"); err != nil {
-		return err
-	}
-	if err := c.associate(ctx, n, addr); err != nil {
-		return err
-	}
-	if addr.IsValid() {
-		if _, err := c.NS.Run(ctx, "ip", "addr", "replace", netip.PrefixFrom(addr, m.Spec.Site.Prefix4.Bits()).String(), "dev", "eth0"); err != nil {
-			return err
-		}
-		if gw != "" {
-			if _, err := c.NS.Run(ctx, "ip", "route", "replace", "default", "via", gw, "dev", "eth0"); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return c.attach(ctx, n)
 }
 
 // PowerOff simulates node n losing power: every process of the node is
