@@ -48,6 +48,7 @@ func main() {
 	secs := flag.Int("time", 5, "seconds per run")
 	gro := flag.Bool("gro", false, "enable GRO on the veths")
 	queues := flag.Int("queues", 1, "TUN queues for xlat-clat")
+	diag := flag.Bool("diag", false, "print drop counters of the server and the translator device at the end")
 	only := flag.String("only", "", "measure only this metric (tcp_gbps, tcp_reverse_gbps, udp64_kpps)")
 	flag.Parse()
 	if *only != "" {
@@ -55,13 +56,13 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *bin, *src, *runs, *secs, *gro, *queues); err != nil {
+	if err := run(ctx, *bin, *src, *runs, *secs, *gro, *queues, *diag); err != nil {
 		fmt.Fprintln(os.Stderr, "xlat-bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, bin, src string, runs, secs int, gro bool, queues int) error {
+func run(ctx context.Context, bin, src string, runs, secs int, gro bool, queues int, diag bool) error {
 	lab, err := meshlab.New("x2b")
 	if err != nil {
 		return err
@@ -132,6 +133,17 @@ func run(ctx context.Context, bin, src string, runs, secs int, gro bool, queues 
 		x := med[k]
 		fmt.Printf("%-18s %10.2f %10.2f %10.2f %11.2fx %11.0f%%\n", k, x[xlatlab.Kernel], x[xlatlab.Tayga], x[xlatlab.Xlat],
 			ratio(x[xlatlab.Xlat], x[xlatlab.Tayga]), 100*ratio(x[xlatlab.Xlat], x[xlatlab.Kernel]))
+	}
+	if diag {
+		for _, m := range modes {
+			t := topos[m]
+			out, _ := t.Srv.Runf(ctx, "nstat -az UdpRcvbufErrors Udp6RcvbufErrors UdpInErrors Udp6InErrors")
+			fmt.Fprintf(os.Stderr, "== %s server:\n%s", m, out)
+			if m != xlatlab.Kernel {
+				out, _ = t.XL.Runf(ctx, "ip -s link show %s", xlatlab.TunName)
+				fmt.Fprintf(os.Stderr, "== %s translator device:\n%s", m, out)
+			}
+		}
 	}
 	if c := med[cpuPerPkt]; c[xlatlab.Xlat] > 0 {
 		fmt.Printf("%-18s %10s %10.2f %10.2f %11.2fx   (translator process CPU incl. its syscalls, per UDP packet received; lower is better)\n",
