@@ -67,6 +67,64 @@ func TestWorkerHandleAllocs(t *testing.T) {
 	<-done
 }
 
+// TestOpenPicksUserspaceAndSwapsPairs: without a nat46 control file Open
+// starts the userspace backend; SetPairs swaps the translator and keeps the
+// old one on a bad configuration.
+func TestOpenPicksUserspaceAndSwapsPairs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (TUN device in a private network namespace)")
+	}
+	p1, _ := translator.ParsePair("local.style RFC6052 local.v6 fddd:1337::/96 remote.style RFC6052 remote.v6 2001:db8:64::/96")
+	p2, _ := translator.ParsePair("local.style NONE local.v4 192.0.0.1/32 local.v6 fddd::1/128 remote.style RFC6052 remote.v6 64:ff9b::/96")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		ns, err := netns.New()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer ns.Close()
+		be, err := Open(context.Background(), "x2open", 1480, translator.Config{Pairs: []translator.Pair{p1}, MTU6: 1500},
+			Options{ControlPath: "/nonexistent/nat46/control"})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer be.Close()
+		u, ok := be.(*Userspace)
+		if !ok {
+			t.Errorf("Open returned %T, want *Userspace", be)
+			return
+		}
+		old := u.Translator()
+		if err := be.SetPairs([]translator.Pair{p2, p1}); err != nil {
+			t.Error(err)
+		}
+		if u.Translator() == old || len(u.Translator().Config().Pairs) != 2 {
+			t.Error("SetPairs did not swap the translator")
+		}
+		cur := u.Translator()
+		if err := be.SetPairs(nil); err == nil {
+			t.Error("SetPairs(nil) accepted")
+		}
+		if u.Translator() != cur {
+			t.Error("failed SetPairs replaced the translator")
+		}
+		if st := be.Counters(); st.Backend != "userspace" || st.Device != "x2open" {
+			t.Errorf("counters %+v", st)
+		}
+		if err := be.Close(); err != nil {
+			t.Error(err)
+		}
+		if err := be.Close(); err != nil {
+			t.Errorf("second Close: %v", err)
+		}
+	}()
+	<-done
+}
+
 // tcp4 is an IPv4 TCP packet 192.168.0.2 -> 198.51.100.1 with payload bytes.
 func tcp4(payload int) []byte {
 	p := make([]byte, 40+payload)
