@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -691,9 +690,9 @@ func (n *Node) PowerOff(ctx context.Context) error {
 	var errs []error
 	n.Down = true
 	for _, p := range n.Procs {
-		if !p.Exited() {
-			// The whole process group: the daemons' own children too.
-			_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
+		// The whole process group: the daemons' own children too.
+		if err := p.Kill(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	ifs := append([]string{"wan0"}, n.MeshIfs...)

@@ -1,0 +1,105 @@
+//go:build e2e
+
+package platd_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/meshlab"
+)
+
+// TestE2EPLATUpAndClean starts xlat-plat in a namespace twice in a row
+// (idempotent set-up over leftovers of a killed run) and checks that SIGTERM
+// removes its chains, jumps, routes, management address and device.
+func TestE2EPLATUpAndClean(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: network namespaces, iptables")
+	}
+	bin := filepath.Join(t.TempDir(), "gluon-464xlat")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/gluon-464xlat").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v: %s", err, out)
+	}
+	lab, err := meshlab.New("platd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lab.Close()
+	ns, err := lab.AddNS("p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wan, err := lab.AddNS("w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Veth(ns, "br-wan", wan, "up0"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	root := t.TempDir()
+	args := []string{bin, "xlat-plat", "run", "--root", root, "--prefix", "64:ff9b:1:200:5e00:530c::/96", "--wan", "br-wan"}
+	state := func() string {
+		var b strings.Builder
+		for _, c := range [][]string{
+			{"iptables-save"}, {"ip6tables-save"}, {"ip", "-6", "route"}, {"ip", "route"},
+			{"ip", "-6", "addr", "show", "dev", "lo"}, {"ip", "link", "show"},
+		} {
+			out, _ := ns.Run(ctx, c...)
+			b.WriteString(out)
+		}
+		return b.String()
+	}
+	running := []string{"XLAT-PLAT-NAT66", "XLAT-PLAT-MASQ", "XLAT-PLAT-FWD", "XLAT-PLAT-IN",
+		"-A POSTROUTING -o plat -j XLAT-PLAT-NAT66", "SNAT --to-source 64:ff9b:1:200:5e00:530c:c000:8",
+		"-A XLAT-PLAT-FWD -d 192.168.0.0/16 -i plat -j DROP", "-A XLAT-PLAT-MASQ -s 192.0.0.8/32 -j MASQUERADE",
+		"64:ff9b:1:200:5e00:530c::/96 dev plat proto static", "192.0.0.8 dev plat proto static",
+		"64:ff9b:1:200:5e00:530c:c000:1/128"}
+	for round := 1; round <= 2; round++ {
+		p, err := ns.Start("xlat-plat", args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := meshlab.WaitFor(ctx, "xlat-plat up", 100*time.Millisecond, func() (bool, error) {
+			if p.Exited() {
+				t.Fatalf("xlat-plat exited: %s", p.Log())
+			}
+			out, err := ns.Run(ctx, bin, "xlat-plat", "status", "--root", root, "--prefix", "64:ff9b:1:200:5e00:530c::/96")
+			return err == nil && strings.Contains(out, "running"), err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s := state()
+		for _, want := range running {
+			if !strings.Contains(s, want) {
+				t.Errorf("round %d: %q missing while running", round, want)
+			}
+		}
+		if n := strings.Count(s, "-A POSTROUTING -o plat -j XLAT-PLAT-NAT66"); n != 1 {
+			t.Errorf("round %d: NAT66 jump %d times, want once", round, n)
+		}
+		if round == 1 {
+			// Killed without cleanup: the second start must cope with the leftovers.
+			_ = p.Kill()
+			continue
+		}
+		if err := p.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		s = state()
+		for _, gone := range running {
+			if strings.Contains(s, gone) {
+				t.Errorf("%q left after SIGTERM", gone)
+			}
+		}
+		if strings.Contains(s, ": plat:") {
+			t.Errorf("device plat left after SIGTERM")
+		}
+	}
+}
