@@ -26,6 +26,7 @@ type Kernel interface {
 	AddAddr(netip.Addr) error // management address on loopback
 	AddRoamed(nfstate.Roamed, time.Duration) error
 	RemoveRoamed(nfstate.Roamed) error
+	FlushConntrack(nfstate.Roamed) error // entries that predate a new rewrite
 	DropPLAT(netip.Prefix) error
 	SetNeigh(ip netip.Addr, mac net.HardwareAddr) error
 	DelNeigh(ip netip.Addr, mac net.HardwareAddr) error
@@ -309,7 +310,7 @@ func (d *Daemon) Lease(op LeaseOp, mac net.HardwareAddr, ip netip.Addr, expires 
 		c.Expires = expires
 	}
 	if d.needsXlatState(c) {
-		d.installRoamed(c) // refresh timeouts and tell the PLAT
+		d.installRoamed(c, false) // refresh timeouts and tell the PLAT
 	}
 	return nil
 }
@@ -339,11 +340,16 @@ func (d *Daemon) remaining(c *Client) time.Duration {
 }
 
 // installRoamed puts a roamed client's state in place at the new node B
-// and (re)sends ROAM to its PLAT.
-func (d *Daemon) installRoamed(c *Client) {
+// and (re)sends ROAM to its PLAT; fresh: first install, so conntrack
+// entries from before the rewrite are dropped (not on a lease refresh,
+// whose flows are already rewritten).
+func (d *Daemon) installRoamed(c *Client, fresh bool) {
 	lease := d.remaining(c)
 	if c.Origin != d.cfg.OwnCLAT || (c.PLAT.IsValid() && c.PLAT != d.cfg.PLAT) {
 		d.kerr("ipset add", d.k.AddRoamed(d.roamedState(c), lease))
+		if fresh {
+			d.kerr("conntrack flush", d.k.FlushConntrack(d.roamedState(c)))
+		}
 	}
 	if c.Origin != d.cfg.OwnCLAT {
 		d.kerr("announce", d.k.Announce(embed(c.Origin, c.IP)))
@@ -581,7 +587,7 @@ func (d *Daemon) onInfo(m *roamproto.Message, from netip.AddrPort) {
 	d.log.Info("client roamed in", "mac", key, "ip", cl.IP, "clat", cl.Origin, "plat", cl.PLAT, "from", from.Addr())
 	d.kerr("set neighbour", d.k.SetNeigh(cl.IP, cl.MAC))
 	if d.cfg.OwnCLAT.IsValid() {
-		d.installRoamed(cl)
+		d.installRoamed(cl, true)
 	}
 	d.kerr("add node-client-IP", d.k.AddNodeClientIP(cl.NodeIP))
 }
@@ -712,7 +718,9 @@ func (d *Daemon) SetPLAT(p netip.Prefix) error {
 			c.PLAT = old
 		}
 		if d.needsXlatState(c) {
-			errs = append(errs, d.k.AddRoamed(d.roamedState(c), d.remaining(c)))
+			// existing flows were not rewritten: drop their entries so
+			// that the next packet is mapped to the old PLAT
+			errs = append(errs, d.k.AddRoamed(d.roamedState(c), d.remaining(c)), d.k.FlushConntrack(d.roamedState(c)))
 		}
 	}
 	d.count("set_platprefix")

@@ -55,6 +55,7 @@ func (k *recKernel) RemoveRoamed(r nfstate.Roamed) error {
 	k.mu.Unlock()
 	return nil
 }
+func (k *recKernel) FlushConntrack(nfstate.Roamed) error { return nil }
 func (k *recKernel) DropPLAT(p netip.Prefix) error {
 	k.mu.Lock()
 	k.dropped = append(k.dropped, p)

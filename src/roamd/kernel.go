@@ -117,8 +117,13 @@ func (k *NetKernel) AddRoamed(r nfstate.Roamed, d time.Duration) error {
 	if k.nf == nil {
 		return nil
 	}
-	if err := k.nf.AddRoamed(r, d); err != nil {
-		return err
+	return k.nf.AddRoamed(r, d)
+}
+
+// FlushConntrack drops conntrack entries of r that predate its rewrite.
+func (k *NetKernel) FlushConntrack(r nfstate.Roamed) error {
+	if k.nf == nil {
+		return nil
 	}
 	_, err := k.nf.FlushConntrack(r)
 	return err
