@@ -341,6 +341,49 @@ func TestE2EPlatSelection(t *testing.T) {
 		t.Errorf("after B up: %+v", st)
 	}
 
+	// Data path: a client behind c's bridge pings an IPv4 host; the CLAT
+	// sends it as <clat /96>+10.44.0.2 -> <P1 /96>+198.51.100.1 to p1 (whose
+	// /96 is only an unreachable route here, so nothing answers but ICMP).
+	var cl *meshlab.NS
+	if _, err := exec.LookPath("ip6tables"); err == nil {
+		cl, err = lab.AddNS("cl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := lab.Veth(cl, "b4clc", c, "b4clb"); err != nil {
+			t.Fatal(err)
+		}
+		must(c.Runf(ctx, "ip link set b4clb master b4br"))
+		must(cl.Runf(ctx, "ip addr add 10.44.0.2/16 dev b4clc"))
+		must(cl.Runf(ctx, "ip route add default via 10.44.0.1"))
+		src, dst := "fddd:b4:1:c::a2c:2", "fddd:b4:2:1::c633:6401"
+		must(p1.Runf(ctx, "ip6tables -t raw -I PREROUTING -s %s -d %s", src, dst))
+		out, _ := cl.Runf(ctx, "ping -c 3 -i 0.2 -W 1 198.51.100.1")
+		t.Logf("client ping through the CLAT (p1 has no PLAT, so unreachable is expected):\n%s", out)
+		rules, err := p1.Runf(ctx, "ip6tables -t raw -L PREROUTING -v -x -n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pkts int
+		for _, l := range strings.Split(rules, "\n") {
+			if strings.Contains(l, src) {
+				fmt.Sscan(l, &pkts)
+			}
+		}
+		if pkts < 1 {
+			t.Errorf("no translated packet %s -> %s reached p1:\n%s", src, dst, rules)
+		}
+		// p1's ICMPv6 error (from its management address) came back translated.
+		if !strings.Contains(out, "From 192.0.0.1") {
+			t.Errorf("no translated ICMP error from P1's management address 192.0.0.1")
+		}
+		if st, _ := status(); st.Translator == nil || st.Translator.TxPackets < 1 {
+			t.Errorf("translator counters: %+v", st.Translator)
+		}
+	} else {
+		t.Log("ip6tables missing: data path check skipped")
+	}
+
 	// 3: P1's management address stops answering: 3 failed probes -> P2.
 	must(p1.Runf(ctx, "ip -6 addr del %s/128 dev lo", clatd.MgmtAddress(plat1)))
 	t3 := time.Now()
@@ -381,6 +424,13 @@ func TestE2EPlatSelection(t *testing.T) {
 	record("P1 node down (none left)", st, t5)
 	if out, _ := c.Runf(ctx, "ip route show table 4464"); !strings.Contains(out, "unreachable default") {
 		t.Errorf("table 4464 without PLAT:\n%s", out)
+	}
+	if cl != nil {
+		// The client's IPv4 now ends at its node, not anywhere else.
+		out, _ := cl.Runf(ctx, "ping -c 1 -W 1 198.51.100.1")
+		if !strings.Contains(out, "From 10.44.0.1") || !strings.Contains(out, "Unreachable") {
+			t.Errorf("client ping without PLAT:\n%s", out)
+		}
 	}
 
 	// status as the command prints it
