@@ -25,6 +25,23 @@ func TestE2EPLATUpAndClean(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/gluon-464xlat").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v: %s", err, out)
 	}
+	for _, backend := range []string{"auto", "tayga"} {
+		t.Run(backend, func(t *testing.T) {
+			if _, err := exec.LookPath("tayga"); backend == "tayga" && err != nil {
+				t.Skip("tayga not installed")
+			}
+			// TAYGA refuses a map address inside its prefix: use the 2018
+			// package's NAT66 default, outside the /96.
+			nat66 := "fddd:1337:2:200:5e00:530c:c000:8"
+			if backend == "tayga" {
+				nat66 = "fddd:c:1a4c:1a4c:1a4c:1a4c:c000:8"
+			}
+			upAndClean(t, bin, backend, nat66)
+		})
+	}
+}
+
+func upAndClean(t *testing.T, bin, backend, nat66 string) {
 	lab, err := meshlab.New("platd")
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +61,7 @@ func TestE2EPLATUpAndClean(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	root := t.TempDir()
-	args := []string{bin, "xlat-plat", "run", "--root", root, "--prefix", "64:ff9b:1:200:5e00:530c::/96", "--wan", "br-wan"}
+	args := []string{bin, "xlat-plat", "run", "--root", root, "--prefix", "fddd:1337:2:200:5e00:530c::/96", "--wan", "br-wan", "--backend", backend, "--nat66", nat66}
 	state := func() string {
 		var b strings.Builder
 		for _, c := range [][]string{
@@ -57,10 +74,10 @@ func TestE2EPLATUpAndClean(t *testing.T) {
 		return b.String()
 	}
 	running := []string{"XLAT-PLAT-NAT66", "XLAT-PLAT-MASQ", "XLAT-PLAT-FWD", "XLAT-PLAT-IN",
-		"-A POSTROUTING -o plat -j XLAT-PLAT-NAT66", "SNAT --to-source 64:ff9b:1:200:5e00:530c:c000:8",
+		"-A POSTROUTING -o plat -j XLAT-PLAT-NAT66", "SNAT --to-source " + nat66,
 		"-A XLAT-PLAT-FWD -d 192.168.0.0/16 -i plat -j DROP", "-A XLAT-PLAT-MASQ -s 192.0.0.8/32 -j MASQUERADE",
-		"64:ff9b:1:200:5e00:530c::/96 dev plat proto static", "192.0.0.8 dev plat proto static",
-		"64:ff9b:1:200:5e00:530c:c000:1/128"}
+		"fddd:1337:2:200:5e00:530c::/96 dev plat proto static", "192.0.0.8 dev plat proto static",
+		"fddd:1337:2:200:5e00:530c:c000:1/128"}
 	for round := 1; round <= 2; round++ {
 		p, err := ns.Start("xlat-plat", args...)
 		if err != nil {
@@ -70,7 +87,7 @@ func TestE2EPLATUpAndClean(t *testing.T) {
 			if p.Exited() {
 				t.Fatalf("xlat-plat exited: %s", p.Log())
 			}
-			out, err := ns.Run(ctx, bin, "xlat-plat", "status", "--root", root, "--prefix", "64:ff9b:1:200:5e00:530c::/96")
+			out, err := ns.Run(ctx, bin, "xlat-plat", "status", "--root", root, "--prefix", "fddd:1337:2:200:5e00:530c::/96")
 			return err == nil && strings.Contains(out, "running"), err
 		}); err != nil {
 			t.Fatal(err)

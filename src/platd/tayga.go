@@ -16,7 +16,8 @@ import (
 // OpenTayga returns an OpenFunc that runs TAYGA (Debian package tayga) as the
 // translator: a reference backend for hosts that have neither the nat46
 // module nor the userspace data plane. It understands exactly the PLAT's rule
-// shape (local RFC6052 /96, remote NONE /32 <-> /128). dir holds its
+// shape (local RFC6052 /96, remote NONE /32 <-> /128); TAYGA needs the NAT66
+// address outside the /96 and refuses 64:ff9b::/16 prefixes. dir holds its
 // configuration (under the daemon's root).
 func OpenTayga(dir string) OpenFunc {
 	return func(ctx context.Context, dev string, mtu int, rules []string) (Backend, error) {
@@ -34,6 +35,10 @@ func OpenTayga(dir string) OpenFunc {
 		if err := errors.Join(err1, err2, err3); err != nil || kv["local.style"] != "RFC6052" ||
 			kv["remote.style"] != "NONE" || prefix.Bits() != 96 || v4.Bits() != 32 || v6.Bits() != 128 {
 			return nil, fmt.Errorf("tayga backend: rule %q: only local RFC6052 /96 with remote NONE /32-/128 is supported", rules[0])
+		}
+		if prefix.Contains(v6.Addr()) {
+			return nil, fmt.Errorf("tayga backend: NAT66 address %s lies inside %s, which TAYGA refuses: "+
+				"set nat66_address outside the /96 (e.g. the 2018 default fddd:c:1a4c:1a4c:1a4c:1a4c:c000:8)", v6.Addr(), prefix)
 		}
 		return startTayga(dir, dev, prefix, v4.Addr(), v6.Addr())
 	}
