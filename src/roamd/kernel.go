@@ -106,11 +106,24 @@ func (k *NetKernel) DelNodeClientIP(a netip.Addr) error {
 }
 func (k *NetKernel) AddAddr(a netip.Addr) error { return k.addr("lo", a, true) }
 
-// HasRoute: is there any usable route to a (l3roamd asks for a host route;
-// a mesh with a default route always claims first, which costs only time).
+// HasRoute: does a non-default unicast route cover a (l3roamd asks for a
+// host route: another node announces the node-client-IP /128 via babel).
+// With only the default route the client is new here and is taken at once
+// instead of after 15 unanswered CLAIMs.
 func (k *NetKernel) HasRoute(a netip.Addr) bool {
-	rs, err := netlink.RouteGet(net.IP(a.AsSlice()))
-	return err == nil && len(rs) > 0
+	rs, err := netlink.RouteGetWithOptions(net.IP(a.AsSlice()), &netlink.RouteGetOptions{FIBMatch: true})
+	if err != nil || len(rs) == 0 {
+		return false
+	}
+	r := rs[0]
+	if r.Type != 0 && r.Type != unix.RTN_UNICAST {
+		return false
+	}
+	if r.Dst == nil {
+		return false
+	}
+	ones, _ := r.Dst.Mask.Size()
+	return ones > 0
 }
 
 func (k *NetKernel) AddRoamed(r nfstate.Roamed, d time.Duration) error {
