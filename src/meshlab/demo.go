@@ -125,9 +125,12 @@ func RunDemo(ctx context.Context, opts DemoOptions) (err error) {
 			}
 		}
 		d.summary()
-		if err != nil {
+		switch {
+		case err != nil && errors.Is(ctx.Err(), context.Canceled):
+			fmt.Fprintf(d.out, "\nDEMO INTERRUPTED: %v\n", err)
+		case err != nil:
 			fmt.Fprintf(d.out, "\nDEMO FAILED: %v\n", err)
-		} else {
+		default:
 			fmt.Fprintln(d.out, "\nDEMO OK")
 		}
 	}()
