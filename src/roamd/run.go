@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
@@ -43,6 +45,13 @@ func Run(ctx context.Context, cfg Config, opt Options, log *slog.Logger) error {
 	if cfg.OwnPLAT.IsValid() {
 		if err := k.AddAddr(embed(cfg.OwnPLAT, cfg.MgmtIPv4)); err != nil {
 			return fmt.Errorf("PLAT management address: %w", err)
+		}
+	}
+	for _, f := range []string{opt.Socket, opt.HostsFile} {
+		if f != "" {
+			if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
+				return fmt.Errorf("directory of %s: %w", f, err)
+			}
 		}
 	}
 	u, err := ListenUDP(cfg.Port)
