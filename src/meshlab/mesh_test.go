@@ -1,0 +1,90 @@
+package meshlab
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAddresses(t *testing.T) {
+	mac, _ := net.ParseMAC("12:34:56:78:9a:bc")
+	tests := []struct{ got, want string }{
+		{MACPrefix(netip.MustParsePrefix("fddd:1337:1337::/48"), mac).String(), "fddd:1337:1337:1234:5678:9abc::/96"}, // the seed's example
+		{EUI64(netip.MustParsePrefix("fdca:ffee:8::/64"), mac).String(), "fdca:ffee:8:0:1034:56ff:fe78:9abc"},
+		{Embed(netip.MustParsePrefix("64:ff9b:1:1234:5678:9abc::/96"), netip.MustParseAddr("203.0.113.10")).String(), "64:ff9b:1:1234:5678:9abc:cb00:710a"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("got %s, want %s", tt.got, tt.want)
+		}
+	}
+}
+
+func TestExpectedMetricsSeed(t *testing.T) {
+	spec := SeedSpec("x", "/nonexistent")
+	m := &Mesh{Spec: spec, Nodes: map[string]*Node{}}
+	for i, ns := range spec.Nodes {
+		m.Nodes[ns.Name] = &Node{Spec: ns, Index: i + 1}
+	}
+	tests := []struct {
+		from, to string
+		want     int
+	}{
+		{"d", "c", 96}, {"d", "e", 288}, {"d", "b", 192}, {"a", "c", 192}, {"e", "c", 192}, {"d", "d", 0},
+	}
+	got := m.ExpectedMetrics()
+	for _, tt := range tests {
+		if g := got[[2]string{tt.from, tt.to}]; g != tt.want {
+			t.Errorf("%s->%s: %d, want %d", tt.from, tt.to, g, tt.want)
+		}
+	}
+	// C down: D reaches E only through A and B.
+	m.Nodes["c"].Down = true
+	got = m.ExpectedMetrics()
+	if g := got[[2]string{"d", "e"}]; g != 288 {
+		t.Errorf("C down: d->e %d, want 288", g)
+	}
+	if _, ok := got[[2]string{"d", "c"}]; ok {
+		t.Errorf("C down: d->c still reachable")
+	}
+}
+
+func TestBabelConf(t *testing.T) {
+	s := DefaultSite()
+	conf := babelConf(s, netip.MustParseAddr("fdca:ffee:80:1:0:5eff:fe00:530a"))
+	for _, want := range []string{
+		"ipv6-subtrees true\nreflect-kernel-metric true\nexport-table 254\nimport-table 254\n",
+		"out ip fdca:ffee:80::1/128 deny\nredistribute ip fdca:ffee:80::1/128 deny\n",
+		"redistribute ip fdca:ffee:80:1::/64 eq 128  allow\n",
+		"redistribute local ip 0.0.0.0/0 deny\ninstall pref-src fdca:ffee:80:1:0:5eff:fe00:530a\n",
+	} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("gluon-babeld.conf lacks %q:\n%s", want, conf)
+		}
+	}
+}
+
+func TestFlowMaxGap(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	f := &Flow{}
+	for _, ms := range []int{0, 10, 20, 500, 510} {
+		f.replies = append(f.replies, t0.Add(time.Duration(ms)*time.Millisecond))
+	}
+	tests := []struct {
+		from, to int
+		want     time.Duration
+	}{
+		{0, 510, 480 * time.Millisecond},
+		{15, 30, 10 * time.Millisecond},    // last reply before from counts as the start
+		{505, 900, 390 * time.Millisecond}, // replies stopped: the gap runs to "to"
+		{100, 200, 180 * time.Millisecond}, // no reply in the window: from the last one before
+	}
+	for _, tt := range tests {
+		got := f.MaxGap(t0.Add(time.Duration(tt.from)*time.Millisecond), t0.Add(time.Duration(tt.to)*time.Millisecond))
+		if got != tt.want {
+			t.Errorf("MaxGap(%d, %d) = %v, want %v", tt.from, tt.to, got, tt.want)
+		}
+	}
+}
