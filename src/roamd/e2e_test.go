@@ -254,9 +254,44 @@ func TestE2ERoamTCP(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// UDP flow: one datagram every 10 ms, echoed by the server
+	var us net.PacketConn
+	if err := inNS(l.ns["srv"].Name, func() (err error) {
+		us, err = net.ListenPacket("udp6", "[fd00:2::c:cb00:7101]:5002")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer us.Close()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			n, a, err := us.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			us.WriteTo(buf[:n], a)
+		}
+	}()
+	var uc net.Conn
+	if err := inNS(l.ns["cl"].Name, func() (err error) {
+		uc, err = net.Dial("udp4", e2eServer+":5002")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer uc.Close()
+	udp := &udpFlow{c: uc}
+	go udp.run()
+	if err := meshlab.WaitFor(ctx, "UDP echoes", 10*time.Millisecond, func() (bool, error) { return udp.received() > 10, nil }); err != nil {
+		t.Fatal(err)
+	}
+
+	var udpGaps []time.Duration
 	roam := func(from, to string) time.Duration {
 		t.Helper()
 		st.resetGap()
+		udp.resetGap()
 		t.Logf("%s roam %s->%s", time.Now().Format("15:04:05.000"), from, to)
 		l.sh("air", "ip link set r5a"+from+" nomaster")
 		l.sh("air", "ip link set r5a"+to+" master r5air")
@@ -280,11 +315,19 @@ func TestE2ERoamTCP(t *testing.T) {
 			t.Fatalf("new connection after roam: %v", err)
 		}
 		c2.Close()
+		n0 := udp.received()
+		if err := meshlab.WaitFor(ctx, "UDP after roam", 10*time.Millisecond, func() (bool, error) {
+			return udp.received() > n0+10, nil
+		}); err != nil {
+			t.Fatalf("UDP flow after roam %s->%s: %v", from, to, err)
+		}
+		udpGaps = append(udpGaps, udp.maxGap())
 		return st.maxGap()
 	}
 	gapA := roam("d", "a")
 	gapB := roam("a", "b")
-	t.Logf("longest stall: D->A %v, A->B %v", gapA.Round(time.Millisecond), gapB.Round(time.Millisecond))
+	t.Logf("longest stall: TCP D->A %v, A->B %v; UDP (10 ms flow) D->A %v, A->B %v", gapA.Round(time.Millisecond),
+		gapB.Round(time.Millisecond), udpGaps[0].Round(time.Millisecond), udpGaps[1].Round(time.Millisecond))
 	if err := st.failed(); err != nil {
 		t.Fatalf("stream: %v", err)
 	}
@@ -453,4 +496,57 @@ func (s *streamReader) waitBytes(ctx context.Context, n uint64) error {
 		case <-s.notify:
 		}
 	}
+}
+
+// udpFlow sends a sequence number every 10 ms and records the longest gap
+// between echoes.
+type udpFlow struct {
+	c    net.Conn
+	mu   sync.Mutex
+	n    int
+	last time.Time
+	gap  time.Duration
+}
+
+func (u *udpFlow) run() {
+	go func() {
+		buf := make([]byte, 64)
+		for {
+			if _, err := u.c.Read(buf); err != nil {
+				return
+			}
+			now := time.Now()
+			u.mu.Lock()
+			if !u.last.IsZero() && now.Sub(u.last) > u.gap {
+				u.gap = now.Sub(u.last)
+			}
+			u.last = now
+			u.n++
+			u.mu.Unlock()
+		}
+	}()
+	for i := 0; ; i++ {
+		if _, err := fmt.Fprintf(u.c, "seq %d", i); err != nil {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (u *udpFlow) received() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.n
+}
+
+func (u *udpFlow) resetGap() {
+	u.mu.Lock()
+	u.gap, u.last = 0, time.Now()
+	u.mu.Unlock()
+}
+
+func (u *udpFlow) maxGap() time.Duration {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.gap
 }
