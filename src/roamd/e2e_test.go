@@ -153,7 +153,9 @@ func TestE2ERoamTCP(t *testing.T) {
 	for _, n := range []string{"d", "a", "b", "c"} {
 		root := filepath.Join(lab.Dir(), "root-"+n)
 		os.MkdirAll(filepath.Join(root, "var/run"), 0o755)
-		args := []string{l.bin, "run", "--root", root, "--node-address", fmt.Sprintf("fd00:9::%x", n[0]),
+		os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+		os.WriteFile(filepath.Join(root, "etc/roam.key"), []byte("r5 domain secret\n"), 0o600)
+		args := []string{l.bin, "run", "--root", root, "--secret-file", "/etc/roam.key", "--node-address", fmt.Sprintf("fd00:9::%x", n[0]),
 			"--node-client-prefix", "fd00:5::/64", "--node-client-dev", "r5m", "--client-ipv4", "10.80.0.0/16",
 			"--clat-range", "fd00:1::/48", "--plat-range", "fd00:2::/48", "--plat-prefix", e2ePLAT,
 			"--lease-min", "5s", "-v"}
