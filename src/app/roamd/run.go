@@ -26,7 +26,7 @@ const (
 type runFlags struct {
 	root, nodeAddr, nodeClientPrefix, nodeClientDev, socket, bridge, clientIPv4 string
 	clatDev, clatPrefix, clatRange, platPrefix, platRange, ownPLAT              string
-	secretFile, hostsFile, pidFile                                              string
+	secretFile, hostsFile, pidFile, mgmt                                        string
 	port                                                                        int
 	leaseMin, leaseMax                                                          time.Duration
 	keepRules, verbose                                                          bool
@@ -52,6 +52,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pidFile, "dnsmasq-pidfile", "", "dnsmasq pid file below root, SIGHUPed after hostsfile changes")
 	fs.DurationVar(&f.leaseMin, "lease-min", 0, "shortest accepted LEASETIME (default 60s)")
 	fs.DurationVar(&f.leaseMax, "lease-max", 0, "longest accepted LEASETIME (default 168h)")
+	fs.StringVar(&f.mgmt, "mgmt-ipv4", "", "IPv4 of the management address in the own CLAT/PLAT /96 (default 192.0.0.1; same on all nodes)")
 	fs.BoolVar(&f.keepRules, "keep-rules", false, "leave ipsets and ip6tables rules in place on exit")
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
 }
@@ -101,6 +102,7 @@ func (f *runFlags) config() (roamd.Config, roamd.Options, error) {
 		}
 	}
 	addr("node-address", f.nodeAddr, &cfg.NodeAddress)
+	addr("mgmt-ipv4", f.mgmt, &cfg.MgmtIPv4)
 	pfx("node-client-prefix", f.nodeClientPrefix, &cfg.NodeClientPrefix)
 	pfx("client-ipv4", f.clientIPv4, &cfg.ClientIPv4)
 	pfx("clat-prefix", f.clatPrefix, &cfg.OwnCLAT)
