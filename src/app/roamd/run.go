@@ -57,11 +57,18 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
 }
 
-// loadRoamdConfig reads the roamd/clat/plat sections of
-// /etc/config/gluon-464xlat under root. Until the UCI loader
-// (xlatconf.Load) lands, only flags configure the daemon.
+// loadRoamdConfig reads the roamd, clat and plat sections of
+// /etc/config/gluon-464xlat under root; flags override them. A missing
+// file is not an error (flags may configure the daemon).
 func loadRoamdConfig(root string) (xlatconf.Config, error) {
-	return xlatconf.Config{}, nil
+	cfg, err := xlatconf.Load(root)
+	switch {
+	case errors.Is(err, xlatconf.ErrNotConfigured):
+		return xlatconf.Config{}, nil
+	case err != nil:
+		return xlatconf.Config{}, err
+	}
+	return *cfg, nil
 }
 
 func (f *runFlags) config() (roamd.Config, roamd.Options, error) {
