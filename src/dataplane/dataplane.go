@@ -61,7 +61,14 @@ type Options struct {
 // userspace backend otherwise. mtu is the device MTU (the IPv4 side's; see
 // files/docs/dataplane.md), cfg the translator configuration whose Pairs
 // configure either backend.
+//
+// mtu <= 0 means cfg.MTU6 − 20 (the size that still fits after translation);
+// passing the IPv6 MTU itself also works, but then the translator, not the
+// kernel, answers the too-big DF packets with Frag Needed.
 func Open(ctx context.Context, dev string, mtu int, cfg translator.Config, opts Options) (Backend, error) {
+	if mtu <= 0 && cfg.MTU6 > 0 {
+		mtu = cfg.MTU6 - 20
+	}
 	path := opts.ControlPath
 	if path == "" {
 		path = nat46.DefaultControlPath
