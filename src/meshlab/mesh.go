@@ -281,7 +281,11 @@ func (m *Mesh) buildNetwork(ctx context.Context) error {
 		cmds := [][]string{
 			{"ip", "addr", "add", n.Address.String() + "/128", "dev", "lo"},
 			{"ip", "link", "add", "br-client", "type", "bridge"},
-			{"ip", "link", "set", "br-client", "address", mac.String(), "up"},
+			// Gluon answers for next_node.ip4 with next_node.mac on every
+			// node (its local-node device), so that a roaming client's ARP
+			// entry for the gateway stays right; the lab puts both on
+			// br-client itself (no L2 between nodes' client bridges here).
+			{"ip", "link", "set", "br-client", "address", m.Spec.Site.NextNodeMAC, "up"},
 			{"ip", "addr", "add", netip.PrefixFrom(m.Spec.Site.NextNodeIP4, m.Spec.Site.Prefix4.Bits()).String(), "dev", "br-client"},
 		}
 		if ns.PLAT {
@@ -412,9 +416,16 @@ func (m *Mesh) checkRedistribution(n *Node) error {
 	text := string(b) + string(opts)
 	var add []string
 	for _, r := range []netip.Prefix{m.Spec.Site.CLATRange, m.Spec.Site.PLATRange} {
-		if !strings.Contains(text, "redistribute ip "+r.String()) {
+		if !strings.Contains(text, "redistribute ip "+r.String()+" eq 96") {
 			add = append(add, fmt.Sprintf("redistribute ip %s eq 96 allow", r))
 		}
+	}
+	// The roaming helper announces a roamed client's old CLAT address as a
+	// /128 (proto 158, l3roamd's) at the node now serving it; babel must
+	// carry it, or the PLAT's replies go to the old node.
+	if m.Spec.Roaming && !strings.Contains(text, "redistribute proto 158") &&
+		!strings.Contains(text, "redistribute ip "+m.Spec.Site.CLATRange.String()+" eq 128") {
+		add = append(add, fmt.Sprintf("redistribute proto 158 ip %s eq 128 allow", m.Spec.Site.CLATRange))
 	}
 	if len(add) == 0 {
 		return nil
@@ -527,15 +538,31 @@ func (m *Mesh) startDaemon(n *Node, pkg string) error {
 
 // StartNodes starts xlat-clat (and l3roamd-xlat) on every node, then the
 // clients.
+//
+// The roaming helper starts first, and the CLAT only once the helper's
+// control socket exists: the CLAT tells it the chosen PLAT (set_platprefix)
+// once, when it chooses, and a notification sent before the socket exists is
+// lost.
 func (m *Mesh) StartNodes(ctx context.Context) error {
-	for _, n := range m.NodeList() {
-		for _, pkg := range m.packages(n) {
-			if pkg == "xlat-plat" {
-				continue
-			}
-			if err := m.startDaemon(n, pkg); err != nil {
+	if m.Spec.Roaming {
+		for _, n := range m.NodeList() {
+			if err := m.startDaemon(n, "l3roamd-xlat"); err != nil {
 				return err
 			}
+		}
+		for _, n := range m.NodeList() {
+			sock := filepath.Join(n.Root, "var/run/l3roamd-xlat.sock")
+			if err := m.Wait(ctx, "l3roamd-xlat's socket on "+n.Spec.Name, 50*time.Millisecond, func() (bool, error) {
+				_, err := os.Stat(sock)
+				return err == nil, err
+			}); err != nil {
+				return err
+			}
+		}
+	}
+	for _, n := range m.NodeList() {
+		if err := m.startDaemon(n, "xlat-clat"); err != nil {
+			return err
 		}
 	}
 	for _, cs := range m.Spec.Clients {
@@ -586,6 +613,14 @@ func (m *Mesh) addClient(ctx context.Context, cs ClientSpec) error {
 	air, err := m.Lab.AddNS("air-" + cs.Name)
 	if err != nil {
 		return err
+	}
+	// The air's own ports must stay silent: with IPv6 they would send
+	// router solicitations and MLD from their own MACs, and every node would
+	// see them as clients.
+	for _, k := range []string{"net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"} {
+		if err := air.Sysctl(k, "1"); err != nil {
+			return err
+		}
 	}
 	c := &Client{Spec: cs, NS: ns, Air: air, MAC: mac, m: m}
 	m.Clients[cs.Name] = c

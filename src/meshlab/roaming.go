@@ -41,15 +41,20 @@ func (m *Mesh) Roam(ctx context.Context, client string, path []string, settle ti
 		}
 		// Let both flows run on until each has answered again and a
 		// settle time has passed, then take the longest gap.
+		var broken error
 		err := WaitFor(ctx, "the flows to recover after roaming to "+to, 20*time.Millisecond, func() (bool, error) {
 			if _, _, err := tcp.Stats(); err != nil {
-				return false, err
+				broken = err // the stream is gone: no use waiting
+				return true, nil
 			}
 			recent := func(f *Flow) bool { return time.Since(f.LastReply()) < 200*time.Millisecond }
 			return time.Since(t0) > settle && recent(tcp) && recent(udp), nil
 		})
 		now := time.Now()
 		r.TCPStall, r.UDPStall = tcp.MaxGap(t0, now), udp.MaxGap(t0, now)
+		if broken != nil {
+			return append(out, r), fmt.Errorf("TCP stream broke after roaming %s -> %s: %w", r.From, r.To, broken)
+		}
 		if err != nil {
 			return append(out, r), err
 		}
