@@ -27,6 +27,7 @@ service_triggers
 SH
 }
 
+declare -A starts
 for p in gluon-464xlat-clat:xlat-clat:clat gluon-464xlat-plat:xlat-plat:plat gluon-l3roamd-xlat:l3roamd-xlat:roamd; do
 	pkg=${p%%:*} rest=${p#*:}
 	cmd=${rest%%:*}
@@ -49,10 +50,17 @@ for p in gluon-464xlat-clat:xlat-clat:clat gluon-464xlat-plat:xlat-plat:plat glu
 	start=$(sed -n 's/^START=\([0-9]*\) .*/\1/p' <<<"$log")
 	grep -q 'USE_PROCD=1' <<<"$log" || { fail "$pkg: USE_PROCD not 1"; ok=0; }
 	if [ -z "$start" ] || [ "$start" -le 45 ]; then fail "$pkg: START=$start, must come after babeld (45)"; ok=0; fi
+	starts[$pkg]=$start
 	[ $ok = 0 ] || pass "$pkg: procd instance '$cmd run' (START=$start), respawn, syslog, config watched, reload trigger"
 	log=$(run_script "$s" 0)
 	if grep -q open_instance <<<"$log"; then fail "$pkg: instance started without its UCI section"; else pass "$pkg: no instance without section gluon-464xlat.${rest#*:}"; fi
 	if shellcheck -s sh "$s"; then pass "$pkg: shellcheck -s sh"; else fail "$pkg: shellcheck"; fi
 done
+# the CLAT tells l3roamd-xlat its PLAT choice over l3roamd-xlat's socket
+if [ "${starts[gluon-l3roamd-xlat]}" -lt "${starts[gluon-464xlat-clat]}" ]; then
+	pass "l3roamd-xlat (START=${starts[gluon-l3roamd-xlat]}) starts before xlat-clat (START=${starts[gluon-464xlat-clat]})"
+else
+	fail "l3roamd-xlat must start before xlat-clat"
+fi
 echo "init scripts: $fails failed"
 [ "$fails" -eq 0 ]
