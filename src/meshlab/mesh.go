@@ -592,6 +592,17 @@ esac
 exit 0
 `
 
+// AddClient adds a client after the start (it associates with cs.Node).
+func (m *Mesh) AddClient(ctx context.Context, cs ClientSpec) (*Client, error) {
+	if m.Clients[cs.Name] != nil {
+		return nil, fmt.Errorf("meshlab: client %s exists", cs.Name)
+	}
+	if err := m.addClient(ctx, cs); err != nil {
+		return nil, err
+	}
+	return m.Clients[cs.Name], nil
+}
+
 func (m *Mesh) addClient(ctx context.Context, cs ClientSpec) error {
 	n := m.Nodes[cs.Node]
 	if n == nil {
@@ -646,6 +657,11 @@ func (m *Mesh) addClient(ctx context.Context, cs ClientSpec) error {
 			return err
 		}
 		if _, err := node.NS.Run(ctx, "ip", "link", "set", nodeIf, "master", "br-client"); err != nil {
+			return err
+		}
+		// A bridge port needs no addresses of its own (the node would see
+		// the port's own link-local traffic as a client).
+		if err := node.NS.Sysctl("net.ipv6.conf."+nodeIf+".disable_ipv6", "1"); err != nil {
 			return err
 		}
 	}

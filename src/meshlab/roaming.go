@@ -71,16 +71,35 @@ func (m *Mesh) Roam(ctx context.Context, client string, path []string, settle ti
 	return out, nil
 }
 
-// roamingSequence is the demo's roaming part (the seed's example: the client
-// roams D -> A -> B while its flows run through C).
-func (d *demo) roamingSequence(ctx context.Context) error {
-	var res []RoamResult
-	if err := d.step("roaming D -> A -> B -> D with a TCP stream and a UDP flow (10 ms) through C", func() (string, error) {
+// roamingSequence is the demo's roaming part, the seed's example: a client
+// that leased on D (a second one, "cl2", whose lease is made while plat is
+// D's PLAT) roams D -> A -> B -> D while its flows run through plat.
+func (d *demo) roamingSequence(ctx context.Context, plat string) error {
+	var cl2 *Client
+	if err := d.step("a second client associates with D and gets a lease (PLAT "+plat+")", func() (string, error) {
+		var err error
+		if cl2, err = d.m.AddClient(ctx, ClientSpec{Name: "cl2", Node: "d", MAC: "02:c1:1e:00:00:02"}); err != nil {
+			return "", err
+		}
+		a, err := cl2.WaitLease(ctx)
+		if err != nil {
+			return "", err
+		}
+		if err := d.m.Wait(ctx, "TCP from cl2", 200*time.Millisecond, func() (bool, error) {
+			_, err := TCPHello(ctx, cl2.NS, ServerAddr.String(), time.Second)
+			return err == nil, err
+		}); err != nil {
+			return "", err
+		}
+		return a.String(), nil
+	}); err != nil {
+		return err
+	}
+	return d.step("roaming D -> A -> B -> D with a TCP stream and a UDP flow (10 ms) through "+plat, func() (string, error) {
 		if err := d.m.CheckDaemon("l3roamd-xlat"); err != nil {
 			return "", err
 		}
-		var err error
-		res, err = d.m.Roam(ctx, "cl", []string{"a", "b", "d"}, 2*time.Second)
+		res, err := d.m.Roam(ctx, "cl2", []string{"a", "b", "d"}, 2*time.Second)
 		s := ""
 		for _, r := range res {
 			s += fmt.Sprintf("%s->%s: TCP stall %v, UDP stall %v; ", r.From, r.To,
@@ -93,8 +112,5 @@ func (d *demo) roamingSequence(ctx context.Context) error {
 			return "", fmt.Errorf("%s%w", s, err)
 		}
 		return s + "TCP connection survived, data verified", nil
-	}); err != nil {
-		return err
-	}
-	return nil
+	})
 }
