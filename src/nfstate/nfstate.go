@@ -12,6 +12,10 @@
 // conntrack sees these connections for the first time, so B's NAT rules
 // apply to them; the PLAT's conntrack entries stay valid.
 //
+//	raw    PREROUTING  -> L3X-RAW                                            (3 rules)
+//	  -i <clat> -m set --match-set l3x-roam src -j CT --zone Z
+//	  ! -i <clat> -m set --match-set l3x-in dst -j CT --zone Z
+//	  ! -i <clat> -m set --match-set l3x-roam dst -j CT --zone Z
 //	nat    PREROUTING  -> L3X-PRE
 //	  ! -i <clat> -m set --match-set l3x-in dst -j NETMAP --to CLATB/96      (1 rule)
 //	  -i <clat> -m set --match-set l3xp<PLATC> src -j NETMAP --to PLATC/96   (1 per PLAT)
@@ -25,6 +29,12 @@
 // yet set up from creating an un-rewritten conntrack entry here and a new
 // NAT binding at the PLAT (whose RST would kill the connection); TCP
 // retransmits them once the state is in place.
+//
+// The raw rules track roamed clients' flows in their own conntrack zone Z:
+// a node that forwarded the client's packets before the roam (it was on the
+// old node's path to the PLAT) holds transit entries CLATD::ip:port ->
+// PLATC::server in zone 0; the rewritten flow has the same tuple, and in
+// zone 0 NAT would pick another source port for it (a new flow at the PLAT).
 package nfstate
 
 import (
@@ -45,10 +55,14 @@ import (
 
 // Chain names.
 const (
+	ChainRaw  = "L3X-RAW"
 	ChainPre  = "L3X-PRE"
 	ChainPost = "L3X-POST"
 	ChainFwd  = "L3X-FWD"
 )
+
+// DefaultZone is the conntrack zone of roamed clients' flows (see Config.Zone).
+const DefaultZone = 158
 
 // Set names; per-prefix sets append 24 hex digits of the /96.
 const (
@@ -64,6 +78,22 @@ const (
 type Config struct {
 	CLATDevice string       // the CLAT's IPv6-side device, e.g. "clat"
 	OwnCLAT    netip.Prefix // this node's CLAT /96 (CLATB)
+	// Zone is the conntrack zone that roamed clients' flows are tracked
+	// in (0: DefaultZone). Zone 0 holds the node's other traffic, also
+	// transit packets of the same client from before its roam
+	// (CLATD::ip -> PLAT); in their own zone the rewritten flows never
+	// clash with those, so NAT keeps their source port.
+	Zone uint16
+}
+
+type hook struct{ table, chain, from string }
+
+// hooks lists the chains: table, chain, jumped to from.
+func hooks() []hook {
+	return []hook{
+		{"raw", ChainRaw, "PREROUTING"},
+		{"nat", ChainPre, "PREROUTING"}, {"nat", ChainPost, "POSTROUTING"}, {"filter", ChainFwd, "FORWARD"},
+	}
 }
 
 // State is the packet-filter state of one node (one network namespace).
@@ -85,6 +115,9 @@ func New(cfg Config) (*State, error) {
 	ipt, err := iptables.New(iptables.IPFamily(iptables.ProtocolIPv6), iptables.Timeout(5))
 	if err != nil {
 		return nil, fmt.Errorf("nfstate: ip6tables: %w", err)
+	}
+	if cfg.Zone == 0 {
+		cfg.Zone = DefaultZone
 	}
 	return &State{cfg: cfg, ipt: ipt, sets: map[string]bool{}}, nil
 }
@@ -119,9 +152,7 @@ func (s *State) Setup() error {
 			return err
 		}
 	}
-	for _, c := range []struct{ table, chain, from string }{
-		{"nat", ChainPre, "PREROUTING"}, {"nat", ChainPost, "POSTROUTING"}, {"filter", ChainFwd, "FORWARD"},
-	} {
+	for _, c := range hooks() {
 		if ok, err := s.ipt.ChainExists(c.table, c.chain); err != nil {
 			return fmt.Errorf("nfstate: %s/%s: %w", c.table, c.chain, err)
 		} else if !ok {
@@ -134,6 +165,16 @@ func (s *State) Setup() error {
 		}
 	}
 	dev := s.cfg.CLATDevice
+	zone := fmt.Sprint(s.cfg.Zone)
+	for _, r := range [][]string{
+		{"-i", dev, "-m", "set", "--match-set", SetRoam, "src"},      // the roamed client's packets
+		{"!", "-i", dev, "-m", "set", "--match-set", SetIn, "dst"},   // replies to CLATD::ip
+		{"!", "-i", dev, "-m", "set", "--match-set", SetRoam, "dst"}, // replies to CLATB::ip (PLAT rewrite only)
+	} {
+		if err := s.ipt.AppendUnique("raw", ChainRaw, append(r, "-j", "CT", "--zone", zone)...); err != nil {
+			return fmt.Errorf("nfstate: raw/%s zone rule: %w", ChainRaw, err)
+		}
+	}
 	if err := s.ipt.AppendUnique("nat", ChainPre, "!", "-i", dev, "-m", "set", "--match-set", SetIn, "dst",
 		"-j", "NETMAP", "--to", s.cfg.OwnCLAT.String()); err != nil {
 		return fmt.Errorf("nfstate: nat/%s incoming rule: %w", ChainPre, err)
@@ -148,9 +189,7 @@ func (s *State) Setup() error {
 // Teardown removes jumps, chains and every l3x set.
 func (s *State) Teardown() error {
 	var errs []error
-	for _, c := range []struct{ table, chain, from string }{
-		{"nat", ChainPre, "PREROUTING"}, {"nat", ChainPost, "POSTROUTING"}, {"filter", ChainFwd, "FORWARD"},
-	} {
+	for _, c := range hooks() {
 		if err := s.ipt.DeleteIfExists(c.table, c.from, "-j", c.chain); err != nil {
 			errs = append(errs, err)
 		}
@@ -353,7 +392,7 @@ func (s *State) DropPLAT(plat netip.Prefix) error {
 // RuleCount is the number of rules in l3roamd-xlat's chains.
 func (s *State) RuleCount() (int, error) {
 	n := 0
-	for _, c := range []struct{ table, chain string }{{"nat", ChainPre}, {"nat", ChainPost}, {"filter", ChainFwd}} {
+	for _, c := range hooks() {
 		rules, err := s.ipt.List(c.table, c.chain)
 		if err != nil {
 			return 0, fmt.Errorf("nfstate: list %s/%s: %w", c.table, c.chain, err)

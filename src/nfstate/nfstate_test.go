@@ -43,8 +43,8 @@ func TestStateInNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if base != 2 {
-		t.Fatalf("base rule count %d, want 2\n%s", base, ip6tablesSave(t))
+	if base != 5 { // 3 zone rules, incoming NETMAP, mid-stream drop
+		t.Fatalf("base rule count %d, want 5\n%s", base, ip6tablesSave(t))
 	}
 	ip := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 80, byte(i >> 8), byte(i)}) }
 	for i := 1; i <= 50; i++ {
@@ -80,6 +80,10 @@ func TestStateInNamespace(t *testing.T) {
 		"-A L3X-PRE -i clat -m set --match-set " + SetName(setPLAT, platC) + " src -j NETMAP --to fd00:2::c:0:0/96",
 		"-A L3X-PRE ! -i clat -m set --match-set l3x-in dst -j NETMAP --to fd00:1::b:0:0/96",
 		"-A L3X-FWD -i clat -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW -m set ! --match-set l3x-roam src -j DROP",
+		"-A PREROUTING -j L3X-RAW",
+		"-A L3X-RAW -i clat -m set --match-set l3x-roam src -j CT --zone 158",
+		"-A L3X-RAW ! -i clat -m set --match-set l3x-in dst -j CT --zone 158",
+		"-A L3X-RAW ! -i clat -m set --match-set l3x-roam dst -j CT --zone 158",
 	} {
 		if !strings.Contains(save, want) {
 			t.Errorf("missing rule %q in\n%s", want, save)
