@@ -18,8 +18,10 @@ import (
 // TestE2EBabeldRedistribution runs the real babeld (Debian) on the
 // /etc/gluon-babeld.conf our step wrote (golden file of the full case) in a
 // network namespace of its own, with kernel routes for /96s inside and
-// outside the ranges, and checks over babeld's local socket that exactly the
-// /96s inside clat_range and plat_range are redistributed.
+// outside the ranges and for roaming /128s of several route protocols, and
+// checks over babeld's local socket that exactly the /96s inside clat_range
+// and plat_range and l3roamd-xlat's announce routes (proto 158) are
+// redistributed, never the PLATs' steering routes (proto 159).
 func TestE2EBabeldRedistribution(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (network namespace)")
@@ -42,17 +44,25 @@ func TestE2EBabeldRedistribution(t *testing.T) {
 	inNS("ip", "link", "add", "upgA", "type", "veth", "peer", "name", "upgB")
 	inNS("ip", "link", "set", "upgA", "up")
 	inNS("ip", "link", "set", "upgB", "up")
-	routes := map[string]bool{ // prefix -> must be redistributed
-		"fddd:1337:1337:1234:5678:9abc::/96": true,  // CLAT /96 in clat_range
-		"fddd:1337:2:1234:5678:9abc::/96":    true,  // PLAT /96 in plat_range
-		"fddd:1337:1337:1::/64":              false, // in the range, but not a /96
-		"fd00:1:2:3:4:5::/96":                false, // a /96 outside the ranges
+	type route struct {
+		proto string
+		want  bool // must be redistributed
+	}
+	routes := map[string]route{
+		"fddd:1337:1337:1234:5678:9abc::/96": {"static", true},  // CLAT /96 in clat_range
+		"fddd:1337:2:1234:5678:9abc::/96":    {"static", true},  // PLAT /96 in plat_range
+		"fddd:1337:1337:1::/64":              {"static", false}, // in the range, but not a /96
+		"fd00:1:2:3:4:5::/96":                {"static", false}, // a /96 outside the ranges
+		"fddd:1337:1337:1:2:3:a50:1/128":     {"158", true},     // roamed client, announced by its new node
+		"fddd:1337:1337:1:2:3:a50:2/128":     {"159", false},    // a PLAT's steering route
+		"fddd:1337:1337:1:2:3:a50:3/128":     {"static", false}, // a /128 in the range of no roaming daemon
+		"fd00:1:2:3:4:5:a50:4/128":           {"158", false},    // proto 158 outside clat_range
 	}
 	// babeld ignores routes of protocol boot (iproute2's default) and
 	// unspec (netlink's zero value): the daemons install their /96s with
 	// proto static, as here
-	for p := range routes {
-		inNS("ip", "-6", "route", "add", p, "dev", "upgA", "proto", "static")
+	for p, r := range routes {
+		inNS("ip", "-6", "route", "add", p, "dev", "upgA", "proto", r.proto)
 	}
 
 	dir := t.TempDir()
@@ -83,6 +93,13 @@ func TestE2EBabeldRedistribution(t *testing.T) {
 		<-exited
 	})
 
+	var want []string
+	for p, r := range routes {
+		if r.want {
+			want = append(want, p)
+		}
+	}
+	sort.Strings(want)
 	deadline := time.Now().Add(15 * time.Second)
 	var got []string
 	for {
@@ -94,7 +111,7 @@ func TestE2EBabeldRedistribution(t *testing.T) {
 		default:
 		}
 		got, err = xroutes(sock)
-		if err == nil && len(got) >= 2 {
+		if err == nil && len(got) >= len(want) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -103,13 +120,6 @@ func TestE2EBabeldRedistribution(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	var want []string
-	for p, ok := range routes {
-		if ok {
-			want = append(want, p)
-		}
-	}
-	sort.Strings(want)
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("babeld redistributes %v, want exactly %v", got, want)
 	}

@@ -101,7 +101,8 @@ func xlatconfEdit(write func(p *uci.Package) error) uciEdit {
 	return uciEdit{pkg: xlatconf.File, fn: write}
 }
 
-// babelLines are the redistribute lines for the ranges the site sets.
+// babelLines are the redistribute lines of the CLAT and PLAT steps: the
+// /96s of the ranges the site sets.
 func babelLines(cfg *site.Config) []string {
 	var out []string
 	for _, r := range []netip.Prefix{cfg.CLATRange, cfg.PLATRange} {
@@ -112,62 +113,185 @@ func babelLines(cfg *site.Config) []string {
 	return out
 }
 
-func babelEdit(cfg *site.Config, pkg string) fileEdit {
-	lines := babelLines(cfg)
+// Route protocols of l3roamd-xlat's routes (files/docs/roaming.md): a
+// node announces a roamed client's old CLAT address CLATD::ip/128 towards
+// its CLAT device with AnnounceProto (l3roamd's 158), and a PLAT steers
+// such an address towards the new node with SteerProto before babel's
+// route arrives. Only the announce routes may be redistributed.
+const (
+	AnnounceProto = 158
+	SteerProto    = 159
+)
+
+// roamdBabelLines are the roaming step's redistribute lines: never the
+// PLATs' steering routes (first, as babeld uses the first matching filter
+// and Gluon's `2000::/3 allow` would match a global clat_range), the
+// announced /128s inside clat_range, and the node-client-IPs (/128s on lo)
+// unless Gluon's own line for them is present outside our blocks.
+func roamdBabelLines(cfg *site.Config) func(foreign []string) []string {
+	return func(foreign []string) []string {
+		out := []string{fmt.Sprintf("redistribute proto %d deny", SteerProto)}
+		if cfg.CLATRange.IsValid() {
+			out = append(out, fmt.Sprintf("redistribute proto %d ip %s eq 128 allow", AnnounceProto, cfg.CLATRange))
+		}
+		if cfg.NodeClientPrefix6.IsValid() {
+			l := "redistribute ip " + cfg.NodeClientPrefix6.String() + " eq 128 allow"
+			present := false
+			for _, f := range foreign {
+				present = present || normLine(f) == l
+			}
+			if !present {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+}
+
+// babelBlock is one package's block of lines in /etc/gluon-babeld.conf,
+// between a begin and an end comment.
+type babelBlock struct {
+	begin, end string
+	// lines returns the block's filter lines given the file's lines
+	// outside our blocks.
+	lines func(foreign []string) []string
+	// legacy matches the lines that followed an old begin marker without
+	// end marker (the first version wrote only the marker and the lines).
+	legacy func(line string) bool
+}
+
+// Markers of our blocks in /etc/gluon-babeld.conf.
+const (
+	babelMarker    = "# gluon-464xlat: announce the nodes' CLAT and PLAT /96s"
+	babelEnd       = "# gluon-464xlat: end"
+	roamdBabelMark = "# gluon-l3roamd-xlat: roamed clients' /128s (proto 158); never the PLATs' steering routes (proto 159)"
+	roamdBabelEnd  = "# gluon-l3roamd-xlat: end"
+)
+
+func xlatBlock(lines []string) babelBlock {
+	return babelBlock{begin: babelMarker, end: babelEnd,
+		lines: func([]string) []string { return lines },
+		legacy: func(l string) bool {
+			return strings.HasPrefix(l, "redistribute ip ") && strings.HasSuffix(l, " eq 96 allow")
+		}}
+}
+
+func roamdBlock(cfg *site.Config) babelBlock {
+	return babelBlock{begin: roamdBabelMark, end: roamdBabelEnd, lines: roamdBabelLines(cfg)}
+}
+
+func babelEdit(pkg string, b babelBlock) fileEdit {
 	return fileEdit{path: BabelConf, mode: 0o644, transform: func(old []byte, exists bool) ([]byte, error) {
 		if !exists {
 			return nil, fmt.Errorf("/%s: missing: %s needs gluon-mesh-babel's config (300-gluon-mesh-babel-mkconfig runs first)", BabelConf, pkg)
 		}
-		return []byte(BabelConfig(string(old), lines)), nil
+		return []byte(editBabel(string(old), b)), nil
 	}}
 }
 
-// babelMarker starts our block in /etc/gluon-babeld.conf.
-const babelMarker = "# gluon-464xlat: announce the nodes' CLAT and PLAT /96s"
+func normLine(l string) string { return strings.Join(strings.Fields(l), " ") }
 
-// BabelConfig returns conf with our redistribute lines: any previous block
-// of ours (the marker and the `redistribute ip ... eq 96 allow` lines after
-// it) and any other copy of the wanted lines are removed, and the block is
-// inserted before the first redistribute line (babeld uses the first
-// matching filter, and ours only match /96s inside the ranges, so they
-// cannot shadow Gluon's filters), or appended when there is none.
-func BabelConfig(conf string, lines []string) string {
-	want := map[string]bool{}
-	for _, l := range lines {
-		want[l] = true
+// blockOf returns, for every line, the begin marker of the block of ours
+// it belongs to ("" = none). A block runs from its begin marker to its end
+// marker; a begin marker without end marker (before the next begin marker)
+// takes only itself and the following lines its legacy func matches.
+func blockOf(lines []string, legacy map[string]func(string) bool, ends map[string]string) []string {
+	owner := make([]string, len(lines))
+	for i := 0; i < len(lines); i++ {
+		t := normLine(lines[i])
+		end, ok := ends[t]
+		if !ok {
+			continue
+		}
+		j := i + 1
+		for ; j < len(lines); j++ {
+			u := normLine(lines[j])
+			if _, isBegin := ends[u]; u == end || isBegin {
+				break
+			}
+		}
+		if j < len(lines) && normLine(lines[j]) == end {
+			for k := i; k <= j; k++ {
+				owner[k] = t
+			}
+			i = j
+			continue
+		}
+		owner[i] = t
+		for i+1 < len(lines) && legacy[t] != nil && legacy[t](normLine(lines[i+1])) {
+			i++
+			owner[i] = t
+		}
+	}
+	return owner
+}
+
+// editBabel returns conf with b's block rewritten. Any previous block of b
+// is replaced in place, stray copies of its lines outside our blocks are
+// removed, and the block never comes after a filter line of others (babeld
+// uses the first matching filter; ours only match our ranges and routes,
+// so they cannot shadow Gluon's): a new block goes before the first
+// redistribute line that is not ours, or at the end. Other packages'
+// blocks are kept where they are, so that running the steps again in any
+// order changes nothing.
+func editBabel(conf string, b babelBlock) string {
+	lines := strings.Split(strings.TrimRight(conf, "\n"), "\n")
+	if len(lines) == 1 && lines[0] == "" {
+		lines = nil
+	}
+	ends := map[string]string{babelMarker: babelEnd, roamdBabelMark: roamdBabelEnd}
+	legacy := map[string]func(string) bool{babelMarker: xlatBlock(nil).legacy}
+	owner := blockOf(lines, legacy, ends)
+	var foreign []string
+	for i, l := range lines {
+		if owner[i] == "" {
+			foreign = append(foreign, l)
+		}
+	}
+	want := b.lines(foreign)
+	isWanted := map[string]bool{}
+	for _, l := range want {
+		isWanted[l] = true
 	}
 	var kept []string
-	inBlock := false
-	for _, l := range strings.Split(strings.TrimRight(conf, "\n"), "\n") {
-		t := strings.Join(strings.Fields(l), " ")
-		if t == babelMarker {
-			inBlock = true
+	at, firstForeign := -1, -1
+	for i, l := range lines {
+		t := normLine(l)
+		switch {
+		case owner[i] == b.begin:
+			if at < 0 {
+				at = len(kept)
+			}
 			continue
-		}
-		if inBlock && strings.HasPrefix(t, "redistribute ip ") && strings.HasSuffix(t, " eq 96 allow") {
+		case owner[i] == "" && (isWanted[t] || t == b.end):
 			continue
-		}
-		inBlock = false
-		if want[t] {
-			continue
+		case owner[i] == "" && firstForeign < 0 && strings.HasPrefix(t, "redistribute"):
+			firstForeign = len(kept)
 		}
 		kept = append(kept, l)
 	}
-	if len(kept) == 1 && kept[0] == "" {
-		kept = nil
+	if at < 0 || (firstForeign >= 0 && firstForeign < at) {
+		at = firstForeign
 	}
-	block := append([]string{babelMarker}, lines...)
-	at := len(kept)
-	for i, l := range kept {
-		if strings.HasPrefix(strings.TrimSpace(l), "redistribute") {
-			at = i
-			break
-		}
+	if at < 0 {
+		at = len(kept)
 	}
+	block := append(append([]string{b.begin}, want...), b.end)
 	out := append([]string{}, kept[:at]...)
 	out = append(out, block...)
 	out = append(out, kept[at:]...)
 	return strings.Join(out, "\n") + "\n"
+}
+
+// BabelConfig returns conf with the CLAT and PLAT steps' block of lines
+// (see editBabel).
+func BabelConfig(conf string, lines []string) string {
+	return editBabel(conf, xlatBlock(lines))
+}
+
+// RoamdBabelConfig returns conf with the roaming step's block (see editBabel).
+func RoamdBabelConfig(conf string, cfg *site.Config) string {
+	return editBabel(conf, roamdBlock(cfg))
 }
 
 // --- CLAT ---------------------------------------------------------------
@@ -197,7 +321,7 @@ func planCLAT(cfg *site.Config, pkg string) (*plan, error) {
 	}
 	start, limit := dhcpRange(cfg.Prefix4, cfg.NextNodeIP4)
 	pl := &plan{}
-	pl.files = append(pl.files, babelEdit(cfg, pkg))
+	pl.files = append(pl.files, babelEdit(pkg, xlatBlock(babelLines(cfg))))
 	pl.uci = append(pl.uci,
 		uciEdit{pkg: "network", fn: interfaceSection("clat", clat.Device)},
 		uciEdit{pkg: "firewall", fn: func(p *uci.Package) error {
@@ -302,7 +426,7 @@ func planPLAT(cfg *site.Config, pkg string) (*plan, error) {
 	script := nat66Script(plat)
 	pl := &plan{}
 	pl.files = append(pl.files,
-		babelEdit(cfg, pkg),
+		babelEdit(pkg, xlatBlock(babelLines(cfg))),
 		fileEdit{path: NAT66Include, mode: 0o644, transform: func([]byte, bool) ([]byte, error) { return []byte(script), nil }},
 	)
 	pl.uci = append(pl.uci,
@@ -387,12 +511,20 @@ func planRoamd(cfg *site.Config, pkg string) (*plan, error) {
 	roamd := &xlatconf.Roamd{
 		NodeAddress:      addr,
 		NodeClientPrefix: cfg.NodeClientPrefix6,
+		CLATRange:        cfg.CLATRange,
 		Port:             cfg.XLAT.RoamPort,
 		Secret:           cfg.XLAT.RoamSecret,
 		Socket:           xlatconf.DefaultRoamdSocket,
 		ClientBridge:     xlatconf.DefaultClientBridge,
+		HostsFile:        xlatconf.DefaultRoamdHostsFile,
 	}
+	// dnsmasq's pid file: OpenWrt's dnsmasq init script starts each
+	// instance with -x /var/run/dnsmasq/dnsmasq.<section>.pid; the dhcp
+	// edit below finds the section (anonymous sections get libuci's
+	// cfgXXXXXX name) and the gluon-464xlat edit after it writes the path.
+	var pidfile string
 	pl := &plan{}
+	pl.files = append(pl.files, babelEdit(pkg, roamdBlock(cfg)))
 	pl.uci = append(pl.uci,
 		uciEdit{pkg: "firewall", fn: func(p *uci.Package) error {
 			// CLAIM/INFO/ACK/ROAM between nodes (to node-client-IPs and
@@ -406,7 +538,10 @@ func planRoamd(cfg *site.Config, pkg string) (*plan, error) {
 			return nil
 		}},
 		uciEdit{pkg: "dhcp", fn: func(p *uci.Package) error {
-			// the lease hook tells the daemon about the clients' IPv4 leases
+			// address continuity (files/docs/roaming.md): dnsmasq renews a
+			// roamed client's lease instead of NAKing it (authoritative),
+			// reads the daemon's MAC,IP reservations (hostsfile) and tells
+			// the daemon about leases (lease hook)
 			ds := p.SectionsOfType("dnsmasq")
 			var s *uci.Section
 			if len(ds) == 0 {
@@ -416,10 +551,15 @@ func planRoamd(cfg *site.Config, pkg string) (*plan, error) {
 			} else {
 				s = ds[0]
 			}
-			s.Set("dhcpscript", DHCPScript)
+			set(s, "authoritative", "1", "dhcphostsfile", roamd.HostsFile, "dhcpscript", DHCPScript)
+			pidfile = "/var/run/dnsmasq/dnsmasq." + s.Name + ".pid"
 			return nil
 		}},
-		xlatconfEdit(func(p *uci.Package) error { return xlatconf.WriteRoamd(p, roamd) }),
+		xlatconfEdit(func(p *uci.Package) error {
+			c := *roamd
+			c.DnsmasqPIDFile = pidfile
+			return xlatconf.WriteRoamd(p, &c)
+		}),
 	)
 	return pl, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"io/fs"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gluon-464xlat/gluon-464xlat/site"
 	"github.com/gluon-464xlat/gluon-464xlat/uci"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
@@ -254,14 +256,20 @@ func TestBadSiteWritesNothing(t *testing.T) {
 
 func TestBabelConfig(t *testing.T) {
 	lines := []string{"redistribute ip fddd:1::/48 eq 96 allow", "redistribute ip fddd:2::/48 eq 96 allow"}
-	block := babelMarker + "\n" + lines[0] + "\n" + lines[1] + "\n"
+	block := babelMarker + "\n" + lines[0] + "\n" + lines[1] + "\n" + babelEnd + "\n"
 	tests := []struct{ in, want string }{
 		{"ipv6-subtrees true\nredistribute local deny\n", "ipv6-subtrees true\n" + block + "redistribute local deny\n"},
 		{"ipv6-subtrees true\n", "ipv6-subtrees true\n" + block},
 		{"", block},
-		// an old block (other ranges) is replaced, stray copies removed
+		// an old block (other ranges, no end marker: the first version)
+		// is replaced in place, stray copies removed
 		{"a\n" + babelMarker + "\nredistribute ip fd00:9::/48 eq 96 allow\nredistribute  ip fddd:2::/48 eq 96 allow\nb\nredistribute ip fddd:1::/48 eq 96 allow\n",
-			"a\nb\n" + block},
+			"a\n" + block + "b\n"},
+		// a block after others' filters moves before them
+		{"redistribute local deny\n" + block, block + "redistribute local deny\n"},
+		// a block with end marker is replaced as a whole
+		{"x\n" + babelMarker + "\nredistribute ip fd00:9::/48 eq 96 allow\n# note\n" + babelEnd + "\nredistribute local deny\n",
+			"x\n" + block + "redistribute local deny\n"},
 	}
 	for _, tc := range tests {
 		got := BabelConfig(tc.in, lines)
@@ -271,6 +279,45 @@ func TestBabelConfig(t *testing.T) {
 		if again := BabelConfig(got, lines); again != got {
 			t.Errorf("not idempotent:\n%s", again)
 		}
+	}
+}
+
+func TestRoamdBabelConfig(t *testing.T) {
+	cfg := &site.Config{
+		CLATRange:         netip.MustParsePrefix("2001:db8:c::/48"),
+		PLATRange:         netip.MustParsePrefix("fddd:2::/48"),
+		NodeClientPrefix6: netip.MustParsePrefix("fd10::/64"),
+	}
+	gluon := "ipv6-subtrees true\nredistribute ip fd00::1/128 deny\nredistribute ip fd10::/64 eq 128  allow\nredistribute ip 2000::/3 allow\n"
+	xlat := babelMarker + "\nredistribute ip 2001:db8:c::/48 eq 96 allow\nredistribute ip fddd:2::/48 eq 96 allow\n" + babelEnd + "\n"
+	roam := roamdBabelMark + "\nredistribute proto 159 deny\nredistribute proto 158 ip 2001:db8:c::/48 eq 128 allow\n" + roamdBabelEnd + "\n"
+	roamNC := roamdBabelMark + "\nredistribute proto 159 deny\nredistribute proto 158 ip 2001:db8:c::/48 eq 128 allow\nredistribute ip fd10::/64 eq 128 allow\n" + roamdBabelEnd + "\n"
+	rest := "redistribute ip fd00::1/128 deny\nredistribute ip fd10::/64 eq 128  allow\nredistribute ip 2000::/3 allow\n"
+	// the steps in Gluon's order (PLAT, CLAT, roaming): both blocks before
+	// Gluon's filters (the steering deny before 2000::/3 allow), Gluon's
+	// node-client line kept and not repeated
+	xl := babelLines(cfg)
+	got := RoamdBabelConfig(BabelConfig(BabelConfig(gluon, xl), xl), cfg)
+	if want := "ipv6-subtrees true\n" + xlat + roam + rest; got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	// running the steps again, in any order, changes nothing
+	for _, f := range []func(string) string{
+		func(c string) string { return BabelConfig(c, xl) },
+		func(c string) string { return RoamdBabelConfig(c, cfg) },
+	} {
+		if again := f(got); again != got {
+			t.Errorf("second run changed the file:\n%s", again)
+		}
+	}
+	// without Gluon's node-client line the block carries it
+	noNC := strings.Replace(gluon, "redistribute ip fd10::/64 eq 128  allow\n", "", 1)
+	got = RoamdBabelConfig(noNC, cfg)
+	if want := "ipv6-subtrees true\n" + roamNC + "redistribute ip fd00::1/128 deny\nredistribute ip 2000::/3 allow\n"; got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+	if again := RoamdBabelConfig(got, cfg); again != got {
+		t.Errorf("not idempotent:\n%s", again)
 	}
 }
 

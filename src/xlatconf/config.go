@@ -43,6 +43,9 @@
 //		option socket '/var/run/l3roamd-xlat.sock'
 //		option client_bridge 'br-client'
 //		list mesh_device 'mesh0'
+//		option clat_range 'fddd:1337:1337::/48'                # optional (absent = any)
+//		option dhcp_hostsfile '/var/run/l3roamd-xlat.hosts'    # absent = default; 'none' = off
+//		option dnsmasq_pidfile '/var/run/dnsmasq/dnsmasq.cfg01411c.pid'  # optional
 package xlatconf
 
 import (
@@ -94,9 +97,12 @@ type PLAT struct {
 type Roamd struct {
 	NodeAddress      netip.Addr   // the node's own mesh address (loopback /128)
 	NodeClientPrefix netip.Prefix // /64 for the clients' node-client-IPs
+	CLATRange        netip.Prefix // site clat_range: CLAT addresses in messages must lie in it (zero = any)
 	Port             int
 	Secret           string // per-domain HMAC key; empty = no HMAC
 	Socket           string
 	ClientBridge     string
 	MeshDevices      []string
+	HostsFile        string // dnsmasq dhcp-hostsfile the daemon writes ("" = none)
+	DnsmasqPIDFile   string // dnsmasq pid file to SIGHUP after writing HostsFile ("" = none)
 }

@@ -34,6 +34,8 @@ const (
 	DefaultPLATSocket    = "/var/run/xlat-plat.sock"
 	DefaultRoamdSocket   = "/var/run/l3roamd-xlat.sock"
 	DefaultRoamPort      = 5524
+	// DefaultRoamdHostsFile is l3roamd-xlat's dnsmasq dhcp-hostsfile.
+	DefaultRoamdHostsFile = "/var/run/l3roamd-xlat.hosts"
 )
 
 // DefaultPLATIPv4 is the IPv4 address the PLAT maps its NAT66 address to
@@ -99,6 +101,16 @@ func (r *reader) str(opt, def string) string {
 		return v
 	}
 	return def
+}
+
+// path reads an absolute path (below the daemon's root); "" and, if
+// allowed, the word none pass.
+func (r *reader) path(opt, def string, none bool) string {
+	v := r.str(opt, def)
+	if v != "" && !(none && v == "none") && (!strings.HasPrefix(v, "/") || strings.ContainsAny(v, "\n\x00")) {
+		r.fail(opt, "%q is not an absolute path", v)
+	}
+	return v
 }
 
 func (r *reader) ifname(opt, def string) string {
@@ -296,6 +308,12 @@ func readRoamd(r *reader) *Roamd {
 		Socket:           r.str("socket", DefaultRoamdSocket),
 		ClientBridge:     r.ifname("client_bridge", DefaultClientBridge),
 		MeshDevices:      r.s.GetList("mesh_device"),
+		CLATRange:        r.prefix("clat_range", false, v6Len(48)),
+		HostsFile:        r.path("dhcp_hostsfile", DefaultRoamdHostsFile, true),
+		DnsmasqPIDFile:   r.path("dnsmasq_pidfile", "", false),
+	}
+	if c.HostsFile == "none" {
+		c.HostsFile = ""
 	}
 	for _, d := range c.MeshDevices {
 		if d == "" || len(d) > 15 {
@@ -367,6 +385,17 @@ func WriteRoamd(p *uci.Package, c *Roamd) error {
 	s.Set("socket", c.Socket)
 	s.Set("client_bridge", c.ClientBridge)
 	s.SetList("mesh_device", c.MeshDevices)
+	if c.CLATRange.IsValid() {
+		s.Set("clat_range", c.CLATRange.String())
+	}
+	hosts := c.HostsFile
+	if hosts == "" {
+		hosts = "none"
+	}
+	s.Set("dhcp_hostsfile", hosts)
+	if c.DnsmasqPIDFile != "" {
+		s.Set("dnsmasq_pidfile", c.DnsmasqPIDFile)
+	}
 	return nil
 }
 

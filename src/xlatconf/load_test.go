@@ -62,7 +62,7 @@ config roamd 'roamd'
 	}
 	wantRoamd := &Roamd{
 		NodeAddress: netip.MustParseAddr("fdca:ffee:8::1034:56ff:fe78:9abc"), NodeClientPrefix: netip.MustParsePrefix("fd10:9f:ea06:7dc0::/64"),
-		Port: 5524, Socket: "/var/run/l3roamd-xlat.sock", ClientBridge: "br-client",
+		Port: 5524, Socket: "/var/run/l3roamd-xlat.sock", ClientBridge: "br-client", HostsFile: "/var/run/l3roamd-xlat.hosts",
 	}
 	if !reflect.DeepEqual(c.Roamd, wantRoamd) {
 		t.Errorf("Roamd = %+v\nwant %+v", c.Roamd, wantRoamd)
@@ -107,6 +107,10 @@ func TestLoadErrors(t *testing.T) {
 			`section plat: option nat66_address: "192.0.0.8" is not an IPv6 address`},
 		{"config roamd 'roamd'\n\toption node_address 'fd00::1'\n\toption node_client_prefix 'fd00::/64'\n\toption port '70000'\n",
 			`section roamd: option port: "70000" is not a whole number in [1, 65535]`},
+		{"config roamd 'roamd'\n\toption node_address 'fd00::1'\n\toption node_client_prefix 'fd00::/64'\n\toption clat_range 'fddd::/64'\n",
+			`section roamd: option clat_range: "fddd::/64" is not a /48`},
+		{"config roamd 'roamd'\n\toption node_address 'fd00::1'\n\toption node_client_prefix 'fd00::/64'\n\toption dnsmasq_pidfile 'var/run/dnsmasq.pid'\n",
+			`section roamd: option dnsmasq_pidfile: "var/run/dnsmasq.pid" is not an absolute path`},
 		{"config roamd 'roamd'\n\toption node_address 'fd00::1'\n\toption port 5524 5525\n",
 			`etc/config/gluon-464xlat:3: too many arguments`},
 	}
@@ -138,6 +142,7 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 		Roamd: &Roamd{
 			NodeAddress: netip.MustParseAddr("fd00::1"), NodeClientPrefix: netip.MustParsePrefix("fd01::/64"), Port: 5524,
 			Secret: "it's", Socket: "/r", ClientBridge: "br-client", MeshDevices: []string{"mesh0", "mesh1"},
+			CLATRange: netip.MustParsePrefix("fddd:1::/48"), HostsFile: "/h", DnsmasqPIDFile: "/var/run/dnsmasq/dnsmasq.cfg01411c.pid",
 		},
 	}
 	p := uci.NewPackage(File)
