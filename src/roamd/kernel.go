@@ -180,7 +180,32 @@ func (k *NetKernel) DelNeigh(ip netip.Addr, mac net.HardwareAddr) error {
 	if err != nil && !errors.Is(err, unix.ENOENT) {
 		return err
 	}
-	return nil
+	return k.forgetFDB(idx, mac)
+}
+
+// forgetFDB deletes the bridge's learnt FDB entries of mac. A client that
+// comes back while its old entry still exists (ageing: 300 s) only refreshes
+// it, and the kernel reports no event; the daemon learns clients from FDB
+// events, so a returning client would go unnoticed (seen in the lab: a
+// client roaming D -> A -> B -> D was never claimed back by D).
+func (k *NetKernel) forgetFDB(bridge int, mac net.HardwareAddr) error {
+	fdb, err := netlink.NeighList(0, unix.AF_BRIDGE)
+	if err != nil {
+		return fmt.Errorf("bridge fdb list: %w", err)
+	}
+	var errs []error
+	for _, n := range fdb {
+		if n.MasterIndex != bridge || n.HardwareAddr.String() != mac.String() ||
+			n.State&(netlink.NUD_PERMANENT|netlink.NUD_NOARP) != 0 || n.Flags&netlink.NTF_SELF != 0 {
+			continue
+		}
+		d := netlink.Neigh{LinkIndex: n.LinkIndex, Family: unix.AF_BRIDGE, HardwareAddr: n.HardwareAddr,
+			Flags: netlink.NTF_MASTER, MasterIndex: bridge, Vlan: n.Vlan}
+		if err := netlink.NeighDel(&d); err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("bridge fdb del %s: %w", mac, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Announce routes dst/128 to the CLAT device with l3roamd's protocol, for
