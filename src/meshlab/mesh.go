@@ -403,35 +403,40 @@ func (m *Mesh) prepareRoot(ctx context.Context, n *Node) error {
 	return m.checkRedistribution(n)
 }
 
-// checkRedistribution makes sure babeld announces the /96s (the seed's
-// `redistribute ip <range> eq 96 allow`). The upgrade steps write these
-// lines; where they did not (yet), the lab adds them and says so.
+// checkRedistribution makes sure the upgrade steps wrote babeld's
+// redistribution (the seed's `redistribute ip <range> eq 96 allow`, and
+// with roaming the /128s l3roamd-xlat announces with proto 158 and the
+// deny of the PLATs' steering routes, proto 159) into the root's
+// /etc/gluon-babeld.conf, which the lab's babeld reads; the lab adds no
+// filter lines of its own (etc/lab-babeld.conf only holds its timing).
 func (m *Mesh) checkRedistribution(n *Node) error {
 	conf := filepath.Join(n.Root, "etc/gluon-babeld.conf")
 	b, err := os.ReadFile(conf)
 	if err != nil {
 		return err
 	}
-	opts, _ := os.ReadFile(filepath.Join(n.Root, "tmp/addn-babelopts"))
-	text := string(b) + string(opts)
-	var add []string
+	have := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		have[strings.Join(strings.Fields(l), " ")] = true
+	}
+	var want []string
 	for _, r := range []netip.Prefix{m.Spec.Site.CLATRange, m.Spec.Site.PLATRange} {
-		if !strings.Contains(text, "redistribute ip "+r.String()+" eq 96") {
-			add = append(add, fmt.Sprintf("redistribute ip %s eq 96 allow", r))
+		want = append(want, fmt.Sprintf("redistribute ip %s eq 96 allow", r))
+	}
+	if m.Spec.Roaming {
+		want = append(want, "redistribute proto 159 deny",
+			fmt.Sprintf("redistribute proto 158 ip %s eq 128 allow", m.Spec.Site.CLATRange))
+	}
+	var missing []string
+	for _, l := range want {
+		if !have[l] {
+			missing = append(missing, l)
 		}
 	}
-	// The roaming helper announces a roamed client's old CLAT address as a
-	// /128 (proto 158, l3roamd's) at the node now serving it; babel must
-	// carry it, or the PLAT's replies go to the old node.
-	if m.Spec.Roaming && !strings.Contains(text, "redistribute proto 158") &&
-		!strings.Contains(text, "redistribute ip "+m.Spec.Site.CLATRange.String()+" eq 128") {
-		add = append(add, fmt.Sprintf("redistribute proto 158 ip %s eq 128 allow", m.Spec.Site.CLATRange))
+	if len(missing) > 0 {
+		return fmt.Errorf("meshlab: node %s: the upgrade steps wrote no %q to %s", n.Spec.Name, missing, conf)
 	}
-	if len(add) == 0 {
-		return nil
-	}
-	m.logf("note: %s: the upgrade steps wrote no babel redistribution for %v; the lab adds it", n.Spec.Name, add)
-	return os.WriteFile(conf, []byte(string(b)+strings.Join(add, "\n")+"\n"), 0o644)
+	return nil
 }
 
 func (m *Mesh) startBabel(n *Node) error {
