@@ -2,8 +2,8 @@
 // (gluon-464xlat-plat, gluon-464xlat-clat, gluon-l3roamd-xlat): from the
 // site config and the primary MAC it writes the UCI network, firewall and
 // dhcp sections, the daemons' own config (/etc/config/gluon-464xlat), the
-// babel redistribution of the /96s (/etc/gluon-babeld.conf) and the PLAT's
-// NAT66 firewall include. Every path is relative to a root directory.
+// babel redistribution of the /96s and of the roaming daemon's /128s
+// (/etc/gluon-babeld.conf) and the PLAT's NAT66 firewall include. Every path is relative to a root directory.
 //
 // The step is idempotent: running it again changes nothing (files are only
 // rewritten when their content changes). It first computes everything and
