@@ -20,7 +20,7 @@ import (
 
 const (
 	defaultSocket = "/var/run/l3roamd-xlat.sock"
-	defaultHosts  = "/var/run/l3roamd-xlat.hosts"
+	defaultHosts  = xlatconf.DefaultRoamdHostsFile
 )
 
 type runFlags struct {
@@ -81,6 +81,16 @@ func (f *runFlags) config() (roamd.Config, roamd.Options, error) {
 	if r := uc.Roamd; r != nil {
 		cfg.NodeAddress, cfg.NodeClientPrefix, cfg.Port = r.NodeAddress, r.NodeClientPrefix, r.Port
 		cfg.Secret, cfg.ClientBridge, opt.Socket = []byte(r.Secret), r.ClientBridge, r.Socket
+		cfg.CLATRange = r.CLATRange
+		if f.hostsFile == "" {
+			f.hostsFile = "none" // UCI: "" means off, see xlatconf
+			if r.HostsFile != "" {
+				f.hostsFile = r.HostsFile
+			}
+		}
+		if f.pidFile == "" {
+			f.pidFile = r.DnsmasqPIDFile
+		}
 	}
 	if c := uc.CLAT; c != nil {
 		cfg.OwnCLAT, cfg.CLATDevice, cfg.ClientIPv4 = c.Prefix, c.Device, c.ClientIPv4
