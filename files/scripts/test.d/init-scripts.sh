@@ -7,24 +7,45 @@
 # instance when the node has no section for that daemon.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
+top=$PWD
 fails=0
 fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 pass() { echo "ok   $*"; }
 
-# run_script SCRIPT SECTION_PRESENT(0|1): prints the procd calls
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+# gluon-l3roamd-xlat's start restarts /etc/init.d/dnsmasq when it has to
+# create dnsmasq's hosts file: never let it touch this machine's dnsmasq
+precreated=0
+if [ -e /etc/init.d/dnsmasq ]; then
+	: >"$tmp/dhcp_hostsfile"
+	precreated=1
+fi
+
+# run_script SCRIPT SECTION_PRESENT(0|1): prints the procd calls. uci answers
+# the section's type for "<config>.<section>", a path under $tmp for options
+# naming files (e.g. roamd.dhcp_hostsfile), nothing else; runs in $tmp.
 run_script() {
-	sh -s "$1" "$2" <<'SH'
-script=$1 present=$2
+	(cd "$tmp" && sh -s "$top/$1" "$2" "$tmp" <<'SH'
+script=$1 present=$2 tmp=$3
 procd_open_instance() { echo "open_instance"; }
 procd_set_param() { echo "set_param $*"; }
 procd_close_instance() { echo "close_instance"; }
 procd_add_reload_trigger() { echo "reload_trigger $*"; }
-uci() { [ "$present" = 1 ] && echo section; }
+uci() {
+	[ "$present" = 1 ] || return 1
+	case "$*" in
+	*.*.*file*) echo "$tmp/${*##*.}" ;;
+	*.*.*) return 1 ;;
+	*) echo section ;;
+	esac
+}
 . "$script"
 echo "START=$START STOP=$STOP USE_PROCD=$USE_PROCD"
 start_service 2>/dev/null
 service_triggers
 SH
+	)
 }
 
 declare -A starts
@@ -56,6 +77,12 @@ for p in gluon-464xlat-clat:xlat-clat:clat gluon-464xlat-plat:xlat-plat:plat glu
 	if grep -q open_instance <<<"$log"; then fail "$pkg: instance started without its UCI section"; else pass "$pkg: no instance without section gluon-464xlat.${rest#*:}"; fi
 	if shellcheck -s sh "$s"; then pass "$pkg: shellcheck -s sh"; else fail "$pkg: shellcheck"; fi
 done
+# l3roamd-xlat's init makes dnsmasq's hosts file (option dhcp_hostsfile)
+if [ $precreated = 1 ]; then
+	echo "note: /etc/init.d/dnsmasq exists here; hosts file creation not tested"
+elif [ -e "$tmp/dhcp_hostsfile" ]; then pass "gluon-l3roamd-xlat: creates dnsmasq's hosts file"; else fail "gluon-l3roamd-xlat: hosts file not created"; fi
+stray=$(find "$tmp" -mindepth 1 ! -name dhcp_hostsfile)
+if [ -z "$stray" ]; then pass "init scripts wrote nothing else"; else fail "init scripts wrote: $stray"; fi
 # the CLAT tells l3roamd-xlat its PLAT choice over l3roamd-xlat's socket
 if [ "${starts[gluon-l3roamd-xlat]}" -lt "${starts[gluon-464xlat-clat]}" ]; then
 	pass "l3roamd-xlat (START=${starts[gluon-l3roamd-xlat]}) starts before xlat-clat (START=${starts[gluon-464xlat-clat]})"
