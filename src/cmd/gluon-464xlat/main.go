@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/gluon-464xlat/gluon-464xlat/app/clat"
 	"github.com/gluon-464xlat/gluon-464xlat/app/plat"
@@ -15,6 +16,13 @@ import (
 )
 
 func main() {
+	// Routers have little memory and the daemons' live heaps are small (the
+	// translator's packet path allocates nothing), so a tighter GC target
+	// costs little CPU and saves ~1.3 MiB of idle RSS per daemon (measured in
+	// the lab: xlat-clat 9.5-10.2 -> 8.3-8.6 MiB). An explicit GOGC wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(50)
+	}
 	name, args := filepath.Base(os.Args[0]), os.Args[1:]
 	if name == "gluon-464xlat" && len(args) > 0 {
 		name, args = args[0], args[1:]
