@@ -38,6 +38,9 @@ type OpenFunc func(ctx context.Context, dev string, mtu int, cfg translator.Conf
 // Options configure a Daemon. CLAT is required; the rest has defaults.
 type Options struct {
 	CLAT xlatconf.CLAT
+	// RoamdResend is how often the current PLAT is repeated to
+	// l3roamd-xlat (0: once a minute).
+	RoamdResend time.Duration
 	// OwnPLAT is this node's own PLAT /96 when it is also a platnode.
 	OwnPLAT netip.Prefix
 	// Socket is the control socket path ("" = none); RoamdSocket is
@@ -251,10 +254,25 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 		}()
 	}
 
+	// l3roamd-xlat may restart (procd respawn) after our last PLAT change
+	// and would then not know the PLAT: repeat it now and then (a repeated
+	// set_platprefix of the same prefix is a no-op there).
+	resendEvery := d.o.RoamdResend
+	if resendEvery <= 0 {
+		resendEvery = roamdResendInterval
+	}
+	resend := time.NewTicker(resendEvery)
+	defer resend.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-resend.C:
+			d.mu.Lock()
+			if cur := d.sel.Current(); cur.IsValid() {
+				d.queue("set_platprefix " + cur.String())
+			}
+			d.mu.Unlock()
 		case err := <-babelDone:
 			if ctx.Err() != nil {
 				return nil
@@ -344,6 +362,10 @@ func (d *Daemon) apply(ctx context.Context, dec platselect.Decision) {
 		d.queue("del_platprefix " + dec.Old.String())
 	}
 }
+
+// roamdResendInterval is how often the current PLAT is repeated to
+// l3roamd-xlat.
+const roamdResendInterval = time.Minute
 
 // Pairs are the translator rules for a PLAT.
 func Pairs(clat, plat netip.Prefix) []translator.Pair {
