@@ -236,3 +236,69 @@ func TestSelectorState(t *testing.T) {
 		t.Error("probe for a non-current PLAT counted")
 	}
 }
+
+// The dump captured at lab node D 1.3 s after C's power-off: babeld still
+// shows its retracted (infinite) installed route via mesh-c and an
+// uninstalled, unfeasible route via mesh-a with a finite metric. C's /96 is
+// lost; only E remains. The same state reached by monitor `change` lines
+// from a working route must give the same result.
+func TestCandidatesCapturedRetraction(t *testing.T) {
+	pE := netip.MustParsePrefix("fddd:2:0:e::/96")
+	cRoute := "route 11 prefix fddd:2:0:c::/96 from ::/0 installed yes id 02:00:00:ff:fe:00:00:0c"
+	aRoute := "route 12 prefix fddd:2:0:c::/96 from ::/0 installed no id 02:00:00:ff:fe:00:00:0c"
+	eRoute := "add route 13 prefix fddd:2:0:e::/96 from ::/0 installed yes id 02:00:00:ff:fe:00:00:0e metric 384 refmetric 288 via fe80::a if mesh-a"
+	tests := []struct {
+		name  string
+		lines []string
+		want  []netip.Prefix
+	}{
+		{"working", []string{
+			"add " + cRoute + " metric 96 refmetric 0 via fe80::c if mesh-c",
+			"add " + aRoute + " metric 288 refmetric 192 via fe80::a if mesh-a",
+			eRoute,
+		}, []netip.Prefix{pC, pE}},
+		{"captured dump", []string{
+			"add " + cRoute + " metric 65535 refmetric 65535 via fe80::c if mesh-c",
+			"add " + aRoute + " metric 288 refmetric 192 via fe80::a if mesh-a",
+			eRoute,
+		}, []netip.Prefix{pE}},
+		{"monitor change", []string{
+			"add " + cRoute + " metric 96 refmetric 0 via fe80::c if mesh-c",
+			"add " + aRoute + " metric 288 refmetric 192 via fe80::a if mesh-a",
+			eRoute,
+			"change " + cRoute + " metric 65535 refmetric 65535 via fe80::c if mesh-c",
+		}, []netip.Prefix{pE}},
+		{"installed route flushed", []string{
+			"add " + cRoute + " metric 96 refmetric 0 via fe80::c if mesh-c",
+			"add " + aRoute + " metric 288 refmetric 192 via fe80::a if mesh-a",
+			eRoute,
+			"flush " + cRoute + " metric 65535 refmetric 65535 via fe80::c if mesh-c",
+		}, []netip.Prefix{pE}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tab := babel.NewTable()
+			for _, l := range tt.lines {
+				ev, err := babel.ParseLine(l)
+				if err != nil {
+					t.Fatalf("%q: %v", l, err)
+				}
+				tab.Apply(ev)
+			}
+			var got []netip.Prefix
+			for _, c := range Candidates(tab.Snapshot(), rangeP) {
+				got = append(got, c.Prefix)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("candidates %v, want %v", got, tt.want)
+			}
+		})
+	}
+	// The selector on C leaves it at once for E (route lost, not probes).
+	clk := &clock{t: time.Unix(1e9, 0)}
+	s := New(Params{Margin: 100, Now: clk.now})
+	s.Update([]Candidate{c(pC, 96), c(pE, 384)})
+	if d := s.Update([]Candidate{c(pE, 384)}); !d.Changed || d.New != pE || d.Reason != ReasonRouteLost || !d.OldFailed {
+		t.Errorf("after the retraction: %+v, want %v -> %v (route-lost)", d, pC, pE)
+	}
+}
