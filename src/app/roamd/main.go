@@ -2,38 +2,14 @@
 // status, the DHCP lease hook (lease) and the Gluon upgrade step (upgrade).
 package roamd
 
-import (
-	"fmt"
-	"os"
-)
-
-const usage = `usage: l3roamd-xlat <command> [options]
-commands:
-  run      run the roaming daemon
-  status   print the daemon's clients and counters (--json for JSON)
-  lease    DHCP lease hook (dnsmasq --dhcp-script): lease add|old|del MAC IP [HOST]
-  upgrade  write UCI config from the site config (Gluon upgrade step)
-`
+import "github.com/gluon-464xlat/gluon-464xlat/subcmd"
 
 // Main runs the command with args (without the program name) and returns the exit code.
 func Main(args []string) int {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "run":
-		return runDaemon(args[1:])
-	case "status":
-		return runStatus(args[1:])
-	case "lease":
-		return runLease(args[1:])
-	case "upgrade":
-		return runUpgrade(args[1:])
-	case "-h", "--help", "help":
-		fmt.Print(usage)
-		return 0
-	}
-	fmt.Fprintf(os.Stderr, "l3roamd-xlat: unknown command %q\n%s", args[0], usage)
-	return 2
+	return subcmd.Dispatch("l3roamd-xlat", []subcmd.Command{
+		{Name: "run", Help: "run the roaming daemon", Run: runDaemon},
+		{Name: "status", Help: "print the daemon's clients and counters (--json for JSON)", Run: runStatus},
+		{Name: "lease", Help: "DHCP lease hook (dnsmasq --dhcp-script): lease add|old|del MAC IP [HOST]", Run: runLease},
+		{Name: "upgrade", Help: "write UCI config from the site config (Gluon upgrade step)", Run: runUpgrade},
+	}, args)
 }
