@@ -2,7 +2,7 @@
 # make sizes: what the feed adds to a firmware image, per architecture.
 #
 # Cross-compiles src/cmd/gluon-464xlat (the one multi-call binary that
-# gluon-464xlat-bin installs) with CGO_ENABLED=0 -trimpath -ldflags '-s -w'
+# gluon-464xlat-bin/Makefile builds and installs) with CGO_ENABLED=0 -trimpath -ldflags '-s -w'
 # for the usual Gluon targets, and measures each Gluon package's own files
 # (its files/ tree: command link, init script, upgrade scripts). "xz" is
 # `xz -9e --check=crc32` of the binary, and of each package's regular files

@@ -4,7 +4,8 @@
 # packages together, as in the image).
 #
 #   gluon-464xlat-bin    /usr/sbin/gluon-464xlat, cross-compiled for
-#                        STAGE_ARCH (GoBinPackage with GO_PKG_INSTALL_BIN_PATH)
+#                        STAGE_ARCH (gluon-464xlat-bin/Makefile: GoBinPackage
+#                        with GO_PKG_INSTALL_BIN_PATH)
 #   gluon-464xlat-clat,  ./files/. copied as is (Gluon/Build/Install: cp -fpR,
 #   gluon-464xlat-plat,  modes and symlinks kept), and CONTROL/postinst, the
 #   gluon-l3roamd-xlat   script BuildPackageGluon makes from check_site.lua

@@ -1,13 +1,18 @@
 #!/bin/bash
 # The package Makefiles, evaluated by GNU make against small stand-ins for
 # OpenWrt's rules.mk/package.mk, Gluon's gluon.mk and the packages feed's
-# golang-package.mk (only the names the Makefiles use; no OpenWrt tree here):
-# they must parse; gluon-464xlat-clat/Makefile must define the Go binary
-# package and the CLAT package, with the Go Build/Compile winning over
-# Gluon's; GO_PKG must be src/go.mod's module path and the built command must
-# exist; Build/Prepare must copy the feed's src/ (vendor/ included); every
-# Gluon package must depend on gluon-464xlat-bin, have a postinst (it has a
-# check_site.lua) and name each of its dependencies in its docs page.
+# golang-package.mk (only the names the Makefiles use; no OpenWrt tree here).
+#
+# gluon-464xlat-bin/Makefile is a plain OpenWrt package: it includes only
+# rules.mk, package.mk and golang-package.mk and evaluates in a buildroot
+# without Gluon; it defines only the Go binary package (GoBinPackage,
+# GO_ARCH_DEPENDS, kmod-tun) with golang-package.mk's Build/Compile; GO_PKG
+# is src/go.mod's module path, the built command exists, Build/Prepare
+# copies the feed's src/ (vendor/ included).
+# The three Gluon packages are short BuildPackageGluon Makefiles (at most 20
+# lines, no Go build, one package each) that depend on gluon-464xlat-bin,
+# have a postinst (they have a check_site.lua) and name each of their
+# dependencies in their docs page.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 top=$PWD
@@ -86,12 +91,52 @@ is() { # ACTUAL WANT WHAT
 }
 
 module=$(sed -n 's/^module //p' src/go.mod)
+
+# gluon-464xlat-bin: plain OpenWrt, evaluated where no gluon.mk exists
+d=gluon-464xlat-bin
+mkdir -p "$t/plain"
+cp -r "$t/openwrt" "$t/plain/openwrt"
+incs=$(sed -n 's/^include[[:space:]]\+//p' "$d/Makefile" | tr '\n' ' ')
+is "$incs" '$(TOPDIR)/rules.mk $(INCLUDE_DIR)/package.mk $(TOPDIR)/feeds/packages/lang/golang/golang-package.mk ' \
+	"$d/Makefile includes only rules.mk, package.mk, golang-package.mk"
+if ! out=$(make -s --no-print-directory -C "$top/$d" -f Makefile -f "$t/show.mk" TOPDIR="$t/plain/openwrt" show 2>&1); then
+	fail "$d/Makefile does not evaluate without Gluon: $out"
+else
+	pass "$d/Makefile evaluates in a buildroot without Gluon"
+	is "$(field PKGS "$out")" "gluon-464xlat-bin" "$d Makefile defines only gluon-464xlat-bin"
+	is "$(field COMPILE "$out")" go-compile "Build/Compile is golang-package.mk's"
+	is "$(field GO_PKG "$out")" "$module" "GO_PKG is src/go.mod's module path"
+	bp=$(field GO_PKG_BUILD_PKG "$out")
+	is "$(test -d "src/${bp#"$module"/}" && echo yes)" yes "GO_PKG_BUILD_PKG $bp exists under src/"
+	is "$(grep -ow 'vendor/modules.txt' <<<"$(field GO_PKG_INSTALL_EXTRA "$out")")" vendor/modules.txt "GO_PKG_INSTALL_EXTRA keeps vendor/modules.txt"
+	is "$(field GO_PKG_INSTALL_BIN_PATH "$out")" /usr/sbin "binary installed to /usr/sbin"
+	bin=$(pkgline gluon-464xlat-bin "$out")
+	case $bin in
+	*"section=net install=go-install-bin postinst=no depends=@("*"+kmod-tun"*) pass "gluon-464xlat-bin: GoBinPackage, GO_ARCH_DEPENDS, kmod-tun" ;;
+	*) fail "gluon-464xlat-bin: $bin" ;;
+	esac
+	grep -q 'gluon-464xlat-bin' files/docs/packages/gluon-464xlat-bin.rst || fail "no docs page for gluon-464xlat-bin"
+	if make -s --no-print-directory -C "$top/$d" -f Makefile -f "$t/show.mk" TOPDIR="$t/plain/openwrt" PKG_BUILD_DIR="$t/build" prepare >/dev/null &&
+		[ -f "$t/build/go.mod" ] && [ -d "$t/build/cmd/gluon-464xlat" ] && [ -f "$t/build/vendor/modules.txt" ] && [ -f "$t/build/LICENSE" ]; then
+		pass "Build/Prepare copies the feed's src/ (vendor/ included) and LICENSE"
+	else
+		fail "Build/Prepare did not copy src/ into PKG_BUILD_DIR"
+	fi
+fi
+
 for d in gluon-464xlat-clat gluon-464xlat-plat gluon-l3roamd-xlat; do
 	if ! out=$(show "$d" 2>&1); then
 		fail "$d/Makefile does not evaluate: $out"
 		continue
 	fi
 	pass "$d/Makefile evaluates"
+	n=$(wc -l <"$d/Makefile")
+	if [ "$n" -le 20 ] && ! grep -q 'golang' "$d/Makefile"; then
+		pass "$d/Makefile: $n lines, no Go build"
+	else
+		fail "$d/Makefile: $n lines (want <= 20) or builds Go"
+	fi
+	is "$(field PKGS "$out")" "$d" "$d Makefile defines only $d"
 	line=$(pkgline "$d" "$out")
 	case $line in
 	*"section=gluon install=gluon-install postinst=gluon-check-site"*) pass "$d: Gluon package, default install, postinst from check_site.lua" ;;
@@ -107,29 +152,6 @@ for d in gluon-464xlat-clat gluon-464xlat-plat gluon-l3roamd-xlat; do
 		grep -q -- "$name" "$doc" || fail "$d: dependency $name not named in $doc"
 	done
 	pass "$d: depends on $deps"
-	if [ "$d" = gluon-464xlat-clat ]; then
-		is "$(field PKGS "$out")" "gluon-464xlat-bin gluon-464xlat-clat" "clat Makefile defines gluon-464xlat-bin and gluon-464xlat-clat"
-		is "$(field COMPILE "$out")" go-compile "Build/Compile is golang-package.mk's"
-		is "$(field GO_PKG "$out")" "$module" "GO_PKG is src/go.mod's module path"
-		bp=$(field GO_PKG_BUILD_PKG "$out")
-		is "$(test -d "src/${bp#"$module"/}" && echo yes)" yes "GO_PKG_BUILD_PKG $bp exists under src/"
-		is "$(grep -ow 'vendor/modules.txt' <<<"$(field GO_PKG_INSTALL_EXTRA "$out")")" vendor/modules.txt "GO_PKG_INSTALL_EXTRA keeps vendor/modules.txt"
-		is "$(field GO_PKG_INSTALL_BIN_PATH "$out")" /usr/sbin "binary installed to /usr/sbin"
-		bin=$(pkgline gluon-464xlat-bin "$out")
-		case $bin in
-		*"install=go-install-bin postinst=no depends=@("*"+kmod-tun"*) pass "gluon-464xlat-bin: GoBinPackage, GO_ARCH_DEPENDS, kmod-tun" ;;
-		*) fail "gluon-464xlat-bin: $bin" ;;
-		esac
-		grep -q 'gluon-464xlat-bin' files/docs/packages/gluon-464xlat-bin.rst || fail "no docs page for gluon-464xlat-bin"
-		if make -s --no-print-directory -C "$top/$d" -f Makefile -f "$t/show.mk" TOPDIR="$t/openwrt" PKG_BUILD_DIR="$t/build" prepare >/dev/null &&
-			[ -f "$t/build/go.mod" ] && [ -d "$t/build/cmd/gluon-464xlat" ] && [ -f "$t/build/LICENSE" ]; then
-			pass "Build/Prepare copies the feed's src/"
-		else
-			fail "Build/Prepare did not copy src/ into PKG_BUILD_DIR"
-		fi
-	else
-		is "$(field PKGS "$out")" "$d" "$d Makefile defines only $d"
-	fi
 done
 echo "package Makefiles: $fails failed"
 [ "$fails" -eq 0 ]
