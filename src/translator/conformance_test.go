@@ -14,8 +14,27 @@ import (
 )
 
 // The Jool SIIT graybox vectors live outside the repository (GPL-2.0 data, never copied in):
-// <repo>/../shared/conformance/jool-siit. From src/translator that is ../../../shared/...
-const conformanceDir = "../../../shared/conformance/jool-siit"
+// shared/conformance/jool-siit in the first directory above src/translator that has it
+// (<repo>/../shared for a checkout, also found from a git worktree deeper down).
+var conformanceDir = findConformanceDir()
+
+func findConformanceDir() string {
+	const rel = "shared/conformance/jool-siit"
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		return filepath.Join("../../..", rel)
+	}
+	for {
+		if fi, err := os.Stat(filepath.Join(dir, rel)); err == nil && fi.IsDir() {
+			return filepath.Join(dir, rel)
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			return filepath.Join("../../..", rel)
+		}
+		dir = up
+	}
+}
 
 type confState struct {
 	Pool6         *string     `json:"pool6"`
@@ -54,7 +73,7 @@ func loadConformance(tb testing.TB) (string, []confCase) {
 	dir := conformanceDir
 	data, err := os.ReadFile(filepath.Join(dir, "cases.json"))
 	if err != nil {
-		tb.Skipf("conformance vectors absent (%v): expected Jool SIIT vectors at <repo>/../shared/conformance/jool-siit", err)
+		tb.Skipf("conformance vectors absent (%v): expected Jool SIIT vectors in shared/conformance/jool-siit above the repository", err)
 	}
 	var f struct {
 		Cases []confCase `json:"cases"`

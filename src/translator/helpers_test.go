@@ -175,3 +175,26 @@ func xlate(tr *Translator, pkt []byte, meta Meta) ([][]byte, Verdict) {
 type nopSink struct{}
 
 func (nopSink) Emit([]byte) {}
+
+// icmp6Err builds an ICMPv6 error type/code from src to dst quoting inner (valid checksum).
+func icmp6Err(src, dst string, typ, code uint8, inner []byte) []byte {
+	p := mk6(src, dst, protoICMPv6, nil, pktOpt{icmpType: typ})
+	p[41] = code
+	p = append(p, inner...)
+	binary.BigEndian.PutUint16(p[4:], uint16(len(p)-40))
+	p[42], p[43] = 0, 0
+	binary.BigEndian.PutUint16(p[42:], ^fold(sum16(p[40:], pseudo6(p[8:24], p[24:40], len(p)-40, protoICMPv6))))
+	return p
+}
+
+// icmp4Err builds an ICMPv4 error type/code from src to dst quoting inner (valid checksums).
+func icmp4Err(src, dst string, typ, code uint8, inner []byte) []byte {
+	p := mk4(src, dst, protoICMP, nil, pktOpt{icmpType: typ})
+	p[21] = code
+	p = append(p, inner...)
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	ipv4HeaderCsum(p[:20])
+	p[22], p[23] = 0, 0
+	binary.BigEndian.PutUint16(p[22:], ^fold(sum16(p[20:], 0)))
+	return p
+}

@@ -99,7 +99,7 @@ type Counters struct {
 	DropTooBig         uint64 // too big for the next hop (Frag Needed / PTB generated unless disabled)
 	DropTTL            uint64 // RouterMode: TTL / Hop Limit expired
 	DropBadICMPCsum    uint64 // ICMP error with a bad checksum (would otherwise become valid)
-	DropUDPZeroCsum    uint64 // IPv4 UDP with checksum 0 that cannot or may not be amended
+	DropUDPZeroCsum    uint64 // UDP with checksum 0: IPv4 that cannot or may not be amended, every IPv6 one (RFC 8200)
 	DropSourceRoute    uint64 // IPv4 unexpired source route / IPv6 Routing header with Segments Left != 0
 	DropIllegalSource  uint64 // IPv4 0/8, 127/8, multicast, ... or IPv6 ::, ::1, multicast source
 }

@@ -296,12 +296,7 @@ func TestICMPErrorsCLAT(t *testing.T) {
 	tr := newT(t, Config{Pairs: []Pair{clatPair(t)}})
 	// ICMPv6 Port Unreachable from a remote host about a packet the CLAT sent
 	inner := mk6("2001:db8::464", "64:ff9b::198.51.100.7", protoUDP, payloadN(20), pktOpt{ttl: 3})
-	errPkt := mk6("64:ff9b::203.0.113.1", "2001:db8::464", protoICMPv6, nil, pktOpt{icmpType: 1})
-	errPkt[41] = 4 // code: port unreachable
-	errPkt = append(errPkt, inner...)
-	binary.BigEndian.PutUint16(errPkt[4:], uint16(len(errPkt)-40))
-	errPkt[42], errPkt[43] = 0, 0
-	binary.BigEndian.PutUint16(errPkt[42:], ^fold(sum16(errPkt[40:], pseudo6(errPkt[8:24], errPkt[24:40], len(errPkt)-40, protoICMPv6))))
+	errPkt := icmp6Err("64:ff9b::203.0.113.1", "2001:db8::464", 1, 4, inner) // port unreachable
 	out, v := xlate(tr, errPkt, Meta{})
 	if v != Emitted || len(out) != 1 {
 		t.Fatalf("ICMPv6 error: %v", v)
@@ -316,13 +311,7 @@ func TestICMPErrorsCLAT(t *testing.T) {
 	}
 	// ICMPv4 Port Unreachable from the CLAT host about a packet from the remote side
 	in4 := mk4("198.51.100.7", "192.0.0.1", protoUDP, payloadN(20), pktOpt{ttl: 50})
-	e4 := mk4("192.0.0.1", "198.51.100.7", protoICMP, nil, pktOpt{icmpType: 3})
-	e4[21] = 3
-	e4 = append(e4, in4...)
-	binary.BigEndian.PutUint16(e4[2:], uint16(len(e4)))
-	ipv4HeaderCsum(e4[:20])
-	e4[22], e4[23] = 0, 0
-	binary.BigEndian.PutUint16(e4[22:], ^fold(sum16(e4[20:], 0)))
+	e4 := icmp4Err("192.0.0.1", "198.51.100.7", 3, 3, in4)
 	out, v = xlate(tr, e4, Meta{})
 	if v != Emitted {
 		t.Fatalf("ICMPv4 error: %v", v)

@@ -99,28 +99,15 @@ func (t *Translator) translate46(buf []byte, off, n int, meta Meta, sink Sink) (
 	first := fragOff == 0
 	l4 := b[ihl:]
 	plen := tot - ihl
-	switch proto {
-	case nhHopByHop, nhRouting, nhFragment, nhDestOpts, protoICMPv6:
-		// would turn into an IPv6 extension header / ICMPv6 and change meaning
-		return t.drop(&t.c.dropUnsupported)
+	class, c := t.classify(false, proto, isFrag, l4)
+	if class == l4Refuse {
+		return t.drop(c)
 	}
 	if ihl > 20 && sourceRouted(b[20:ihl]) {
 		return t.genErr4(b, 3, 5, 0, sink, &t.c.dropSourceRoute)
 	}
-	if proto == protoICMP {
-		if isFrag {
-			return t.drop(&t.c.dropFragICMP)
-		}
-		if plen < 8 {
-			return t.drop(&t.c.dropMalformed)
-		}
-		switch l4[0] {
-		case 0, 8:
-		case 3, 11, 12:
-			return t.icmpErr46(b, ihl, sink)
-		default:
-			return t.drop(&t.c.dropUnsupported)
-		}
+	if class == l4Error {
+		return t.icmpErr46(b, ihl, sink)
 	}
 	if illegal4(b[12]) {
 		return t.drop(&t.c.dropIllegalSrc)
@@ -316,12 +303,11 @@ func (t *Translator) icmpErr46(b []byte, ihl int, sink Sink) (int, int, Verdict)
 	imf := ifo&0x2000 != 0
 	ifragOff := int(ifo&0x1fff) * 8
 	ipay := inner[iihl:]
-	if iproto == protoICMP && ifragOff == 0 && len(ipay) > 0 {
-		switch ipay[0] {
-		case 0, 8:
-		default: // an error about an error, or untranslatable: drop
-			return t.drop(&t.c.dropUnsupported)
-		}
+	switch class, c := t.classify(false, iproto, imf || ifragOff != 0, ipay); class {
+	case l4Refuse:
+		return t.drop(c)
+	case l4Error: // an error about an error
+		return t.drop(&t.c.dropUnsupported)
 	}
 	var is6, id6, s6, d6 [16]byte
 	if t.map46(inner[12:16], inner[16:20], is6[:], id6[:], true) != bothOK {

@@ -126,23 +126,11 @@ func (t *Translator) translate64(buf []byte, off, n int, meta Meta, sink Sink) (
 	if illegal6(b[8:24]) {
 		return t.drop(&t.c.dropIllegalSrc)
 	}
-	if proto == protoICMP { // ICMPv4 inside IPv6 would become ICMP and change meaning
-		return t.drop(&t.c.dropUnsupported)
-	}
-	if proto == protoICMPv6 {
-		if e.fragOff != 0 || e.mf {
-			return t.drop(&t.c.dropFragICMP)
-		}
-		if l4len < 8 {
-			return t.drop(&t.c.dropMalformed)
-		}
-		switch l4[0] {
-		case 128, 129:
-		case 1, 2, 3, 4:
-			return t.icmpErr64(b, e, sink)
-		default:
-			return t.drop(&t.c.dropUnsupported)
-		}
+	switch class, c := t.classify(true, proto, e.fragOff != 0 || e.mf, l4); class {
+	case l4Refuse:
+		return t.drop(c)
+	case l4Error:
+		return t.icmpErr64(b, e, sink)
 	}
 	var s4, d4 [4]byte
 	if t.map64(b[8:24], b[24:40], s4[:], d4[:], false) != bothOK {
@@ -165,6 +153,11 @@ func (t *Translator) translate64(buf []byte, off, n int, meta Meta, sink Sink) (
 		case protoUDP:
 			if l4len < 8 {
 				return t.drop(&t.c.dropMalformed)
+			}
+			// RFC 8200 §8.1: IPv6 receivers discard UDP with checksum 0. Computing one would
+			// make an unprotected datagram look protected; see docs/translator.md.
+			if l4[6] == 0 && l4[7] == 0 && !partial {
+				return t.drop(&t.c.dropUDPZero)
 			}
 		}
 	}
@@ -315,7 +308,10 @@ func (t *Translator) icmpErr64(b []byte, e ext6, sink Sink) (int, int, Verdict) 
 		return t.drop(&t.c.dropMalformed)
 	}
 	ipay := inner[ie.l4:]
-	if ie.nh == protoICMPv6 && ie.fragOff == 0 && len(ipay) > 0 && ipay[0] != 128 && ipay[0] != 129 {
+	switch class, c := t.classify(true, ie.nh, ie.fragOff != 0 || ie.mf, ipay); class {
+	case l4Refuse:
+		return t.drop(c)
+	case l4Error: // an error about an error
 		return t.drop(&t.c.dropUnsupported)
 	}
 	var is4, id4, s4, d4 [4]byte
@@ -398,8 +394,8 @@ func innerCsum64(q []byte, proto uint8, a6, s4, d4 []byte, l4len int) {
 		if len(q) >= 18 {
 			adjustCsum(q[16:], delta(sum16(s4, sum16(d4, 0)), sum16(a6, 0)), false, false)
 		}
-	case protoUDP:
-		if len(q) >= 8 {
+	case protoUDP: // a quoted zero stays zero: "no checksum" in IPv4, not a wrong one
+		if len(q) >= 8 && (q[6] != 0 || q[7] != 0) {
 			adjustCsum(q[6:], delta(sum16(s4, sum16(d4, 0)), sum16(a6, 0)), false, true)
 		}
 	case protoICMPv6:

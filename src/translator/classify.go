@@ -1,0 +1,63 @@
+package translator
+
+import "sync/atomic"
+
+// l4Class is what the translator does with a packet, decided by its transport protocol.
+type l4Class uint8
+
+const (
+	l4Translate l4Class = iota // TCP, UDP and any other transport
+	l4Echo                     // ICMP / ICMPv6 echo request or reply
+	l4Error                    // translatable ICMP / ICMPv6 error (it quotes a packet)
+	l4Refuse                   // dropped, counted in the counter classify returns
+)
+
+// classify applies the protocol rules to a packet of IP version 6 (v6) or 4 with transport
+// protocol proto and transport bytes l4 (cut short in a quoted packet); frag: the packet is
+// a fragment (offset or more-fragments set). Outer packets and the packets quoted in ICMP
+// errors go through these same rules:
+//   - IPv4 protocols 0, 43, 44, 60 and 58 would turn into IPv6 extension headers or
+//     ICMPv6 and change meaning; so would IPv6 next header 1 into ICMPv4;
+//   - fragmented ICMP is not translated (its checksum covers the whole message, RFC 7915
+//     §1.2, and there is no reassembly here);
+//   - only echo and the error types of RFC 7915 §4.2 / §5.2 are translated.
+func (t *Translator) classify(v6 bool, proto uint8, frag bool, l4 []byte) (l4Class, *atomic.Uint64) {
+	icmp := uint8(protoICMP)
+	if v6 {
+		icmp = protoICMPv6
+		if proto == protoICMP {
+			return l4Refuse, &t.c.dropUnsupported
+		}
+	} else {
+		switch proto {
+		case nhHopByHop, nhRouting, nhFragment, nhDestOpts, protoICMPv6:
+			return l4Refuse, &t.c.dropUnsupported
+		}
+	}
+	if proto != icmp {
+		return l4Translate, nil
+	}
+	if frag {
+		return l4Refuse, &t.c.dropFragICMP
+	}
+	if len(l4) < 8 {
+		return l4Refuse, &t.c.dropMalformed
+	}
+	typ := l4[0]
+	if v6 {
+		switch {
+		case typ == 128 || typ == 129:
+			return l4Echo, nil
+		case typ >= 1 && typ <= 4:
+			return l4Error, nil
+		}
+	} else {
+		switch typ {
+		case 0, 8:
+			return l4Echo, nil
+		case 3, 11, 12:
+			return l4Error, nil
+		}
+	}
+	return l4Refuse, &t.c.dropUnsupported
+}

@@ -1,0 +1,118 @@
+package translator
+
+import (
+	"encoding/binary"
+	"testing"
+)
+
+// withFrag6 inserts an IPv6 Fragment header (offset in bytes, M flag, ID) after the fixed
+// header of p.
+func withFrag6(p []byte, off int, more bool, id uint32) []byte {
+	q := make([]byte, len(p)+8)
+	copy(q, p[:40])
+	writeFragHeader(q[40:], p[6], off, more, id)
+	copy(q[48:], p[40:])
+	q[6] = nhFragment
+	binary.BigEndian.PutUint16(q[4:], uint16(len(q)-40))
+	return q
+}
+
+// with4Proto sets the protocol of the IPv4 packet p (and its fragment offset in bytes,
+// MF) and fixes the header checksum.
+func with4Proto(p []byte, proto uint8, off int, mf bool) []byte {
+	p = append([]byte(nil), p...)
+	p[9] = proto
+	fo := uint16(off / 8)
+	if mf {
+		fo |= 0x2000
+	}
+	binary.BigEndian.PutUint16(p[6:], fo)
+	ipv4HeaderCsum(p[:20])
+	return p
+}
+
+// RFC 8200 §8.1: a zero UDP checksum is not allowed in IPv6. The translator must neither
+// pass it on as a wrong IPv4 checksum nor make it valid: dropped and counted.
+func TestIPv6UDPZeroChecksum(t *testing.T) {
+	const a6, b6 = "2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::"
+	zero := func(p []byte, at int) []byte { p = append([]byte(nil), p...); p[at], p[at+1] = 0, 0; return p }
+	udp := mk6(a6, b6, protoUDP, payloadN(40), pktOpt{})
+	quoted := mk6(b6, a6, protoUDP, payloadN(20), pktOpt{}) // what the IPv4 side sent, seen in an ICMPv6 error
+	tests := []struct {
+		name     string
+		pkt      []byte
+		meta     Meta
+		want     Verdict
+		dropZero uint64
+	}{
+		{"nonzero checksum", udp, Meta{}, Forward, 0},
+		{"zero checksum", zero(udp, 46), Meta{}, Drop, 1},
+		{"zero checksum, first fragment", zero(withFrag6(udp, 0, true, 7), 54), Meta{}, Drop, 1},
+		{"non-first fragment (no UDP header)", withFrag6(udp[:40+16], 16, false, 7), Meta{}, Forward, 0},
+		{"zero in quoted packet of an ICMPv6 error", icmp6Err(a6, b6, 1, 4, zero(quoted, 46)), Meta{}, Emitted, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newT(t, Config{Pairs: []Pair{symPair(t)}})
+			out, v := xlate(tr, tc.pkt, tc.meta)
+			if v != tc.want || tr.Counters().DropUDPZeroCsum != tc.dropZero {
+				t.Fatalf("verdict %v, DropUDPZeroCsum %d; want %v, %d", v, tr.Counters().DropUDPZeroCsum, tc.want, tc.dropZero)
+			}
+			if v == Forward && len(tc.pkt) > 48 && tc.pkt[6] == protoUDP && !l4CsumOK(t, out[0]) {
+				t.Error("translated checksum invalid")
+			}
+			if v == Emitted {
+				// the quoted IPv4 UDP header keeps "no checksum" instead of a wrong one
+				if in := out[0][28:]; in[20+6] != 0 || in[20+7] != 0 {
+					t.Errorf("quoted UDP checksum %#x, want 0", binary.BigEndian.Uint16(in[26:]))
+				}
+			}
+		})
+	}
+}
+
+// The inner packet of an ICMP error passes the same protocol rules as an outer packet.
+func TestICMPErrorInnerProtocols(t *testing.T) {
+	const a4, b4 = "192.0.2.33", "198.51.100.2"
+	const a6, b6 = "2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::"
+	in4 := mk4(a4, b4, protoUDP, payloadN(16), pktOpt{})
+	echo4 := mk4(a4, b4, protoICMP, payloadN(16), pktOpt{})
+	in6 := mk6(a6, b6, protoUDP, payloadN(16), pktOpt{})
+	icmp1in6 := append([]byte(nil), in6...)
+	icmp1in6[6] = protoICMP
+	echo6 := mk6(a6, b6, protoICMPv6, payloadN(16), pktOpt{})
+	type counter func(Counters) uint64
+	unsupported := func(c Counters) uint64 { return c.DropUnsupported }
+	fragICMP := func(c Counters) uint64 { return c.DropFragmentedICMP }
+	none := func(Counters) uint64 { return 0 }
+	tests := []struct {
+		name string
+		pkt  []byte
+		want Verdict
+		c    counter
+	}{
+		{"v4 quoting UDP", icmp4Err(b4, a4, 3, 3, in4), Emitted, none},
+		{"v4 quoting protocol 58", icmp4Err(b4, a4, 3, 3, with4Proto(in4, protoICMPv6, 0, false)), Drop, unsupported},
+		{"v4 quoting protocol 0", icmp4Err(b4, a4, 3, 3, with4Proto(in4, nhHopByHop, 0, false)), Drop, unsupported},
+		{"v4 quoting protocol 43", icmp4Err(b4, a4, 3, 3, with4Proto(in4, nhRouting, 0, false)), Drop, unsupported},
+		{"v4 quoting protocol 44", icmp4Err(b4, a4, 3, 3, with4Proto(in4, nhFragment, 0, false)), Drop, unsupported},
+		{"v4 quoting protocol 60", icmp4Err(b4, a4, 3, 3, with4Proto(in4, nhDestOpts, 0, false)), Drop, unsupported},
+		{"v4 quoting echo", icmp4Err(b4, a4, 3, 3, echo4), Emitted, none},
+		{"v4 quoting a fragment of ICMP", icmp4Err(b4, a4, 3, 3, with4Proto(echo4, protoICMP, 8, false)), Drop, fragICMP},
+		{"v4 quoting an ICMP error", icmp4Err(b4, a4, 3, 3, icmp4Err(a4, b4, 3, 1, in4)), Drop, unsupported},
+		{"v6 quoting UDP", icmp6Err(b6, a6, 1, 4, in6), Emitted, none},
+		{"v6 quoting next header 1", icmp6Err(b6, a6, 1, 4, icmp1in6), Drop, unsupported},
+		{"v6 quoting echo", icmp6Err(b6, a6, 1, 4, echo6), Emitted, none},
+		{"v6 quoting a fragment of ICMPv6", icmp6Err(b6, a6, 1, 4, withFrag6(echo6[:40+16], 16, false, 9)), Drop, fragICMP},
+		{"v6 quoting an ICMPv6 error", icmp6Err(b6, a6, 1, 4, icmp6Err(a6, b6, 1, 3, in6)), Drop, unsupported},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newT(t, Config{Pairs: []Pair{symPair(t)}})
+			_, v := xlate(tr, tc.pkt, Meta{})
+			if v != tc.want || tc.c(tr.Counters()) != map[Verdict]uint64{Drop: 1}[tc.want] {
+				t.Fatalf("verdict %v, counters %+v; want %v", v, tr.Counters(), tc.want)
+			}
+		})
+	}
+}
