@@ -9,8 +9,10 @@ need_table({'xlat464'}, nil, false)
 need({'xlat464', 'roam_port'}, function(v)
 	return type(v) == 'number' and v % 1 == 0 and v >= 1 and v <= 65535
 end, false, 'be a whole number in [1, 65535] (UDP port)')
--- per-domain HMAC key of those messages; unset: messages are not signed
-need_string({'xlat464', 'roam_secret'}, false)
+-- per-domain HMAC key of those messages; unset: messages are not signed;
+-- empty is an error (it would silently turn signing off)
+need({'xlat464', 'roam_secret'}, function(v) return type(v) == 'string' and v ~= '' end, false,
+	'be a non-empty string (leave it unset for unsigned messages)')
 
 -- the node's own mesh address is made from node_prefix6 (required by
 -- gluon-mesh-babel too); the clients' node-client /64 is node_client_prefix6

@@ -93,6 +93,9 @@ func Run(ctx context.Context, cfg Config, opt Options, log *slog.Logger) error {
 			}
 		}()
 	}
+	if len(cfg.Secret) == 0 {
+		log.Warn("roaming messages are not signed (no xlat464.roam_secret): any mesh node can forge them")
+	}
 	log.Info("running", "node", cfg.NodeAddress, "port", cfg.Port, "clat", cfg.OwnCLAT, "plat", cfg.PLAT,
 		"own_plat", cfg.OwnPLAT, "hmac", len(cfg.Secret) > 0)
 	tick := time.NewTicker(time.Second)

@@ -109,7 +109,7 @@ func Load(root string) (*Config, error) {
 			return nil, &Error{File: gluonPath, Key: "core.domain", Msg: "not set (the active domain is required when " + domainsDir + " exists)"}
 		}
 		if strings.ContainsAny(dom, "/\\") || dom == "." || dom == ".." {
-			return nil, &Error{File: gluonPath, Key: "core.domain", Msg: fmt.Sprintf("%q is not a domain code", dom)}
+			return nil, &Error{File: gluonPath, Key: "core.domain", Msg: Quote(dom) + " is not a domain code"}
 		}
 		c.Domain = dom
 		c.files[1] = filepath.Join(domainsDir, dom+".json")
@@ -247,12 +247,29 @@ func (c *Config) str(m map[string]any, key string) (string, bool, error) {
 	return s, true, nil
 }
 
+// MaxQuoted is how many bytes of a bad value an error message quotes: a
+// site value can be megabytes long, a log line should not be.
+const MaxQuoted = 200
+
+// show renders a non-string value (JSON, at most MaxQuoted bytes of it).
 func show(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Sprint(v)
+		b = []byte(fmt.Sprint(v))
+	}
+	if len(b) > MaxQuoted {
+		return fmt.Sprintf("%s... (%d bytes)", b[:MaxQuoted], len(b))
 	}
 	return string(b)
+}
+
+// Quote quotes a string value for an error message, at most MaxQuoted
+// bytes of it.
+func Quote(s string) string {
+	if len(s) > MaxQuoted {
+		return fmt.Sprintf("%s... (%d bytes)", strconv.Quote(s[:MaxQuoted]), len(s))
+	}
+	return strconv.Quote(s)
 }
 
 func (c *Config) prefix(m map[string]any, key string, check func(netip.Prefix) string) (netip.Prefix, error) {
@@ -262,13 +279,23 @@ func (c *Config) prefix(m map[string]any, key string, check func(netip.Prefix) s
 	}
 	p, perr := netip.ParsePrefix(s)
 	if perr != nil {
-		return netip.Prefix{}, c.errf(key, "%q is not a prefix", s)
+		return netip.Prefix{}, c.errf(key, "%s is not a prefix", Quote(s))
 	}
 	if msg := check(p); msg != "" {
-		return netip.Prefix{}, c.errf(key, "%q %s", s, msg)
+		return netip.Prefix{}, c.errf(key, "%s %s", Quote(s), msg)
 	}
 	return p, nil
 }
+
+// Where a CLAT or PLAT range may lie: global unicast, unique local, or the
+// RFC 8215 local-use translation prefix. Anything else (::/48, link-local,
+// multicast, ...) would make the nodes announce and route addresses that
+// mean something else.
+var (
+	globalUnicast = netip.MustParsePrefix("2000::/3")
+	uniqueLocal   = netip.MustParsePrefix("fc00::/7")
+	rfc8215       = netip.MustParsePrefix("64:ff9b:1::/48")
+)
 
 func range48(p netip.Prefix) string {
 	switch {
@@ -278,6 +305,8 @@ func range48(p netip.Prefix) string {
 		return "is not a /48"
 	case p.Masked() != p:
 		return "has host bits set (want " + p.Masked().String() + ")"
+	case !globalUnicast.Contains(p.Addr()) && !uniqueLocal.Contains(p.Addr()) && p != rfc8215:
+		return "is neither global unicast (2000::/3) nor unique local (fc00::/7) nor 64:ff9b:1::/48"
 	}
 	return ""
 }
@@ -315,7 +344,7 @@ func (c *Config) integer(m map[string]any, key string, def, lo, hi int) (int, er
 	}
 	f, err := n.Float64()
 	if err != nil || f != math.Trunc(f) || f < float64(lo) || f > float64(hi) {
-		return 0, c.errf(key, "%s is not a whole number in [%d, %d]", n, lo, hi)
+		return 0, c.errf(key, "%s is not a whole number in [%d, %d]", show(n), lo, hi)
 	}
 	return int(f), nil
 }
@@ -328,14 +357,11 @@ func (c *Config) parse(m map[string]any) error {
 	if c.PLATRange, err = c.prefix(m, "plat_range", range48); err != nil {
 		return err
 	}
-	if c.CLATRange.IsValid() && c.CLATRange == c.PLATRange {
-		return c.errf("clat_range", "%q is the same /48 as plat_range (CLAT and PLAT /96s must not share a /48)", c.CLATRange.String())
-	}
 	if c.Prefix4, err = c.prefix(m, "prefix4", ipv4Prefix); err != nil {
 		return err
 	}
 	if c.Prefix4.IsValid() && c.Prefix4.Bits() > 30 {
-		return c.errf("prefix4", "%q is longer than /30", c.Prefix4.String())
+		return c.errf("prefix4", "%s is longer than /30", Quote(c.Prefix4.String()))
 	}
 	if v, ok := lookup(m, "next_node"); ok {
 		if _, isObj := v.(map[string]any); !isObj {
@@ -347,10 +373,10 @@ func (c *Config) parse(m map[string]any) error {
 	} else if ok {
 		a, perr := netip.ParseAddr(s)
 		if perr != nil || !a.Is4() {
-			return c.errf("next_node.ip4", "%q is not an IPv4 address", s)
+			return c.errf("next_node.ip4", "%s is not an IPv4 address", Quote(s))
 		}
 		if c.Prefix4.IsValid() && !c.Prefix4.Contains(a) {
-			return c.errf("next_node.ip4", "%q is not inside prefix4 %s", s, c.Prefix4)
+			return c.errf("next_node.ip4", "%s is not inside prefix4 %s", Quote(s), c.Prefix4)
 		}
 		c.NextNodeIP4 = a
 	}
@@ -361,7 +387,7 @@ func (c *Config) parse(m map[string]any) error {
 		return err
 	} else if ok {
 		if len(s) != 64 || !isHex(s) {
-			return c.errf("domain_seed", "%q is not 64 hex digits", s)
+			return c.errf("domain_seed", "%s is not 64 hex digits", Quote(s))
 		}
 		c.DomainSeed = s
 	}
@@ -371,7 +397,41 @@ func (c *Config) parse(m map[string]any) error {
 	if !c.NodeClientPrefix6.IsValid() && c.DomainSeed != "" {
 		c.NodeClientPrefix6 = NodeClientPrefixFromSeed(c.DomainSeed)
 	}
+	if err := c.checkOverlaps(m); err != nil {
+		return err
+	}
 	return c.parseXLAT(m)
+}
+
+// checkOverlaps: the CLAT and PLAT ranges must be disjoint from each other
+// and from the site's other IPv6 prefixes, or a /96 route would capture
+// clients' or nodes' addresses (and the PLAT's source filter would admit them).
+func (c *Config) checkOverlaps(m map[string]any) error {
+	// prefix6 is Gluon's (checked by gluon-core); only its value matters here.
+	var prefix6 netip.Prefix
+	if s, ok, _ := c.str(m, "prefix6"); ok {
+		prefix6, _ = netip.ParsePrefix(s)
+	}
+	others := []struct {
+		key string
+		p   netip.Prefix
+	}{{"plat_range", c.PLATRange}, {"prefix6", prefix6}, {"node_prefix6", c.NodePrefix6},
+		{"node_client_prefix6", c.NodeClientPrefix6}}
+	for _, r := range []struct {
+		key string
+		p   netip.Prefix
+	}{{"clat_range", c.CLATRange}, {"plat_range", c.PLATRange}} {
+		if !r.p.IsValid() {
+			continue
+		}
+		for _, o := range others {
+			if o.key != r.key && o.p.IsValid() && r.p.Overlaps(o.p) {
+				return c.errf(r.key, "%s overlaps %s %s (the CLAT and PLAT /48s must be disjoint from each other and from the site's other prefixes)",
+					Quote(r.p.String()), o.key, o.p)
+			}
+		}
+	}
+	return nil
 }
 
 func (c *Config) parseXLAT(m map[string]any) error {
@@ -402,6 +462,10 @@ func (c *Config) parseXLAT(m map[string]any) error {
 	if s, ok, err := c.str(m, "xlat464.roam_secret"); err != nil {
 		return err
 	} else if ok {
+		if s == "" {
+			// an empty key would silently turn signing off
+			return c.errf("xlat464.roam_secret", "is empty (remove the key to send unsigned roaming messages)")
+		}
 		x.RoamSecret = s
 	}
 	if v, ok := lookup(m, "xlat464.blocked_ipv4"); ok {
@@ -417,10 +481,10 @@ func (c *Config) parseXLAT(m map[string]any) error {
 			}
 			p, perr := netip.ParsePrefix(s)
 			if perr != nil {
-				return c.errf(key, "%q is not a prefix", s)
+				return c.errf(key, "%s is not a prefix", Quote(s))
 			}
 			if msg := ipv4Prefix(p); msg != "" {
-				return c.errf(key, "%q %s", s, msg)
+				return c.errf(key, "%s %s", Quote(s), msg)
 			}
 			x.BlockedIPv4 = append(x.BlockedIPv4, p)
 		}

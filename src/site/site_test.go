@@ -174,7 +174,34 @@ func TestLoadErrors(t *testing.T) {
 		}, dom + `: clat_range: 48 is not a string`},
 		{"same ranges", func(f map[string]string) {
 			f[DomainsDir+"/ffx.json"] = strings.Replace(domainJSON, "64:ff9b:1::/48", "fddd:1337:1337::/48", 1)
-		}, dom + `: clat_range: "fddd:1337:1337::/48" is the same /48 as plat_range`},
+		}, dom + `: clat_range: "fddd:1337:1337::/48" overlaps plat_range fddd:1337:1337::/48`},
+		{"clat multicast", func(f map[string]string) {
+			f[DomainsDir+"/ffx.json"] = strings.Replace(domainJSON, "fddd:1337:1337::/48", "ff02::/48", 1)
+		}, dom + `: clat_range: "ff02::/48" is neither global unicast (2000::/3) nor unique local (fc00::/7) nor 64:ff9b:1::/48`},
+		{"clat link-local", func(f map[string]string) {
+			f[DomainsDir+"/ffx.json"] = strings.Replace(domainJSON, "fddd:1337:1337::/48", "fe80::/48", 1)
+		}, dom + `: clat_range: "fe80::/48" is neither global unicast`},
+		{"plat unspecified", func(f map[string]string) {
+			f[DomainsDir+"/ffx.json"] = strings.Replace(domainJSON, "64:ff9b:1::/48", "::/48", 1)
+		}, dom + `: plat_range: "::/48" is neither global unicast`},
+		{"plat other 64:ff9b", func(f map[string]string) {
+			f[DomainsDir+"/ffx.json"] = strings.Replace(domainJSON, "64:ff9b:1::/48", "64:ff9b:2::/48", 1)
+		}, dom + `: plat_range: "64:ff9b:2::/48" is neither global unicast`},
+		{"clat overlaps prefix6", func(f map[string]string) {
+			f[DomainsDir+"/ffx.json"] = strings.Replace(domainJSON, "fddd:1337:1337::/48", "2001:db8:100::/48", 1)
+		}, dom + `: clat_range: "2001:db8:100::/48" overlaps prefix6 2001:db8:100::/64`},
+		{"plat overlaps node_prefix6", func(f map[string]string) {
+			f[DomainsDir+"/ffx.json"] = strings.Replace(domainJSON, "64:ff9b:1::/48", "fdca:ffee:8::/48", 1)
+		}, dom + `: plat_range: "fdca:ffee:8::/48" overlaps node_prefix6 fdca:ffee:8::/64`},
+		{"empty secret", func(f map[string]string) {
+			f[DomainsDir+"/ffx.json"] = strings.Replace(domainJSON, `"roam_secret": "s3cret"`, `"roam_secret": ""`, 1)
+		}, dom + `: xlat464.roam_secret: is empty (remove the key to send unsigned roaming messages)`},
+		{"huge value", func(f map[string]string) {
+			f[DomainsDir+"/ffx.json"] = strings.Replace(domainJSON, "fddd:1337:1337::/48", strings.Repeat("x", 10<<20), 1)
+		}, dom + `: clat_range: "` + strings.Repeat("x", MaxQuoted) + `"... (10485760 bytes) is not a prefix`},
+		{"huge number", func(f map[string]string) {
+			f[DomainsDir+"/ffx.json"] = strings.Replace(domainJSON, `"probe_interval": 5`, `"probe_interval": `+strings.Repeat("9", 1<<20), 1)
+		}, dom + `: xlat464.probe_interval: ` + strings.Repeat("9", MaxQuoted) + `... (1048576 bytes) is not a whole number`},
 		{"prefix4 host bits", func(f map[string]string) {
 			f[SiteFile] = strings.Replace(siteJSON, "10.80.0.0/16", "10.80.0.1/16", 1)
 		}, site + `: prefix4: "10.80.0.1/16" has host bits set (want 10.80.0.0/16)`},
@@ -230,7 +257,10 @@ func TestLoadErrors(t *testing.T) {
 			}
 			msg := strings.ReplaceAll(err.Error(), root, "")
 			if !strings.HasPrefix(msg, tc.want) {
-				t.Errorf("err = %s\nwant prefix %s", msg, tc.want)
+				t.Errorf("err = %.600s\nwant prefix %.600s", msg, tc.want)
+			}
+			if len(msg) > 2*MaxQuoted+200 {
+				t.Errorf("error message of %d bytes", len(msg))
 			}
 		})
 	}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/gluon-464xlat/gluon-464xlat/site"
 	"github.com/gluon-464xlat/gluon-464xlat/uci"
+	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
 // Step selects a package's upgrade step.
@@ -170,6 +171,11 @@ func apply(root string, pl *plan, opts Options) (*Result, error) {
 		res.Written = append(res.Written, rel)
 	}
 	for _, e := range pl.uci {
+		if e.pkg == xlatconf.File {
+			if err := makePrivate(tree.Path(e.pkg)); err != nil {
+				return res, err
+			}
+		}
 		if opts.Save {
 			rel := "/tmp/.uci/" + e.pkg
 			changed, err := save(tree, e)
@@ -216,4 +222,26 @@ func save(tree *uci.Tree, e uciEdit) (bool, error) {
 	}
 	d, err := tree.Save(p)
 	return len(d) > 0, err
+}
+
+// makePrivate creates path (empty) if it is missing and makes it readable by
+// root only, before the commit writes it: /etc/config/gluon-464xlat holds
+// the roaming secret, and a commit keeps the file's mode (libuci's too).
+func makePrivate(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	f.Close()
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm() != 0o600 {
+		return os.Chmod(path, 0o600)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gluon-464xlat/gluon-464xlat/site"
 	"github.com/gluon-464xlat/gluon-464xlat/uci"
 )
 
@@ -108,7 +109,18 @@ func (r *reader) str(opt, def string) string {
 func (r *reader) path(opt, def string, none bool) string {
 	v := r.str(opt, def)
 	if v != "" && !(none && v == "none") && (!strings.HasPrefix(v, "/") || strings.ContainsAny(v, "\n\x00")) {
-		r.fail(opt, "%q is not an absolute path", v)
+		r.fail(opt, "%s is not an absolute path", site.Quote(v))
+	}
+	return v
+}
+
+// secret reads an HMAC key: absent is "" (unsigned), present must not be
+// empty (an empty key would silently turn signing off). The value is never
+// quoted in an error.
+func (r *reader) secret(opt string) string {
+	v, ok := r.s.Get(opt)
+	if ok && v == "" {
+		r.fail(opt, "is empty (remove the option to send unsigned roaming messages)")
 	}
 	return v
 }
@@ -116,7 +128,7 @@ func (r *reader) path(opt, def string, none bool) string {
 func (r *reader) ifname(opt, def string) string {
 	v := r.str(opt, def)
 	if v == "" || len(v) > 15 || strings.ContainsAny(v, "/ \t\n:") {
-		r.fail(opt, "%q is not an interface name (1..15 characters, no '/', ':' or space)", v)
+		r.fail(opt, "%s is not an interface name (1..15 characters, no '/', ':' or space)", site.Quote(v))
 	}
 	return v
 }
@@ -128,7 +140,7 @@ func (r *reader) integer(opt string, def, lo, hi int) int {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		r.fail(opt, "%q is not a whole number in [%d, %d]", v, lo, hi)
+		r.fail(opt, "%s is not a whole number in [%d, %d]", site.Quote(v), lo, hi)
 		return def
 	}
 	return n
@@ -145,7 +157,7 @@ func (r *reader) seconds(opt string, def time.Duration) time.Duration {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
-		r.fail(opt, "%q is not a positive number of seconds or a duration like 500ms", v)
+		r.fail(opt, "%s is not a positive number of seconds or a duration like 500ms", site.Quote(v))
 		return def
 	}
 	return d
@@ -161,11 +173,11 @@ func (r *reader) prefix(opt string, required bool, check func(netip.Prefix) stri
 	}
 	p, err := netip.ParsePrefix(v)
 	if err != nil {
-		r.fail(opt, "%q is not a prefix", v)
+		r.fail(opt, "%s is not a prefix", site.Quote(v))
 		return netip.Prefix{}
 	}
 	if msg := check(p); msg != "" {
-		r.fail(opt, "%q %s", v, msg)
+		r.fail(opt, "%s %s", site.Quote(v), msg)
 		return netip.Prefix{}
 	}
 	return p
@@ -185,7 +197,7 @@ func (r *reader) addr(opt string, required bool, want4 bool) netip.Addr {
 		if want4 {
 			fam = "IPv4"
 		}
-		r.fail(opt, "%q is not an %s address", v, fam)
+		r.fail(opt, "%s is not an %s address", site.Quote(v), fam)
 		return netip.Addr{}
 	}
 	return a
@@ -286,11 +298,11 @@ func readPLAT(r *reader) *PLAT {
 		for _, v := range o.Values {
 			p, err := netip.ParsePrefix(v)
 			if err != nil {
-				r.fail("blocked_ipv4", "%q is not a prefix", v)
+				r.fail("blocked_ipv4", "%s is not a prefix", site.Quote(v))
 				continue
 			}
 			if msg := v4Prefix(p); msg != "" {
-				r.fail("blocked_ipv4", "%q %s", v, msg)
+				r.fail("blocked_ipv4", "%s %s", site.Quote(v), msg)
 				continue
 			}
 			c.BlockedIPv4 = append(c.BlockedIPv4, p)
@@ -304,7 +316,7 @@ func readRoamd(r *reader) *Roamd {
 		NodeAddress:      r.addr("node_address", true, false),
 		NodeClientPrefix: r.prefix("node_client_prefix", true, v6Len(64)),
 		Port:             r.integer("port", DefaultRoamPort, 1, 65535),
-		Secret:           r.str("secret", ""),
+		Secret:           r.secret("secret"),
 		Socket:           r.str("socket", DefaultRoamdSocket),
 		ClientBridge:     r.ifname("client_bridge", DefaultClientBridge),
 		MeshDevices:      r.s.GetList("mesh_device"),
@@ -317,7 +329,7 @@ func readRoamd(r *reader) *Roamd {
 	}
 	for _, d := range c.MeshDevices {
 		if d == "" || len(d) > 15 {
-			r.fail("mesh_device", "%q is not an interface name", d)
+			r.fail("mesh_device", "%s is not an interface name", site.Quote(d))
 		}
 	}
 	return c

@@ -65,6 +65,7 @@ local dom_b = with(dom_a, { domain_names = { b = 'B' }, prefix4 = '10.82.0.0/16'
 	['next_node.ip4'] = '10.82.0.1', ['xlat464.roam_secret'] = 'b-secret' })
 
 local RANGE = 'be an IPv6 /48 written as "<x>:<y>:<z>::/48"'
+local ALLOWED = 'lie in global unicast (2000::/3) or unique local (fc00::/7) space, or be 64:ff9b:1::/48'
 local C, P, R = 'gluon-464xlat-clat/check_site.lua', 'gluon-464xlat-plat/check_site.lua',
 	'gluon-l3roamd-xlat/check_site.lua'
 local S = 'files/scripts/checksite/selftest_check.lua'
@@ -130,8 +131,27 @@ return {
 		domains = { a = dom_a, b = with(dom_b, { clat_range = 'fdff::/48' }) },
 		err = 'domains/b.conf error: expected clat_range to ' .. RANGE },
 
+	{ check = C, name = 'clat_range multicast', site = with(site, { clat_range = 'ff02:0:0::/48' }),
+		err = 'site.conf error: expected clat_range to ' .. ALLOWED .. ', but it is "ff02:0:0::/48"' },
+	{ check = C, name = 'clat_range link-local', site = with(site, { clat_range = 'fe80:0:0::/48' }),
+		err = 'expected clat_range to ' .. ALLOWED },
+	{ check = C, name = 'plat_range unspecified', site = with(site, { plat_range = '0:0:0::/48' }),
+		err = 'expected plat_range to ' .. ALLOWED },
+	{ check = C, name = 'plat_range 64:ff9b:2::/48', site = with(site, { plat_range = '64:ff9b:2::/48' }),
+		err = 'expected plat_range to ' .. ALLOWED },
+	{ check = C, name = 'clat_range over prefix6', site = with(site, { clat_range = 'fdca:ffee:80::/48' }),
+		err = 'site.conf error: expected clat_range to not overlap prefix6 or node_prefix6' },
+	{ check = C, name = 'domains: plat_range over node_prefix6', site = base_site,
+		domains = { a = with(dom_a, { plat_range = 'fdca:ffee:81::/48' }) },
+		err = 'domains/a.conf error: expected plat_range to not overlap prefix6 or node_prefix6' },
+
 	-- gluon-464xlat-plat
 	{ check = P, name = 'minimal site', site = site, ok = true },
+	{ check = P, name = 'plat_range 64:ff9b:1::/48 (RFC 8215)', site = with(site, { plat_range = '64:ff9b:1::/48' }), ok = true },
+	{ check = P, name = 'plat_range multicast', site = with(site, { plat_range = 'ff02:0:1::/48' }),
+		err = 'site.conf error: expected plat_range to ' .. ALLOWED },
+	{ check = P, name = 'plat_range over node_prefix6', site = with(site, { plat_range = 'fdca:ffee:80::/48' }),
+		err = 'site.conf error: expected plat_range to not overlap prefix6 or node_prefix6' },
 	{ check = P, name = 'site with blocked_ipv4', site = tuned, ok = true },
 	{ check = P, name = 'two domains', site = base_site, domains = { a = dom_a, b = dom_b }, ok = true },
 	{ check = P, name = 'plat_range unset', site = with(site, { plat_range = false }),
@@ -167,7 +187,9 @@ return {
 	{ check = R, name = 'roam_port a string', site = with(site, { ['xlat464.roam_port'] = '5524' }),
 		err = 'but it is "5524" (a string value)' },
 	{ check = R, name = 'roam_secret a number', site = with(site, { ['xlat464.roam_secret'] = 1234 }),
-		err = 'site.conf error: expected xlat464.roam_secret to be a string, but it is 1234 (a number value)' },
+		err = 'site.conf error: expected xlat464.roam_secret to be a non-empty string (leave it unset for unsigned messages), but it is 1234 (a number value)' },
+	{ check = R, name = 'roam_secret empty', site = with(site, { ['xlat464.roam_secret'] = '' }),
+		err = 'site.conf error: expected xlat464.roam_secret to be a non-empty string (leave it unset for unsigned messages), but it is ""' },
 	{ check = R, name = 'domains: roam_secret in site.conf, one per domain', site = with(base_site, { ['xlat464.roam_secret'] = 'x' }),
 		domains = { a = dom_a, b = dom_b }, ok = true },
 	{ check = R, name = 'node_prefix6 unset', site = with(site, { node_prefix6 = false }),

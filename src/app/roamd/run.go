@@ -141,6 +141,9 @@ func (f *runFlags) config() (roamd.Config, roamd.Options, error) {
 		b, err := os.ReadFile(filepath.Join(f.root, f.secretFile))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("option --secret-file: %w", err))
+		} else if len(strings.TrimSpace(string(b))) == 0 {
+			// an empty key would silently turn signing off
+			errs = append(errs, fmt.Errorf("option --secret-file: %s is empty", f.secretFile))
 		}
 		cfg.Secret = []byte(strings.TrimSpace(string(b)))
 	}
