@@ -44,7 +44,7 @@ local range_allowed_text = 'lie in global unicast (2000::/3) or unique local (fc
 -- a /48 range and a /64 ("<addr>/64") overlap when their first three groups agree
 local function overlaps64(range, p64)
 	local r = ipv6_groups(range:match('^(.*)/48$'))
-	local p = type(p64) == 'string' and ipv6_groups(p64:match('^(.*)/64$'))
+	local p = type(p64) == 'string' and ipv6_groups(p64:match('^(.*)/64$')) or nil
 	return r ~= nil and p ~= nil and r[1] == p[1] and r[2] == p[2] and r[3] == p[3]
 end
 -- prefix6 and node_prefix6 are Gluon's own keys (gluon-core and gluon-mesh-babel check them)
