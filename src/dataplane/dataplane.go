@@ -75,6 +75,9 @@ func Open(ctx context.Context, dev string, mtu int, cfg translator.Config, opts 
 	}
 	if !opts.Userspace {
 		err := nat46.Available(path)
+		if err == nil && cfg.StrictWKP {
+			return nil, fmtDev(dev, errors.New("StrictWKP (RFC 6052 §3.1) needs the userspace translator: the nat46 module does not enforce it"))
+		}
 		if err == nil {
 			be, err := OpenNat46(path, dev, cfg.Pairs)
 			if err != nil || mtu <= 0 {

@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/vishvananda/netns"
@@ -138,4 +140,22 @@ func tcp4(payload int) []byte {
 	p[32] = 5 << 4
 	p[33] = 0x10 // ACK
 	return p
+}
+
+// The nat46 module cannot enforce RFC 6052 §3.1: asking for it with the module present is
+// an error, not a silently lax translator.
+func TestOpenStrictWKPNeedsUserspace(t *testing.T) {
+	ctl := filepath.Join(t.TempDir(), "control")
+	if err := os.WriteFile(ctl, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err := translator.ParsePair("local.style RFC6052 local.v6 2001:db8:1::/96 remote.style RFC6052 remote.v6 64:ff9b::/96")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(context.Background(), "x2strict", 1480, translator.Config{Pairs: []translator.Pair{p}, StrictWKP: true},
+		Options{ControlPath: ctl})
+	if err == nil || !strings.Contains(err.Error(), "StrictWKP") {
+		t.Fatalf("Open with nat46 and StrictWKP: %v", err)
+	}
 }

@@ -15,6 +15,8 @@ type cside struct {
 	m6hi   uint64 // IPv6 mask
 	m6lo   uint64
 	v6len  int
+
+	wkpStrict bool // Config.StrictWKP and this is 64:ff9b::/96: non-global IPv4 not covered
 }
 
 type cpair struct {
@@ -81,6 +83,9 @@ func (c *cside) to6(a []byte, out []byte) bool {
 	}
 	switch c.style {
 	case StyleRFC6052:
+		if c.wkpStrict && !global4(a) {
+			return false
+		}
 		copy(out[:16], c.v6[:])
 		p := c.v6len / 8
 		for i := 0; i < 4; i++ {
@@ -136,7 +141,7 @@ func (c *cside) to4(a []byte, out []byte) bool {
 			out[i] = a[p]
 			p++
 		}
-		return true
+		return !c.wkpStrict || global4(out)
 	default:
 		hb := 32 - c.v4len
 		var host uint64
@@ -163,6 +168,8 @@ type mapResult uint8
 const (
 	srcOK mapResult = 1 << iota
 	dstOK
+	srcWKP // refused by a strict Well-Known-Prefix side (see wkp.go)
+	dstWKP
 	bothOK = srcOK | dstOK
 )
 
@@ -200,9 +207,9 @@ func (t *Translator) map46(src, dst, src6, dst6 []byte, swap bool) mapResult {
 	// partial result: report the first destination match (needed for RFC 6791 handling)
 	if ever&dstOK != 0 {
 		copy(dst6[:16], tmp[:])
-		return dstOK
+		return dstOK | t.wkpRefused(src, dst, false, swap)
 	}
-	return 0
+	return t.wkpRefused(src, dst, false, swap)
 }
 
 // map64 maps IPv6 src/dst into src4/dst4. Outer: src with remote, dst with local; inner
@@ -235,7 +242,7 @@ func (t *Translator) map64(src, dst, src4, dst4 []byte, swap bool) mapResult {
 	}
 	if ever&dstOK != 0 {
 		copy(dst4[:4], tmp[:])
-		return dstOK
+		return dstOK | t.wkpRefused(src, dst, true, swap)
 	}
-	return 0
+	return t.wkpRefused(src, dst, true, swap)
 }

@@ -2,6 +2,7 @@ package translator
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"testing"
 )
 
@@ -114,5 +115,73 @@ func TestICMPErrorInnerProtocols(t *testing.T) {
 				t.Fatalf("verdict %v, counters %+v; want %v", v, tr.Counters(), tc.want)
 			}
 		})
+	}
+}
+
+// RFC 6052 §3.1: with StrictWKP, no address of 64:ff9b::/96 may embed a non-global IPv4
+// address; other prefixes embed anything.
+func TestStrictWKP(t *testing.T) {
+	wkp, err := ParsePair("local.style NONE local.v4 192.0.0.1/32 local.v6 2001:db8::464/128 remote.style RFC6052 remote.v6 64:ff9b::/96")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsp := wkp
+	nsp.Remote.V6 = netip.MustParsePrefix("2001:db8:64::/96")
+	const clat = "2001:db8::464"
+	tests := []struct {
+		name   string
+		pair   Pair
+		strict bool
+		pkt    []byte
+		want   Verdict
+	}{
+		{"off: 4->6 private", wkp, false, mk4("192.0.0.1", "10.1.2.3", protoUDP, nil, pktOpt{}), Forward},
+		{"off: 6->4 private", wkp, false, mk6("64:ff9b::10.1.2.3", clat, protoUDP, nil, pktOpt{}), Forward},
+		{"4->6 global", wkp, true, mk4("192.0.0.1", "9.9.9.9", protoUDP, nil, pktOpt{}), Forward},
+		{"6->4 global", wkp, true, mk6("64:ff9b::9.9.9.9", clat, protoTCP, nil, pktOpt{}), Forward},
+		{"4->6 RFC 1918", wkp, true, mk4("192.0.0.1", "10.1.2.3", protoUDP, nil, pktOpt{}), Drop},
+		{"4->6 shared 100.64/10", wkp, true, mk4("192.0.0.1", "100.100.1.1", protoTCP, nil, pktOpt{}), Drop},
+		{"4->6 documentation", wkp, true, mk4("192.0.0.1", "198.51.100.7", protoICMP, nil, pktOpt{}), Drop},
+		{"6->4 RFC 1918", wkp, true, mk6("64:ff9b::192.168.1.1", clat, protoUDP, nil, pktOpt{}), Drop},
+		{"6->4 link-local", wkp, true, mk6("64:ff9b::169.254.0.1", clat, protoICMPv6, nil, pktOpt{icmpType: 129}), Drop},
+		{"network-specific prefix: private allowed", nsp, true, mk4("192.0.0.1", "10.1.2.3", protoUDP, nil, pktOpt{}), Forward},
+		{"network-specific prefix 6->4", nsp, true, mk6("2001:db8:64::10.1.2.3", clat, protoUDP, nil, pktOpt{}), Forward},
+		{"ICMPv6 error from a private router", wkp, true,
+			icmp6Err("64:ff9b::10.0.0.1", clat, 3, 0, mk6(clat, "64:ff9b::9.9.9.9", protoUDP, payloadN(8), pktOpt{})), Drop},
+		{"ICMPv6 error about a packet to a private address", wkp, true,
+			icmp6Err("64:ff9b::9.9.9.9", clat, 1, 4, mk6(clat, "64:ff9b::10.0.0.1", protoUDP, payloadN(8), pktOpt{})), Drop},
+		{"ICMPv6 error, global addresses", wkp, true,
+			icmp6Err("64:ff9b::9.9.9.9", clat, 1, 4, mk6(clat, "64:ff9b::8.8.4.4", protoUDP, payloadN(8), pktOpt{})), Emitted},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := newT(t, Config{Pairs: []Pair{tc.pair}, StrictWKP: tc.strict, RFC6791: netip.MustParseAddr("192.0.0.2")})
+			_, v := xlate(tr, tc.pkt, Meta{})
+			var wantDrops uint64
+			if tc.want == Drop {
+				wantDrops = 1
+			}
+			if c := tr.Counters(); v != tc.want || c.DropWKPNonGlobal != wantDrops {
+				t.Fatalf("verdict %v, counters %+v; want %v", v, c, tc.want)
+			}
+		})
+	}
+}
+
+func TestGlobal4(t *testing.T) {
+	for a, want := range map[string]bool{
+		"9.9.9.9": true, "0.1.2.3": false, "10.255.255.255": false, "100.63.255.255": true,
+		"100.64.0.0": false, "100.127.255.255": false, "100.128.0.0": true, "127.0.0.1": false,
+		"169.254.1.1": false, "172.15.255.255": true, "172.16.0.0": false, "172.31.255.255": false,
+		"172.32.0.0": true, "192.0.0.8": false, "192.0.0.9": true, "192.0.0.10": true, "192.0.0.170": false,
+		"192.0.2.1": false, "192.0.3.1": true, "192.168.0.1": false, "198.17.255.255": true,
+		"198.18.0.0": false, "198.19.255.255": false, "198.20.0.0": true, "198.51.100.1": false,
+		"203.0.113.9": false, "203.0.114.9": true, "224.0.0.1": false, "240.0.0.1": false,
+		"255.255.255.255": false, "223.255.255.255": true,
+	} {
+		b := netip.MustParseAddr(a).As4()
+		if got := global4(b[:]); got != want {
+			t.Errorf("global4(%s) = %v, want %v", a, got, want)
+		}
 	}
 }

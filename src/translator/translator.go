@@ -62,12 +62,13 @@ type Config struct {
 	RFC6791 netip.Addr
 	// RFC6791v6 is the IPv6 source for ICMPv4 errors whose source cannot be translated (optional).
 	RFC6791v6 netip.Addr
-	// AmendUDPZeroChecksum documents the default: an unfragmented IPv4 UDP packet with
-	// checksum 0 gets a computed checksum. It has no effect unless DropUDPZeroChecksum is set.
-	AmendUDPZeroChecksum bool
 	// DropUDPZeroChecksum drops unfragmented IPv4 UDP packets with checksum 0 (and answers
-	// ICMPv4 3/13 like Jool) instead of computing a checksum.
+	// ICMPv4 3/13 like Jool) instead of computing a checksum (the default).
 	DropUDPZeroChecksum bool
+	// StrictWKP enforces RFC 6052 §3.1: no address of the Well-Known Prefix 64:ff9b::/96
+	// embeds a non-global IPv4 address (RFC 1918, 100.64/10, documentation, ...); such
+	// packets are dropped and counted in DropWKPNonGlobal. Off by default, like nat46 and Jool.
+	StrictWKP bool
 	// RouterMode decrements TTL / Hop Limit like a router (Jool); TTL<=1 -> ICMP Time
 	// Exceeded. Default false: copy it, like nat46 (the kernel decremented already).
 	RouterMode bool
@@ -102,13 +103,14 @@ type Counters struct {
 	DropUDPZeroCsum    uint64 // UDP with checksum 0: IPv4 that cannot or may not be amended, every IPv6 one (RFC 8200)
 	DropSourceRoute    uint64 // IPv4 unexpired source route / IPv6 Routing header with Segments Left != 0
 	DropIllegalSource  uint64 // IPv4 0/8, 127/8, multicast, ... or IPv6 ::, ::1, multicast source
+	DropWKPNonGlobal   uint64 // StrictWKP: a 64:ff9b::/96 address with a non-global IPv4 address
 }
 
 type counters struct {
 	translated46, translated64, icmpErr46, icmpErr64, fragmented, generatedErr, rateLimited atomic.Uint64
 
 	dropMalformed, dropNoMapping, dropUnsupported, dropFragICMP, dropTooBig, dropTTL,
-	dropBadICMPCsum, dropUDPZero, dropSourceRoute, dropIllegalSrc atomic.Uint64
+	dropBadICMPCsum, dropUDPZero, dropSourceRoute, dropIllegalSrc, dropWKP atomic.Uint64
 }
 
 // Translator translates packets. It is immutable after New and safe for concurrent use.
@@ -167,7 +169,10 @@ func New(cfg Config) (*Translator, error) {
 		if err := p.Validate(); err != nil {
 			return nil, fmt.Errorf("translator config: pair %d: %w", i, err)
 		}
-		t.pairs = append(t.pairs, compilePair(p))
+		cp := compilePair(p)
+		cp.local.wkpStrict = cfg.StrictWKP && cp.local.isWKP()
+		cp.remote.wkpStrict = cfg.StrictWKP && cp.remote.isWKP()
+		t.pairs = append(t.pairs, cp)
 	}
 	t.scratch.New = func() any { b := make([]byte, scratchSize); return &b }
 	return t, nil
@@ -201,6 +206,7 @@ func (t *Translator) Counters() Counters {
 		DropUDPZeroCsum:    c.dropUDPZero.Load(),
 		DropSourceRoute:    c.dropSourceRoute.Load(),
 		DropIllegalSource:  c.dropIllegalSrc.Load(),
+		DropWKPNonGlobal:   c.dropWKP.Load(),
 	}
 }
 

@@ -113,8 +113,8 @@ func (t *Translator) translate46(buf []byte, off, n int, meta Meta, sink Sink) (
 		return t.drop(&t.c.dropIllegalSrc)
 	}
 	var s6, d6 [16]byte
-	if t.map46(b[12:16], b[16:20], s6[:], d6[:], false) != bothOK {
-		return t.drop(&t.c.dropNoMapping)
+	if r := t.map46(b[12:16], b[16:20], s6[:], d6[:], false); r != bothOK {
+		return t.drop(t.noMapping(r))
 	}
 	ttl := b[8]
 	if t.cfg.RouterMode {
@@ -310,12 +310,12 @@ func (t *Translator) icmpErr46(b []byte, ihl int, sink Sink) (int, int, Verdict)
 		return t.drop(&t.c.dropUnsupported)
 	}
 	var is6, id6, s6, d6 [16]byte
-	if t.map46(inner[12:16], inner[16:20], is6[:], id6[:], true) != bothOK {
-		return t.drop(&t.c.dropNoMapping)
+	if r := t.map46(inner[12:16], inner[16:20], is6[:], id6[:], true); r != bothOK {
+		return t.drop(t.noMapping(r))
 	}
 	r := t.map46(b[12:16], b[16:20], s6[:], d6[:], false)
 	if r&dstOK == 0 {
-		return t.drop(&t.c.dropNoMapping)
+		return t.drop(t.noMapping(r))
 	}
 	if r&srcOK == 0 {
 		switch {

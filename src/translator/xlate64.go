@@ -133,8 +133,8 @@ func (t *Translator) translate64(buf []byte, off, n int, meta Meta, sink Sink) (
 		return t.icmpErr64(b, e, sink)
 	}
 	var s4, d4 [4]byte
-	if t.map64(b[8:24], b[24:40], s4[:], d4[:], false) != bothOK {
-		return t.drop(&t.c.dropNoMapping)
+	if r := t.map64(b[8:24], b[24:40], s4[:], d4[:], false); r != bothOK {
+		return t.drop(t.noMapping(r))
 	}
 	hop := b[7]
 	if t.cfg.RouterMode {
@@ -315,12 +315,15 @@ func (t *Translator) icmpErr64(b []byte, e ext6, sink Sink) (int, int, Verdict) 
 		return t.drop(&t.c.dropUnsupported)
 	}
 	var is4, id4, s4, d4 [4]byte
-	if t.map64(inner[8:24], inner[24:40], is4[:], id4[:], true) != bothOK {
-		return t.drop(&t.c.dropNoMapping)
+	if r := t.map64(inner[8:24], inner[24:40], is4[:], id4[:], true); r != bothOK {
+		return t.drop(t.noMapping(r))
 	}
 	r := t.map64(b[8:24], b[24:40], s4[:], d4[:], false)
 	if r&dstOK == 0 {
-		return t.drop(&t.c.dropNoMapping)
+		return t.drop(t.noMapping(r))
+	}
+	if r&srcWKP != 0 { // RFC 6052 §3.1: drop, not RFC 6791
+		return t.drop(&t.c.dropWKP)
 	}
 	if r&srcOK == 0 {
 		if t.cfg.RFC6791.IsValid() {

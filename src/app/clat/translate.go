@@ -36,6 +36,7 @@ func runTranslate(args []string) int {
 	queues := fs.Int("queues", 1, "TUN queues (worker goroutines)")
 	rfc6791 := fs.String("rfc6791", "", "IPv4 source for ICMPv6 errors from untranslatable sources (default: the translated destination, like nat46)")
 	coalesce := fs.Bool("udp-coalesce", true, "write runs of one UDP flow as UDP GSO super-packets")
+	strictWKP := fs.Bool("strict-wkp", false, "RFC 6052 §3.1: drop packets whose 64:ff9b::/96 address embeds a non-global IPv4 address")
 	verbose := fs.Bool("v", false, "debug logging")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -45,6 +46,7 @@ func runTranslate(args []string) int {
 		return 2
 	}
 	cfg, err := translateConfig(rules, *mtu, *rfc6791)
+	cfg.StrictWKP = *strictWKP
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "xlat-clat translate: %v\n", err)
 		return 2

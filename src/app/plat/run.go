@@ -143,6 +143,7 @@ func runDaemon(args []string) int {
 	var cf configFlags
 	cf.register(fs)
 	backend := fs.String("backend", "auto", "translator: auto, userspace, nat46 or tayga")
+	strictWKP := fs.Bool("strict-wkp", false, "RFC 6052 §3.1: drop packets whose 64:ff9b::/96 address embeds a non-global IPv4 address (userspace translator only)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -152,7 +153,7 @@ func runDaemon(args []string) int {
 		log.Error("configuration", "err", err)
 		return 1
 	}
-	open, name, err := chooseBackend(*backend, cf.root, log)
+	open, name, err := chooseBackend(*backend, cf.root, *strictWKP, log)
 	if err != nil {
 		log.Error("translator backend", "err", err)
 		return 1
@@ -179,13 +180,16 @@ func runDaemon(args []string) int {
 // chooseBackend picks the translator: dataplane.Open (the nat46 module where
 // its control file exists, else the userspace translator on a TUN device),
 // or TAYGA as a reference.
-func chooseBackend(want, root string, log *slog.Logger) (platd.OpenFunc, string, error) {
+func chooseBackend(want, root string, strictWKP bool, log *slog.Logger) (platd.OpenFunc, string, error) {
 	switch want {
 	case "auto", "nat46":
-		return dataplaneOpener(dataplane.Options{Logger: log}), "dataplane", nil
+		return dataplaneOpener(dataplane.Options{Logger: log}, strictWKP), "dataplane", nil
 	case "userspace":
-		return dataplaneOpener(dataplane.Options{Userspace: true, Logger: log}), "userspace", nil
+		return dataplaneOpener(dataplane.Options{Userspace: true, Logger: log}, strictWKP), "userspace", nil
 	case "tayga":
+		if strictWKP {
+			return nil, "", errors.New("backend tayga: --strict-wkp is for the built-in translator (TAYGA has its own wkpf-strict)")
+		}
 		if _, err := exec.LookPath("tayga"); err != nil {
 			return nil, "", fmt.Errorf("backend tayga: %w", err)
 		}
@@ -195,9 +199,9 @@ func chooseBackend(want, root string, log *slog.Logger) (platd.OpenFunc, string,
 }
 
 // dataplaneOpener adapts dataplane.Open to platd.OpenFunc.
-func dataplaneOpener(opts dataplane.Options) platd.OpenFunc {
+func dataplaneOpener(opts dataplane.Options, strictWKP bool) platd.OpenFunc {
 	return func(ctx context.Context, dev string, mtu int, rules []string) (platd.Backend, error) {
-		cfg := translator.Config{MTU6: mtu}
+		cfg := translator.Config{MTU6: mtu, StrictWKP: strictWKP}
 		for _, r := range rules {
 			p, err := translator.ParsePair(r)
 			if err != nil {
@@ -225,6 +229,7 @@ func (c countedBackend) Counters() map[string]uint64 {
 		"translated_4to6": t.Translated46, "translated_6to4": t.Translated64,
 		"drop_no_mapping": t.DropNoMapping, "drop_malformed": t.DropMalformed,
 		"drop_unsupported": t.DropUnsupported, "drop_too_big": t.DropTooBig,
-		"drop_illegal_source": t.DropIllegalSource,
+		"drop_illegal_source": t.DropIllegalSource, "drop_udp_zero_csum": t.DropUDPZeroCsum,
+		"drop_wkp_non_global": t.DropWKPNonGlobal,
 	}
 }
