@@ -25,9 +25,12 @@ const (
 	BabelConf = "etc/gluon-babeld.conf"
 	// NAT66Include is the PLAT's fw3 include script (NAT66 in ip6tables).
 	NAT66Include = "etc/firewall.gluon-464xlat-plat"
-	// DHCPScript is the dnsmasq lease hook of gluon-l3roamd-xlat (the
-	// roaming package installs it; it runs `l3roamd-xlat lease "$@"`).
-	DHCPScript = "/lib/gluon/l3roamd-xlat/dhcp-script"
+	// legacyDHCPScript is the dnsmasq dhcpscript earlier versions of
+	// gluon-l3roamd-xlat set; the step removes it. Leases now reach
+	// l3roamd-xlat as OpenWrt "dhcp" hotplug events
+	// (/etc/hotplug.d/dhcp/50-gluon-l3roamd-xlat), so dnsmasq's dhcpscript
+	// stays free for the operator.
+	legacyDHCPScript = "/lib/gluon/l3roamd-xlat/dhcp-script"
 	// DHCPLeaseTime is the clients' IPv4 lease time.
 	DHCPLeaseTime = "12h"
 )
@@ -539,9 +542,10 @@ func planRoamd(cfg *site.Config, pkg string) (*plan, error) {
 		}},
 		uciEdit{pkg: "dhcp", fn: func(p *uci.Package) error {
 			// address continuity (files/docs/roaming.md): dnsmasq renews a
-			// roamed client's lease instead of NAKing it (authoritative),
-			// reads the daemon's MAC,IP reservations (hostsfile) and tells
-			// the daemon about leases (lease hook)
+			// roamed client's lease instead of NAKing it (authoritative) and
+			// reads the daemon's MAC,IP reservations (hostsfile); leases
+			// reach the daemon through OpenWrt's dhcp hotplug events, not
+			// through dnsmasq's dhcpscript, which stays the operator's
 			ds := p.SectionsOfType("dnsmasq")
 			var s *uci.Section
 			if len(ds) == 0 {
@@ -551,7 +555,10 @@ func planRoamd(cfg *site.Config, pkg string) (*plan, error) {
 			} else {
 				s = ds[0]
 			}
-			set(s, "authoritative", "1", "dhcphostsfile", roamd.HostsFile, "dhcpscript", DHCPScript)
+			set(s, "authoritative", "1", "dhcphostsfile", roamd.HostsFile)
+			if v, ok := s.Get("dhcpscript"); ok && v == legacyDHCPScript {
+				s.Delete("dhcpscript")
+			}
 			pidfile = "/var/run/dnsmasq/dnsmasq." + s.Name + ".pid"
 			return nil
 		}},

@@ -3,7 +3,10 @@
 # POSIX sh (dash) the way rc.common sources it, with procd_* and uci replaced
 # by functions that log their arguments; the log must show the daemon
 # started as "<command> run" with respawn, stdout/stderr to syslog, the config
-# file watched and a reload trigger on it, START after babeld (45), and no
+# file watched and a reload trigger on it, the daemon's network device as
+# procd netdev with a reload on netifd interface events (Gluon's
+# "interface.*" raw trigger), the respawn values 3600 5 0 unless
+# gluon-464xlat.procd overrides them, START after babeld (45), and no
 # instance when the node has no section for that daemon.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -22,9 +25,11 @@ if [ -e /etc/init.d/dnsmasq ]; then
 	precreated=1
 fi
 
-# run_script SCRIPT SECTION_PRESENT(0|1): prints the procd calls. uci answers
-# the section's type for "<config>.<section>", a path under $tmp for options
-# naming files (e.g. roamd.dhcp_hostsfile), nothing else; runs in $tmp.
+# run_script SCRIPT SECTION_PRESENT(0|1|2): prints the procd calls. uci
+# answers the section's type for "<config>.<section>", a path under $tmp for
+# options naming files (e.g. roamd.dhcp_hostsfile), with 2 also the
+# operator's overrides (procd.respawn_* 60 10 3, devices "ovr0"), nothing
+# else; runs in $tmp.
 run_script() {
 	(cd "$tmp" && sh -s "$top/$1" "$2" "$tmp" <<'SH'
 script=$1 present=$2 tmp=$3
@@ -32,9 +37,19 @@ procd_open_instance() { echo "open_instance"; }
 procd_set_param() { echo "set_param $*"; }
 procd_close_instance() { echo "close_instance"; }
 procd_add_reload_trigger() { echo "reload_trigger $*"; }
+procd_open_trigger() { echo "open_trigger"; }
+procd_add_raw_trigger() { echo "raw_trigger $*"; }
+procd_close_trigger() { echo "close_trigger"; }
 uci() {
-	[ "$present" = 1 ] || return 1
+	[ "$present" != 0 ] || return 1
+	case "$present $*" in
+	"2 "*.procd.respawn_threshold) echo 60 ;;
+	"2 "*.procd.respawn_timeout) echo 10 ;;
+	"2 "*.procd.respawn_retry) echo 3 ;;
+	"2 "*.*_device | "2 "*.*_bridge) echo ovr0 ;;
+	esac
 	case "$*" in
+	*.procd.* | *.*_device | *.*_bridge) [ "$present" = 1 ] || return 0; return 1 ;;
 	*.*.*file*) echo "$tmp/${*##*.}" ;;
 	*.*.*) return 1 ;;
 	*) echo section ;;
@@ -49,20 +64,23 @@ SH
 }
 
 declare -A starts
-for p in gluon-464xlat-clat:xlat-clat:clat gluon-464xlat-plat:xlat-plat:plat gluon-l3roamd-xlat:l3roamd-xlat:roamd; do
-	pkg=${p%%:*} rest=${p#*:}
-	cmd=${rest%%:*}
+for p in gluon-464xlat-clat:xlat-clat:clat:br-client gluon-464xlat-plat:xlat-plat:plat:br-wan gluon-l3roamd-xlat:l3roamd-xlat:roamd:br-client; do
+	IFS=: read -r pkg cmd sec dev <<<"$p"
 	s=$pkg/files/etc/init.d/$pkg
 	log=$(run_script "$s" 1)
 	want=(
 		"open_instance"
 		"set_param command /usr/sbin/$cmd run"
 		"set_param respawn 3600 5 0"
+		"set_param netdev $dev"
 		"set_param stdout 1"
 		"set_param stderr 1"
 		"set_param file /etc/config/gluon-464xlat"
 		"close_instance"
 		"reload_trigger gluon-464xlat"
+		"open_trigger"
+		"raw_trigger interface.* 0 /etc/init.d/$pkg reload"
+		"close_trigger"
 	)
 	ok=1
 	for w in "${want[@]}"; do
@@ -72,9 +90,15 @@ for p in gluon-464xlat-clat:xlat-clat:clat gluon-464xlat-plat:xlat-plat:plat glu
 	grep -q 'USE_PROCD=1' <<<"$log" || { fail "$pkg: USE_PROCD not 1"; ok=0; }
 	if [ -z "$start" ] || [ "$start" -le 45 ]; then fail "$pkg: START=$start, must come after babeld (45)"; ok=0; fi
 	starts[$pkg]=$start
-	[ $ok = 0 ] || pass "$pkg: procd instance '$cmd run' (START=$start), respawn, syslog, config watched, reload trigger"
+	[ $ok = 0 ] || pass "$pkg: procd instance '$cmd run' (START=$start), respawn 3600 5 0, netdev $dev, syslog, config watched, reload on config and interface events"
+	log=$(run_script "$s" 2)
+	if grep -qxF "set_param respawn 60 10 3" <<<"$log" && grep -qxF "set_param netdev ovr0" <<<"$log"; then
+		pass "$pkg: respawn and netdev follow gluon-464xlat.procd.respawn_* and the section's device option"
+	else
+		fail "$pkg: overrides not used: $(grep -E 'respawn|netdev' <<<"$log" | tr '\n' ' ')"
+	fi
 	log=$(run_script "$s" 0)
-	if grep -q open_instance <<<"$log"; then fail "$pkg: instance started without its UCI section"; else pass "$pkg: no instance without section gluon-464xlat.${rest#*:}"; fi
+	if grep -q open_instance <<<"$log"; then fail "$pkg: instance started without its UCI section"; else pass "$pkg: no instance without section gluon-464xlat.$sec"; fi
 	if shellcheck -s sh "$s"; then pass "$pkg: shellcheck -s sh"; else fail "$pkg: shellcheck"; fi
 done
 # l3roamd-xlat's init makes dnsmasq's hosts file (option dhcp_hostsfile)

@@ -16,11 +16,7 @@ fails=0
 fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 pass() { echo "ok   $*"; }
 
-if [ ! -f "$ic" ]; then
-	fail "$ic missing"
-	echo "site targets: $fails failed"
-	exit 1
-fi
+[ -f "$ic" ] || { echo "FAIL $ic missing"; exit 1; }
 goarch=" $(awk '$1 == "go_arch_depends" { $1 = ""; print }' "$facts") "
 [ -n "${goarch// /}" ] || fail "no go_arch_depends line in $facts"
 

@@ -54,8 +54,8 @@ for p in "${packages[@]}"; do
 	done
 done
 
-f=$stage/gluon-l3roamd-xlat/lib/gluon/l3roamd-xlat/dhcp-script
-if [ -x "$f" ] && grep -q 'l3roamd-xlat lease' "$f"; then pass "gluon-l3roamd-xlat: dnsmasq dhcp-script hands leases to l3roamd-xlat"; else fail "gluon-l3roamd-xlat: no executable lib/gluon/l3roamd-xlat/dhcp-script"; fi
+f=$stage/gluon-l3roamd-xlat/etc/hotplug.d/dhcp/50-gluon-l3roamd-xlat
+if [ -f "$f" ] && grep -q 'l3roamd-xlat}" lease' "$f"; then pass "gluon-l3roamd-xlat: dhcp hotplug hook hands leases to l3roamd-xlat"; else fail "gluon-l3roamd-xlat: no /etc/hotplug.d/dhcp/50-gluon-l3roamd-xlat"; fi
 
 # 2. no path installed by two packages (directories may be shared)
 dups=$(for p in "$bin" "${packages[@]}"; do
