@@ -1,13 +1,20 @@
 #!/bin/bash
-# The Go build the OpenWrt packages feed will do: src/go.mod's go line and
-# every module's go line at most the feed's Go (1.21: OpenWrt 23.05, base of
-# Gluon v2023.2.x, builds with GOTOOLCHAIN=local), no toolchain line, and,
+# The Go build the OpenWrt packages feed will do for gluon-464xlat-bin: the
+# command its Makefile names (GO_PKG_BUILD_PKG), src/go.mod's go line and
+# every module's go line at most the feed's Go (go_version in
+# files/facts/gluon-v2023.2-packages.txt: 1.21.13, the packages feed Gluon
+# v2023.2.x pins; builds with GOTOOLCHAIN=local), no toolchain line, and,
 # once src/vendor/ is checked in, an offline build from it (GOPROXY=off,
 # -mod=vendor) with vendor/modules.txt matching go.mod.
 set -euo pipefail
 cd "$(dirname "$0")/../../../src"
 export PATH=$PATH:/usr/local/go/bin
-feed_go=${FEED_GO:-1.21}
+feed_release=$(awk '$1 == "go_version" { print $2 }' ../files/facts/gluon-v2023.2-packages.txt)
+feed_go=${FEED_GO:-${feed_release%.*}}
+# the command gluon-464xlat-bin/Makefile builds, relative to the module
+module=$(sed -n 's/^module //p' go.mod)
+# shellcheck disable=SC2016 # a make variable, literally
+cmd=$(sed -n 's/^GO_PKG_BUILD_PKG:=\$(GO_PKG)\//.\//p' ../gluon-464xlat-bin/Makefile)
 fails=0
 fail() { echo "FAIL $*"; fails=$((fails + 1)); }
 pass() { echo "ok   $*"; }
@@ -37,8 +44,8 @@ done < <(modgo)
 [ "$n" -gt 0 ] || fail "could not list the modules' go lines"
 
 if [ -d vendor ]; then
-	if GOFLAGS=-mod=vendor GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 go build -o /dev/null ./cmd/gluon-464xlat; then
-		pass "offline build from vendor/ (GOPROXY=off, -mod=vendor)"
+	if [ -n "$cmd" ] && GOFLAGS=-mod=vendor GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 go build -o /dev/null "$cmd"; then
+		pass "offline build of gluon-464xlat-bin's $module/${cmd#./} from vendor/ (GOPROXY=off, -mod=vendor)"
 	else
 		fail "build from vendor/ failed: run 'cd src && go mod tidy && go mod vendor'"
 	fi
@@ -48,7 +55,7 @@ fi
 # The same build with the feed's own Go release (the module proxy serves the
 # toolchain): catches standard-library API newer than the go line allows,
 # which the host's newer go command would accept.
-feed_toolchain=${FEED_TOOLCHAIN:-go1.21.13}
+feed_toolchain=${FEED_TOOLCHAIN:-go$feed_release}
 if GOTOOLCHAIN=$feed_toolchain go version >/dev/null 2>&1; then
 	if GOTOOLCHAIN=$feed_toolchain CGO_ENABLED=0 go build -o /dev/null ./... ; then
 		pass "build with $feed_toolchain"
