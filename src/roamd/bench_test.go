@@ -62,7 +62,6 @@ func TestBenchRoamScale(t *testing.T) {
 	}
 	must(s, "ip -6 addr add fd00:9::1/64 dev r5bs nodad")
 	must(p, "ip -6 addr add fd00:9::2/64 dev r5bp nodad")
-	must(p, "ip -6 route add fd00:1::/48 via fd00:9::1")
 	must(s, "ip -6 route add fd00:2::c:0:0/96 via fd00:9::2")
 	// the PLAT's own NAT66 rule, so that the count is a real PLAT's
 	must(p, "ip6tables -t nat -A POSTROUTING -o r5bp -s fd00:1::/48 -j SNAT --to-source fd00:2::c:c000:8")
@@ -70,6 +69,7 @@ func TestBenchRoamScale(t *testing.T) {
 	for i := range clat {
 		clat[i] = netip.MustParsePrefix(fmt.Sprintf("fd00:1::%x:0:0/96", 0x100+i))
 		must(s, "ip -6 addr add "+embed(clat[i], netip.MustParseAddr("192.0.0.1")).String()+"/128 dev lo nodad")
+		must(p, "ip -6 route add "+clat[i].String()+" via fd00:9::1") // as babel announces each CLAT /96
 	}
 	plat := netip.MustParsePrefix("fd00:2::c:0:0/96")
 	to := netip.AddrPortFrom(embed(plat, netip.MustParseAddr("192.0.0.1")), 5524)
@@ -83,7 +83,7 @@ func TestBenchRoamScale(t *testing.T) {
 		os.MkdirAll(filepath.Join(root, "var/run"), 0o755)
 		pr, err := p.Start("roamd", bin, "run", "--root", root, "--node-address", "fd00:9::2",
 			"--node-client-prefix", "fd00:5::/64", "--client-ipv4", "10.0.0.0/8", "--clat-range", "fd00:1::/48",
-			"--own-plat", plat.String(), "--dhcp-hostsfile", "none")
+			"--own-plat", plat.String(), "--dhcp-hostsfile", "none", "--handover-rate", "1e6", "--handover-rate-clat", "1e6")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,8 +113,19 @@ func TestBenchRoamScale(t *testing.T) {
 			go func() {
 				buf := make([]byte, 2048)
 				for {
-					if _, _, err := u.c.ReadFromUDPAddrPort(buf); err != nil {
+					k, _, err := u.c.ReadFromUDPAddrPort(buf)
+					if err != nil {
 						return
+					}
+					// s also plays every client's serving node: it
+					// confirms the PLAT's VERIFYs
+					if m, err := roamproto.Parse(buf[:k], nil); err == nil && m.Type == roamproto.TypeVerify {
+						c := &roamproto.Message{Type: roamproto.TypeConfirm, TTL: 1, Nonce: m.Nonce ^ 1,
+							Sender: netip.MustParseAddr("fd00:9::1"), Echo: m.Nonce, HasEcho: true, LeaseTime: 3600,
+							HasLease: true, Timestamp: time.Now()}
+						b, _ := roamproto.Encode(c, nil)
+						u.Send(embed(m.CLAT, netip.MustParseAddr("192.0.0.1")), to, b)
+						continue
 					}
 					if acks.Add(1) == int64(n) {
 						close(done)
@@ -134,7 +145,7 @@ func TestBenchRoamScale(t *testing.T) {
 				m := &roamproto.Message{Type: roamproto.TypeRoam, TTL: 1, Nonce: uint32(run<<24 | i),
 					Sender: netip.MustParseAddr("fd00:9::1"), MAC: []byte{2, 0, byte(run), byte(i >> 16), byte(i >> 8), byte(i)},
 					CLAT: orig, ClientIP: netip.AddrFrom4([4]byte{10, byte(run*3 + btoi(home)), byte(i >> 8), byte(i)}),
-					LeaseTime: 3600, HasLease: true, NewCLAT: b, Timestamp: time.Now()}
+					LeaseTime: 3600, HasLease: true, NewCLAT: b, PLAT: plat, Timestamp: time.Now()}
 				pkt, err := roamproto.Encode(m, nil)
 				if err != nil {
 					return err

@@ -41,6 +41,24 @@ type Config struct {
 	RatePerSec   float64       // per-source messages per second (default 2000)
 	RateBurst    int           // per-source burst (default 4000)
 
+	// Bounds under a flood (see limit.go, verify.go): handovers the PLAT
+	// starts (a VERIFY each) per second in total and per NEWCLAT, pending
+	// VERIFYs, steering entries in total and per NEWCLAT, and at every node
+	// outstanding CLAIMs and INFO/ROAM retransmissions.
+	HandoverRate     float64 // per second, all NEWCLATs together (default 1000, burst 2x)
+	HandoverRateCLAT float64 // per second and NEWCLAT (default 100, burst 2x)
+	MaxVerify        int     // pending VERIFYs (default 1024)
+	MaxVerifyCLAT    int     // pending VERIFYs per NEWCLAT (default 256)
+	MaxSteer         int     // steering entries (default 16384)
+	MaxSteerCLAT     int     // steering entries per NEWCLAT (default 4096)
+	MaxClaims        int     // outstanding CLAIMs (default 256)
+	MaxPending       int     // outstanding INFOs and ROAMs (default 2048)
+
+	VerifyInterval   time.Duration // PLAT: VERIFY retransmission (default 200 ms)
+	VerifyMax        int           // tries (default 5)
+	PresenceProbes   int           // old node: ARP probes before a client counts as gone (default 3)
+	PresenceInterval time.Duration // between them; the last one waits as long (default 80 ms)
+
 	ClaimInterval time.Duration // 300 ms
 	ClaimMax      int           // 15
 	InfoInterval  time.Duration // 500 ms (also ROAM retries)
@@ -90,6 +108,28 @@ func (c *Config) Defaults() {
 	if c.RateBurst == 0 {
 		c.RateBurst = 4000
 	}
+	setf := func(v *float64, d float64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	seti := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	setf(&c.HandoverRate, 1000)
+	setf(&c.HandoverRateCLAT, 100)
+	seti(&c.MaxVerify, 1024)
+	seti(&c.MaxVerifyCLAT, 256)
+	seti(&c.MaxSteer, 16384)
+	seti(&c.MaxSteerCLAT, 4096)
+	seti(&c.MaxClaims, 256)
+	seti(&c.MaxPending, 2048)
+	seti(&c.VerifyMax, 5)
+	seti(&c.PresenceProbes, 3)
+	set(&c.VerifyInterval, 200*time.Millisecond)
+	set(&c.PresenceInterval, 80*time.Millisecond)
 	if c.SteerMetric == 0 {
 		c.SteerMetric = 2048
 	}

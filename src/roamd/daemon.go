@@ -34,6 +34,10 @@ type Kernel interface {
 	Unannounce(dst netip.Addr) error     //
 	Steer(dst, towards netip.Addr) error // C: /128 via the next hop towards
 	Unsteer(dst netip.Addr) error        //
+	Routed(a netip.Addr) bool            // C: a /96 (or longer) route covers a (a node announces it)
+	// Present probes whether the client still answers on the client
+	// bridge (the old node, before it hands the client over); blocks.
+	Present(ip netip.Addr, mac net.HardwareAddr) bool
 }
 
 // Transport sends one datagram from a local address (zero = any).
@@ -81,6 +85,9 @@ type pending struct {
 	tries  int
 	timer  *time.Timer
 	stop   bool
+	fresh  bool         // ROAM right after the handover: a REFUSE undoes it
+	hoKey  netip.Addr   // INFO: the handover it belongs to (CLATD::ip)
+	hoTo   netip.Prefix // and its NEWCLAT
 }
 
 type steerEntry struct {
@@ -98,7 +105,7 @@ type Daemon struct {
 	log   *slog.Logger
 	now   func() time.Time
 	mu    sync.Mutex
-	lim   *limiter
+	lim   *limiter[netip.Addr] // per UDP source
 	rep   *replay
 	cnt   map[string]uint64
 	cl    map[string]*Client // by MAC
@@ -106,6 +113,14 @@ type Daemon struct {
 	pend  map[uint32]*pending
 	byMAC map[string]*pending        // outstanding INFO/ROAM per MAC and kind
 	st    map[netip.Addr]*steerEntry // at the PLAT: CLATD::ip -> where it went
+
+	ho      map[netip.Addr]*handover // serving node: clients being handed over, by CLATD::ip
+	vr      map[verifyKey]*verifyReq // PLAT: handovers waiting for the serving node
+	vrNonce map[uint32]*verifyReq
+	vrCLAT  map[netip.Prefix]int // pending VERIFYs per NEWCLAT
+	stCLAT  map[netip.Prefix]int // steering entries per NEWCLAT
+	clatLim *limiter[netip.Prefix]
+	glob    *global
 }
 
 // New checks cfg (after Defaults) and returns a daemon; res may be nil.
@@ -117,10 +132,15 @@ func New(cfg Config, k Kernel, tx Transport, res Reserver, log *slog.Logger) (*D
 	if log == nil {
 		log = slog.Default()
 	}
+	now := time.Now()
 	return &Daemon{cfg: cfg, k: k, tx: tx, res: res, log: log, now: time.Now,
-		lim: newLimiter(cfg.RatePerSec, cfg.RateBurst), rep: newReplay(cfg.ReplayWindow),
+		lim: newLimiter[netip.Addr](cfg.RatePerSec, cfg.RateBurst, maxSources), rep: newReplay(cfg.ReplayWindow, now),
 		cnt: map[string]uint64{}, cl: map[string]*Client{}, clm: map[string]*claim{},
-		pend: map[uint32]*pending{}, byMAC: map[string]*pending{}, st: map[netip.Addr]*steerEntry{}}, nil
+		pend: map[uint32]*pending{}, byMAC: map[string]*pending{}, st: map[netip.Addr]*steerEntry{},
+		ho: map[netip.Addr]*handover{}, vr: map[verifyKey]*verifyReq{}, vrNonce: map[uint32]*verifyReq{},
+		vrCLAT: map[netip.Prefix]int{}, stCLAT: map[netip.Prefix]int{},
+		clatLim: newLimiter[netip.Prefix](cfg.HandoverRateCLAT, int(2*cfg.HandoverRateCLAT), maxSources),
+		glob:    &global{rate: cfg.HandoverRate, burst: 2 * cfg.HandoverRate}}, nil
 }
 
 // Config returns the daemon's configuration with defaults applied.
@@ -202,6 +222,10 @@ func (d *Daemon) Seen(mac net.HardwareAddr, ip netip.Addr) {
 	if d.clm[key] != nil {
 		return
 	}
+	if len(d.clm) >= d.cfg.MaxClaims {
+		d.count("drop_claims_full") // the next frame of the client tries again
+		return
+	}
 	d.count("learned")
 	nip := d.nodeClientIP(mac)
 	d.log.Info("client seen", "mac", key, "ip", ip, "node_client_ip", nip)
@@ -227,7 +251,7 @@ func (d *Daemon) claimTick(c *claim) {
 	c.tries++
 	d.log.Debug("CLAIM", "mac", c.mac.String(), "try", c.tries)
 	m := d.msg(roamproto.TypeClaim)
-	m.MAC = c.mac
+	m.MAC, m.NewCLAT = c.mac, d.cfg.OwnCLAT // the INFO comes to NEWCLAT::192.0.0.1
 	c.nonces[m.Nonce] = true
 	d.send(netip.Addr{}, netip.AddrPortFrom(d.nodeClientIP(c.mac), uint16(d.cfg.Port)), m)
 	c.timer = time.AfterFunc(d.cfg.ClaimInterval, func() {
@@ -358,20 +382,21 @@ func (d *Daemon) installRoamed(c *Client, fresh bool) {
 		d.kerr("dhcp reserve", d.res.Reserve(c.MAC, c.IP))
 	}
 	if c.PLAT.IsValid() {
-		d.sendRoam(c, lease)
+		d.sendRoam(c, lease, fresh)
 	}
 }
 
-func (d *Daemon) sendRoam(c *Client, lease time.Duration) {
+func (d *Daemon) sendRoam(c *Client, lease time.Duration, fresh bool) {
 	mac := append(net.HardwareAddr(nil), c.MAC...)
-	origin, ip, own := c.Origin, c.IP, d.cfg.OwnCLAT
+	origin, ip, own, plat := c.Origin, c.IP, d.cfg.OwnCLAT, c.PLAT
 	secs := uint32(lease / time.Second)
-	p := &pending{kind: "ROAM", mac: mac.String(),
+	p := &pending{kind: "ROAM", mac: mac.String(), fresh: fresh,
 		to:   netip.AddrPortFrom(embed(c.PLAT, d.cfg.MgmtIPv4), uint16(d.cfg.Port)),
 		from: embed(own, d.cfg.MgmtIPv4),
 		build: func() *roamproto.Message {
 			m := d.msg(roamproto.TypeRoam)
 			m.MAC, m.CLAT, m.ClientIP, m.LeaseTime, m.HasLease, m.NewCLAT = mac, origin, ip, secs, true, own
+			m.PLAT = plat // the PLAT it is meant for: no use replaying it to another
 			return m
 		}}
 	d.startPending(p)
@@ -381,6 +406,9 @@ func (d *Daemon) startPending(p *pending) {
 	key := p.kind + p.mac
 	if old := d.byMAC[key]; old != nil {
 		d.stopPending(old)
+	} else if len(d.byMAC) >= d.cfg.MaxPending {
+		d.count("drop_pending_full")
+		return
 	}
 	p.nonces = map[uint32]bool{}
 	d.byMAC[key] = p
@@ -479,6 +507,12 @@ func (d *Daemon) HandlePacket(src netip.AddrPort, b []byte) {
 		d.onAck(m, from)
 	case roamproto.TypeRoam:
 		d.onRoam(m, netip.AddrPortFrom(from, src.Port()))
+	case roamproto.TypeVerify:
+		d.onVerify(m, netip.AddrPortFrom(from, src.Port()))
+	case roamproto.TypeConfirm:
+		d.onConfirm(m, netip.AddrPortFrom(from, src.Port()))
+	case roamproto.TypeRefuse:
+		d.onRefuse(m, netip.AddrPortFrom(from, src.Port()))
 	}
 }
 
@@ -496,7 +530,9 @@ func parseReason(err error) string {
 	return "malformed"
 }
 
-// onClaim: old node A. Answer with INFO until ACKed; release on the ACK.
+// onClaim: old node A. Answer with INFO (to NEWCLAT::192.0.0.1) until
+// ACKed; hand over and release once ACKed and the client is gone from here
+// (handover.go).
 func (d *Daemon) onClaim(m *roamproto.Message, from netip.AddrPort) {
 	if from.Addr() != m.Sender {
 		d.count("drop_bad_source")
@@ -511,9 +547,16 @@ func (d *Daemon) onClaim(m *roamproto.Message, from netip.AddrPort) {
 		d.count("claim_unknown")
 		return
 	}
+	if !m.NewCLAT.IsValid() || !d.inRange(d.cfg.CLATRange, m.NewCLAT) || m.NewCLAT == d.cfg.OwnCLAT {
+		d.count("drop_claim_bad_newclat")
+		return
+	}
 	echo := m.Nonce
 	mac := append(net.HardwareAddr(nil), c.MAC...)
-	p := &pending{kind: "INFO", mac: mac.String(), to: from,
+	key := embed(c.Origin, c.IP)
+	p := &pending{kind: "INFO", mac: mac.String(), hoKey: key, hoTo: m.NewCLAT,
+		to:   netip.AddrPortFrom(embed(m.NewCLAT, d.cfg.MgmtIPv4), from.Port()),
+		from: d.cfg.NodeAddress,
 		build: func() *roamproto.Message {
 			r := d.msg(roamproto.TypeInfo)
 			secs := uint32(d.remaining(c) / time.Second)
@@ -528,6 +571,7 @@ func (d *Daemon) onClaim(m *roamproto.Message, from netip.AddrPort) {
 		d.count("claim_no_plat")
 		return
 	}
+	d.startHandover(c, m.NewCLAT)
 	d.startPending(p)
 }
 
@@ -568,6 +612,12 @@ func (d *Daemon) onInfo(m *roamproto.Message, from netip.AddrPort) {
 		d.count("drop_info_bad_prefix")
 		return
 	}
+	for _, o := range d.cl { // a lease or client of ours: the INFO binds it to another MAC
+		if o.IP == m.ClientIP && o.MAC.String() != key {
+			d.count("drop_info_ip_in_use")
+			return
+		}
+	}
 	c.done, c.doneAt = true, d.now()
 	if c.timer != nil {
 		c.timer.Stop()
@@ -595,7 +645,7 @@ func (d *Daemon) onInfo(m *roamproto.Message, from netip.AddrPort) {
 func (d *Daemon) ackInfo(to netip.AddrPort, echo uint32, mac net.HardwareAddr) {
 	a := d.msg(roamproto.TypeAck)
 	a.MAC, a.Echo, a.HasEcho = mac, echo, true
-	d.send(netip.Addr{}, to, a)
+	d.send(d.mgmtAddr(), to, a) // from where the INFO came to: NEWCLAT::192.0.0.1
 }
 
 // onAck: A gets the ACK of its INFO (then releases), B the ACK of its ROAM.
@@ -607,63 +657,8 @@ func (d *Daemon) onAck(m *roamproto.Message, from netip.Addr) {
 	}
 	d.stopPending(p)
 	if p.kind == "INFO" {
-		if c := d.cl[p.mac]; c != nil {
-			d.release(c, "roamed away")
-		}
+		d.handoverAcked(p.hoKey, p.hoTo)
 	}
-}
-
-// onRoam: the PLAT C. Steer CLATD::ip towards CLATB::ip.
-func (d *Daemon) onRoam(m *roamproto.Message, from netip.AddrPort) {
-	if !d.cfg.OwnPLAT.IsValid() {
-		d.count("drop_roam_not_plat")
-		return
-	}
-	if from.Addr() != embed(m.NewCLAT, d.cfg.MgmtIPv4) {
-		d.count("drop_bad_source")
-		return
-	}
-	if !d.inRange(d.cfg.CLATRange, m.CLAT) || !d.inRange(d.cfg.CLATRange, m.NewCLAT) || !d.inClientNet(m.ClientIP) {
-		d.count("drop_roam_bad_prefix")
-		return
-	}
-	if time.Duration(m.LeaseTime)*time.Second < d.cfg.LeaseMin {
-		d.count("drop_lease_short")
-		return
-	}
-	lease := d.clampLease(m.LeaseTime)
-	key := embed(m.CLAT, m.ClientIP)
-	exp := d.now().Add(lease)
-	if old := d.st[key]; old != nil && old.Expires.After(exp) {
-		exp = old.Expires // never shorten
-	}
-	switch {
-	case m.NewCLAT == m.CLAT: // back at the node it leased on
-		if d.st[key] != nil {
-			d.kerr("unsteer", d.k.Unsteer(key))
-			delete(d.st, key)
-		}
-	case m.NewCLAT == d.cfg.OwnCLAT: // served here: the local announce route does it
-		if d.st[key] != nil {
-			d.kerr("unsteer", d.k.Unsteer(key))
-		}
-		d.st[key] = &steerEntry{CLAT: m.CLAT, NewCLAT: m.NewCLAT, IP: m.ClientIP, Expires: exp}
-	default:
-		if old := d.st[key]; old == nil || old.NewCLAT != m.NewCLAT {
-			if err := d.k.Steer(key, embed(m.NewCLAT, m.ClientIP)); err != nil {
-				d.kerr("steer", err)
-				return // no ACK: B retries
-			}
-		}
-		d.st[key] = &steerEntry{CLAT: m.CLAT, NewCLAT: m.NewCLAT, IP: m.ClientIP, Expires: exp}
-	}
-	d.count("roam_accepted")
-	a := d.msg(roamproto.TypeAck)
-	a.MAC, a.Echo, a.HasEcho = m.MAC, m.Nonce, true
-	if a.MAC == nil {
-		return
-	}
-	d.send(embed(d.cfg.OwnPLAT, d.cfg.MgmtIPv4), from, a)
 }
 
 // ---- timers, PLAT changes, views ---------------------------------------
@@ -680,13 +675,11 @@ func (d *Daemon) Sweep() {
 	}
 	for k, s := range d.st {
 		if now.After(s.Expires) {
-			if s.NewCLAT != d.cfg.OwnCLAT {
-				d.kerr("unsteer", d.k.Unsteer(k))
-			}
-			delete(d.st, k)
+			d.delSteer(k)
 			d.count("steer_expired")
 		}
 	}
+	d.sweepHandovers(now)
 	for k, c := range d.clm {
 		if c.done && now.Sub(c.doneAt) > 10*time.Second {
 			delete(d.clm, k)
@@ -828,11 +821,8 @@ func (d *Daemon) ReleaseAll() {
 	for _, c := range d.cl {
 		d.release(c, "shutdown")
 	}
-	for k, s := range d.st {
-		if s.NewCLAT != d.cfg.OwnCLAT {
-			d.kerr("unsteer", d.k.Unsteer(k))
-		}
-		delete(d.st, k)
+	for k := range d.st {
+		d.delSteer(k)
 	}
 }
 
@@ -848,5 +838,8 @@ func (d *Daemon) Close() {
 	}
 	for _, p := range d.byMAC {
 		d.stopPending(p)
+	}
+	for _, v := range d.vr {
+		d.endVerify(v)
 	}
 }

@@ -22,11 +22,20 @@ type recKernel struct {
 	steer    map[netip.Addr]netip.Addr
 	neigh    map[netip.Addr]string
 	dropped  []netip.Prefix
+	present  map[netip.Addr]bool // clients that answer the presence probe here
 }
 
 func newRecKernel(n *fakeNet) *recKernel {
 	return &recKernel{net: n, nodeIPs: map[netip.Addr]bool{}, roamed: map[netip.Addr]nfstate.Roamed{},
-		announce: map[netip.Addr]bool{}, steer: map[netip.Addr]netip.Addr{}, neigh: map[netip.Addr]string{}}
+		announce: map[netip.Addr]bool{}, steer: map[netip.Addr]netip.Addr{}, neigh: map[netip.Addr]string{},
+		present: map[netip.Addr]bool{}}
+}
+
+func (k *recKernel) Routed(netip.Addr) bool { return true }
+func (k *recKernel) Present(ip netip.Addr, _ net.HardwareAddr) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.present[ip]
 }
 
 func (k *recKernel) AddNodeClientIP(a netip.Addr) error {
@@ -310,17 +319,47 @@ func TestSetDelPLAT(t *testing.T) {
 type capture struct {
 	mu   sync.Mutex
 	pkts []*roamproto.Message
+	to   []netip.AddrPort
 }
 
-func (c *capture) Send(_ netip.Addr, _ netip.AddrPort, b []byte) error {
+func (c *capture) Send(_ netip.Addr, to netip.AddrPort, b []byte) error {
 	m, err := roamproto.Parse(b, nil)
 	if err != nil {
 		return err
 	}
 	c.mu.Lock()
 	c.pkts = append(c.pkts, m)
+	c.to = append(c.to, to)
 	c.mu.Unlock()
 	return nil
+}
+
+// last returns the last message of type t sent and where it went.
+func (c *capture) last(t uint8) (*roamproto.Message, netip.AddrPort) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.pkts) - 1; i >= 0; i-- {
+		if c.pkts[i].Type == t {
+			return c.pkts[i], c.to[i]
+		}
+	}
+	return nil, netip.AddrPort{}
+}
+
+// answerVerify plays the serving node: it answers the PLAT's last VERIFY
+// (CONFIRM with lease seconds, or REFUSE).
+func answerVerify(t *testing.T, d *Daemon, ok bool, lease uint32, key []byte) {
+	t.Helper()
+	v, to := d.tx.(*capture).last(roamproto.TypeVerify)
+	if v == nil {
+		t.Fatal("the PLAT sent no VERIFY")
+	}
+	m := &roamproto.Message{Type: roamproto.TypeRefuse, Nonce: nonce(), Sender: netip.MustParseAddr("fd00:9::d"),
+		Echo: v.Nonce, HasEcho: true, Timestamp: time.Now()}
+	if ok {
+		m.Type, m.LeaseTime, m.HasLease = roamproto.TypeConfirm, lease, true
+	}
+	d.HandlePacket(to, enc(t, m, key))
 }
 
 func newPLAT(t *testing.T, secret []byte) (*Daemon, *recKernel) {
@@ -341,7 +380,7 @@ func newPLAT(t *testing.T, secret []byte) (*Daemon, *recKernel) {
 func roamMsg(lease uint32) *roamproto.Message {
 	return &roamproto.Message{Type: roamproto.TypeRoam, Nonce: nonce(), Sender: netip.MustParseAddr("fd00:9::b"),
 		MAC: clientMAC, CLAT: clatOf("d"), ClientIP: clientIP, LeaseTime: lease, HasLease: true,
-		NewCLAT: clatOf("b"), Timestamp: time.Now()}
+		NewCLAT: clatOf("b"), PLAT: platC, Timestamp: time.Now()}
 }
 
 var fromB = netip.AddrPortFrom(embed(clatOf("b"), netip.MustParseAddr("192.0.0.1")), 5524)
@@ -394,6 +433,11 @@ func TestSecurityRoam(t *testing.T) {
 		{"wrong key", []byte("k"), func(t *testing.T) (netip.AddrPort, []byte) {
 			return fromB, enc(t, roamMsg(3600), []byte("guess"))
 		}, "drop_hmac"},
+		{"meant for another PLAT", nil, func(t *testing.T) (netip.AddrPort, []byte) {
+			m := roamMsg(3600)
+			m.PLAT = netip.MustParsePrefix("fd00:2::e:0:0/96")
+			return fromB, enc(t, m, nil)
+		}, "drop_roam_wrong_plat"},
 		{"version 1", nil, func(t *testing.T) (netip.AddrPort, []byte) {
 			b := enc(t, roamMsg(3600), nil)
 			b[0] = 1
@@ -405,6 +449,7 @@ func TestSecurityRoam(t *testing.T) {
 			d, k := newPLAT(t, tc.secret)
 			// a legitimate roam D -> B first
 			d.HandlePacket(fromB, enc(t, roamMsg(3600), tc.secret))
+			answerVerify(t, d, true, 3600, tc.secret)
 			if k.steer[dIP] != bIP {
 				t.Fatalf("legitimate ROAM not applied: %v", k.steer)
 			}
@@ -425,6 +470,7 @@ func TestSecurityReplayAndRate(t *testing.T) {
 	d, k := newPLAT(t, []byte("k"))
 	pkt := enc(t, roamMsg(3600), []byte("k"))
 	d.HandlePacket(fromB, pkt)
+	answerVerify(t, d, true, 3600, []byte("k"))
 	d.HandlePacket(fromB, pkt)
 	if c := d.Counters()["drop_replay"]; c != 1 {
 		t.Errorf("drop_replay = %d", c)
@@ -440,9 +486,9 @@ func TestSecurityReplayAndRate(t *testing.T) {
 	if c := d.Counters()["drop_rate"]; c < 25 {
 		t.Errorf("drop_rate = %d, want >= 25", c)
 	}
-	// another source is not affected
+	// another source is not affected (B renews: a refresh)
 	d.HandlePacket(fromB, enc(t, roamMsg(7200), []byte("k")))
-	if d.Counters()["roam_accepted"] != 2 {
+	if d.Counters()["roam_accepted"] != 1 || d.Counters()["roam_refresh"] != 1 {
 		t.Errorf("counters %v", d.Counters())
 	}
 }
@@ -451,6 +497,7 @@ func TestNeverShorten(t *testing.T) {
 	d, _ := newPLAT(t, nil)
 	dIP := embed(clatOf("d"), clientIP)
 	d.HandlePacket(fromB, enc(t, roamMsg(7200), nil))
+	answerVerify(t, d, true, 7200, nil)
 	exp := d.st[dIP].Expires
 	d.HandlePacket(fromB, enc(t, roamMsg(60), nil))
 	if d.st[dIP].Expires.Before(exp) {

@@ -19,10 +19,20 @@ type NetKernel struct {
 	cfg Config
 	nf  *nfstate.State // nil on a node without CLAT
 
-	mu    sync.Mutex
-	hops  map[[12]byte]hop // next hop towards a CLAT /96 (steering cache)
-	links map[string]int
+	mu     sync.Mutex
+	hops   map[[12]byte]hop  // next hop towards a CLAT /96 (steering cache)
+	routed map[[12]byte]seen // does a node announce this /96 (ROAM check cache)
+	links  map[string]int
 }
+
+type seen struct {
+	ok      bool
+	expires time.Time
+}
+
+// maxCache bounds hops and routed: a flood of ROAMs for made-up /96s must
+// not grow them (expired entries go first, then everything).
+const maxCache = 4096
 
 type hop struct {
 	gw      net.IP
@@ -34,7 +44,7 @@ type hop struct {
 // ip6tables rules and base ipsets.
 func NewKernel(cfg Config) (*NetKernel, error) {
 	cfg.Defaults()
-	k := &NetKernel{cfg: cfg, hops: map[[12]byte]hop{}, links: map[string]int{}}
+	k := &NetKernel{cfg: cfg, hops: map[[12]byte]hop{}, routed: map[[12]byte]seen{}, links: map[string]int{}}
 	if cfg.OwnCLAT.IsValid() {
 		nf, err := nfstate.New(nfstate.Config{CLATDevice: cfg.CLATDevice, OwnCLAT: cfg.OwnCLAT})
 		if err != nil {
@@ -244,11 +254,51 @@ func (k *NetKernel) Steer(dst, towards netip.Addr) error {
 		}
 		h = hop{gw: rs[0].Gw, link: rs[0].LinkIndex, expires: now.Add(2 * time.Second)}
 		k.mu.Lock()
+		if len(k.hops) >= maxCache {
+			for x, o := range k.hops {
+				if now.After(o.expires) || len(k.hops) >= maxCache {
+					delete(k.hops, x)
+				}
+			}
+		}
 		k.hops[key] = h
 		k.mu.Unlock()
 	}
 	return netlink.RouteReplace(&netlink.Route{Dst: host(dst), Gw: h.gw, LinkIndex: h.link,
 		Protocol: netlink.RouteProtocol(k.cfg.SteerProto), Priority: k.cfg.SteerMetric})
+}
+
+// Routed: a route of prefix length 96 or more covers a, i.e. some node
+// announces the /96 a lies in (babel redistributes every CLAT /96). A ROAM
+// whose NEWCLAT nobody announces comes from a spoofed source.
+func (k *NetKernel) Routed(a netip.Addr) bool {
+	var key [12]byte
+	b := a.As16()
+	copy(key[:], b[:12])
+	now := time.Now()
+	k.mu.Lock()
+	s, ok := k.routed[key]
+	k.mu.Unlock()
+	if ok && now.Before(s.expires) {
+		return s.ok
+	}
+	s = seen{expires: now.Add(2 * time.Second)}
+	rs, err := netlink.RouteGetWithOptions(net.IP(a.AsSlice()), &netlink.RouteGetOptions{FIBMatch: true})
+	if err == nil && len(rs) > 0 && rs[0].Dst != nil && (rs[0].Type == 0 || rs[0].Type == unix.RTN_UNICAST) {
+		ones, _ := rs[0].Dst.Mask.Size()
+		s.ok = ones >= 96
+	}
+	k.mu.Lock()
+	if len(k.routed) >= maxCache {
+		for x, o := range k.routed {
+			if now.After(o.expires) || len(k.routed) >= maxCache {
+				delete(k.routed, x)
+			}
+		}
+	}
+	k.routed[key] = s
+	k.mu.Unlock()
+	return s.ok
 }
 
 func (k *NetKernel) Unsteer(dst netip.Addr) error {
@@ -258,4 +308,25 @@ func (k *NetKernel) Unsteer(dst netip.Addr) error {
 		return fmt.Errorf("delete route %s: %w", dst, err)
 	}
 	return nil
+}
+
+// FlushSteering deletes every route of the steering protocol (159): the
+// PLAT's /128s are only valid while the daemon that tracks them runs, so
+// they go at start (left by a crash) and at stop. It reports how many.
+func (k *NetKernel) FlushSteering() (int, error) {
+	rs, err := netlink.RouteListFiltered(netlink.FAMILY_V6, &netlink.Route{Protocol: netlink.RouteProtocol(k.cfg.SteerProto)},
+		netlink.RT_FILTER_PROTOCOL)
+	if err != nil {
+		return 0, fmt.Errorf("list proto %d routes: %w", k.cfg.SteerProto, err)
+	}
+	var errs []error
+	n := 0
+	for i := range rs {
+		if err := netlink.RouteDel(&rs[i]); err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("delete proto %d route %v: %w", k.cfg.SteerProto, rs[i].Dst, err))
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
 }

@@ -46,6 +46,17 @@ func Run(ctx context.Context, cfg Config, opt Options, log *slog.Logger) error {
 		if err := k.AddAddr(embed(cfg.OwnPLAT, cfg.MgmtIPv4)); err != nil {
 			return fmt.Errorf("PLAT management address: %w", err)
 		}
+		flush := func(when string) {
+			n, err := k.FlushSteering()
+			if err != nil {
+				log.Warn("steering routes", "when", when, "err", err)
+			}
+			if n > 0 {
+				log.Info("steering routes flushed", "when", when, "routes", n)
+			}
+		}
+		flush("start") // left behind by a crash: nobody tracks them
+		defer flush("stop")
 	}
 	for _, f := range []string{opt.Socket, opt.HostsFile} {
 		if f != "" {

@@ -5,54 +5,18 @@ import (
 	"time"
 )
 
-// limiter is a token bucket per source address. The map is bounded: when
-// it grows past maxSources it is reset (an attacker cycling sources then
-// only gets fresh buckets, never unbounded memory).
-type limiter struct {
-	rate    float64
-	burst   float64
-	buckets map[netip.Addr]*bucket
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-const maxSources = 8192
-
-func newLimiter(rate float64, burst int) *limiter {
-	return &limiter{rate: rate, burst: float64(burst), buckets: map[netip.Addr]*bucket{}}
-}
-
-func (l *limiter) allow(src netip.Addr, now time.Time) bool {
-	b := l.buckets[src]
-	if b == nil {
-		if len(l.buckets) >= maxSources {
-			l.buckets = map[netip.Addr]*bucket{}
-		}
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[src] = b
-	}
-	b.tokens += now.Sub(b.last).Seconds() * l.rate
-	if b.tokens > l.burst {
-		b.tokens = l.burst
-	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
 // replay remembers (sender, type, nonce) for the replay window; messages
 // outside the window by their timestamp are refused before they get here,
-// so a remembered key can be forgotten when the window has passed.
+// so a remembered key can be forgotten when the window has passed. Keys
+// are kept in arrival order: expired ones leave from the front, and when
+// more than maxReplay arrive within a window the oldest are forgotten first
+// (never the whole memory at once).
 type replay struct {
 	window time.Duration
+	start  time.Time // messages stamped before the daemon started are replays
 	seen   map[replayKey]time.Time
-	sweep  time.Time
+	order  []replayKey // arrival order; head is the oldest
+	head   int
 }
 
 type replayKey struct {
@@ -63,12 +27,12 @@ type replayKey struct {
 
 const maxReplay = 1 << 17
 
-func newReplay(window time.Duration) *replay {
-	return &replay{window: window, seen: map[replayKey]time.Time{}}
+func newReplay(window time.Duration, start time.Time) *replay {
+	return &replay{window: window, start: start.Truncate(time.Millisecond), seen: map[replayKey]time.Time{}}
 }
 
-// check reports whether the message is fresh (timestamp within the window,
-// key not seen) and records it.
+// check reports whether the message is fresh (timestamp within the window
+// and not before this daemon started, key not seen) and records it.
 func (r *replay) check(k replayKey, ts, now time.Time) (ok bool, reason string) {
 	if ts.IsZero() {
 		return false, "no_timestamp"
@@ -76,20 +40,28 @@ func (r *replay) check(k replayKey, ts, now time.Time) (ok bool, reason string) 
 	if d := now.Sub(ts); d > r.window || d < -r.window {
 		return false, "stale"
 	}
-	if now.Sub(r.sweep) > r.window || len(r.seen) > maxReplay {
-		for key, t := range r.seen {
-			if now.Sub(t) > 2*r.window {
-				delete(r.seen, key)
-			}
+	if ts.Before(r.start) {
+		// sent before a restart: the memory of what was seen is gone, so
+		// a message from then could be a replay (genuine retries carry
+		// fresh timestamps)
+		return false, "before_start"
+	}
+	for r.head < len(r.order) {
+		old := r.order[r.head]
+		if len(r.seen) < maxReplay && now.Sub(r.seen[old]) <= r.window {
+			break
 		}
-		r.sweep = now
-		if len(r.seen) > maxReplay { // still flooded: forget the oldest half coarsely
-			r.seen = map[replayKey]time.Time{}
-		}
+		delete(r.seen, old)
+		r.head++
+	}
+	if r.head > len(r.order)/2 && r.head > 1024 {
+		r.order = append(r.order[:0], r.order[r.head:]...)
+		r.head = 0
 	}
 	if _, dup := r.seen[k]; dup {
 		return false, "replay"
 	}
 	r.seen[k] = now
+	r.order = append(r.order, k)
 	return true, ""
 }

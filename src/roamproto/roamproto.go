@@ -7,7 +7,7 @@
 //
 //	0  version  0
 //	1  ttl      1 (unicast only; a new type must not be re-flooded by old l3roamd)
-//	2  type     1 CLAIM, 2 INFO, 3 ACK, 4 ROAM
+//	2  type     1 CLAIM, 2 INFO, 3 ACK, 4 ROAM, 5 VERIFY, 6 CONFIRM, 7 REFUSE
 //	3  empty    0
 //	4  nonce    u32, random
 //	8  sender   16 bytes, the sender's node address
@@ -44,11 +44,17 @@ const MaxPacket = 1280
 const DefaultPort = 5524
 
 // Message types. 0 is l3roamd's SEEK, which l3roamd-xlat does not use.
+// VERIFY, CONFIRM and REFUSE authorise a handover: the PLAT asks the node
+// that serves the client (VERIFY) whether it handed the client to the
+// ROAM's sender; CONFIRM and REFUSE answer a VERIFY, REFUSE also a ROAM.
 const (
-	TypeClaim uint8 = 1
-	TypeInfo  uint8 = 2
-	TypeAck   uint8 = 3
-	TypeRoam  uint8 = 4
+	TypeClaim   uint8 = 1
+	TypeInfo    uint8 = 2
+	TypeAck     uint8 = 3
+	TypeRoam    uint8 = 4
+	TypeVerify  uint8 = 5
+	TypeConfirm uint8 = 6
+	TypeRefuse  uint8 = 7
 )
 
 // Segment types and their total lengths.
@@ -115,6 +121,12 @@ func TypeName(t uint8) string {
 		return "ACK"
 	case TypeRoam:
 		return "ROAM"
+	case TypeVerify:
+		return "VERIFY"
+	case TypeConfirm:
+		return "CONFIRM"
+	case TypeRefuse:
+		return "REFUSE"
 	}
 	return fmt.Sprintf("type%d", t)
 }
@@ -136,7 +148,14 @@ func required(m *Message) error {
 			need(m.ClientIP.IsValid(), "CLIENTIP"), need(m.HasLease, "LEASETIME"), need(m.PLAT.IsValid(), "PLAT"))
 	case TypeRoam:
 		errs = append(errs, need(m.CLAT.IsValid(), "CLAT"), need(m.ClientIP.IsValid(), "CLIENTIP"),
-			need(m.HasLease, "LEASETIME"), need(m.NewCLAT.IsValid(), "NEWCLAT"))
+			need(m.HasLease, "LEASETIME"), need(m.NewCLAT.IsValid(), "NEWCLAT"), need(m.PLAT.IsValid(), "PLAT"))
+	case TypeVerify:
+		errs = append(errs, need(m.CLAT.IsValid(), "CLAT"), need(m.ClientIP.IsValid(), "CLIENTIP"),
+			need(m.NewCLAT.IsValid(), "NEWCLAT"))
+	case TypeConfirm:
+		errs = append(errs, need(m.HasEcho, "ECHO"), need(m.HasLease, "LEASETIME"))
+	case TypeRefuse:
+		errs = append(errs, need(m.HasEcho, "ECHO"))
 	default:
 		return fmt.Errorf("%w %d", ErrType, m.Type)
 	}

@@ -133,9 +133,36 @@ func TestEncodeRejects(t *testing.T) {
 	}
 }
 
+// TestRequiredHandover: the handover messages need what their checks use
+// (a ROAM names the PLAT it is meant for, so that it cannot be replayed to
+// another one; CONFIRM carries the lease the serving node reports).
+func TestRequiredHandover(t *testing.T) {
+	for _, tc := range []struct {
+		typ  uint8
+		drop func(*Message)
+	}{
+		{TypeRoam, func(m *Message) { m.PLAT = netip.Prefix{} }},
+		{TypeVerify, func(m *Message) { m.NewCLAT = netip.Prefix{} }},
+		{TypeVerify, func(m *Message) { m.CLAT = netip.Prefix{} }},
+		{TypeConfirm, func(m *Message) { m.HasEcho = false }},
+		{TypeConfirm, func(m *Message) { m.HasLease = false }},
+		{TypeRefuse, func(m *Message) { m.HasEcho = false }},
+	} {
+		m := sample()
+		m.Type = tc.typ
+		if _, err := Encode(m, nil); err != nil {
+			t.Fatalf("%s: %v", TypeName(tc.typ), err)
+		}
+		tc.drop(m)
+		if _, err := Encode(m, nil); !errors.Is(err, ErrMissing) {
+			t.Errorf("%s without a required segment: %v", TypeName(tc.typ), err)
+		}
+	}
+}
+
 func FuzzParse(f *testing.F) {
 	for _, s := range [][]byte{nil, []byte("k")} {
-		for _, ty := range []uint8{TypeClaim, TypeInfo, TypeAck, TypeRoam} {
+		for _, ty := range []uint8{TypeClaim, TypeInfo, TypeAck, TypeRoam, TypeVerify, TypeConfirm, TypeRefuse} {
 			m := sample()
 			m.Type = ty
 			b, err := Encode(m, s)

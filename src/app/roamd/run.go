@@ -29,6 +29,7 @@ type runFlags struct {
 	secretFile, hostsFile, pidFile, mgmt                                        string
 	port                                                                        int
 	leaseMin, leaseMax                                                          time.Duration
+	handoverRate, handoverRateCLAT                                              float64
 	keepRules, verbose                                                          bool
 }
 
@@ -53,6 +54,8 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.leaseMin, "lease-min", 0, "shortest accepted LEASETIME (default 60s)")
 	fs.DurationVar(&f.leaseMax, "lease-max", 0, "longest accepted LEASETIME (default 168h)")
 	fs.StringVar(&f.mgmt, "mgmt-ipv4", "", "IPv4 of the management address in the own CLAT/PLAT /96 (default 192.0.0.1; same on all nodes)")
+	fs.Float64Var(&f.handoverRate, "handover-rate", 0, "PLAT: handovers (VERIFYs) started per second in total (default 1000, burst 2x)")
+	fs.Float64Var(&f.handoverRateCLAT, "handover-rate-clat", 0, "PLAT: handovers per second and NEWCLAT (default 100, burst 2x)")
 	fs.BoolVar(&f.keepRules, "keep-rules", false, "leave ipsets and ip6tables rules in place on exit")
 	fs.BoolVar(&f.verbose, "v", false, "debug logging")
 }
@@ -148,6 +151,7 @@ func (f *runFlags) config() (roamd.Config, roamd.Options, error) {
 		cfg.Secret = []byte(strings.TrimSpace(string(b)))
 	}
 	cfg.LeaseMin, cfg.LeaseMax = f.leaseMin, f.leaseMax
+	cfg.HandoverRate, cfg.HandoverRateCLAT = f.handoverRate, f.handoverRateCLAT
 	if f.socket != "" {
 		opt.Socket = f.socket
 	}

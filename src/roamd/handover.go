@@ -1,0 +1,189 @@
+package roamd
+
+import (
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
+)
+
+// handover is the serving node's record of a client it is asked to hand to
+// another node (a CLAIM naming that node's CLAT, NEWCLAT). The record is
+// final only when the claimer ACKed the INFO (it owns NEWCLAT: the INFO
+// went to NEWCLAT::192.0.0.1) and the client no longer answers here (ARP
+// probes on the client bridge). Only then is the client released, and only
+// a final record is confirmed to the client's own PLAT when it asks
+// (VERIFY). A node that merely holds the site secret can CLAIM and ACK, but
+// it cannot make a client that is still here answer from elsewhere.
+type handover struct {
+	key     netip.Addr   // CLATD::ip
+	mac     string       // client MAC
+	ip      netip.Addr   // client IPv4
+	to      netip.Prefix // NEWCLAT of the claimer
+	plat    netip.Prefix // the client's PLAT: the only one whose VERIFY is answered
+	expires time.Time    // the client's lease end when it was handed over
+	acked   bool         // the claimer ACKed our INFO
+	probing bool
+	probed  bool
+	present bool      // the client answered a probe here: the CLAIM was not the client's doing
+	done    bool      // handed over and released: confirmable until until
+	until   time.Time // the record is forgotten after this
+	waiting []verifyAsk
+}
+
+// verifyAsk is a VERIFY that came while the handover was still open.
+type verifyAsk struct {
+	from netip.AddrPort
+	echo uint32
+}
+
+const (
+	handoverKeep = time.Minute // a final record answers VERIFYs this long
+	maxWaiting   = 4           // deferred VERIFYs per record (one per PLAT retry)
+)
+
+// startHandover records that c is being claimed by the node of NEWCLAT to
+// and starts probing whether c is still here.
+func (d *Daemon) startHandover(c *Client, to netip.Prefix) *handover {
+	key := embed(c.Origin, c.IP)
+	h := d.ho[key]
+	if h == nil || h.done || h.to != to || h.mac != c.MAC.String() {
+		if h != nil {
+			d.answerWaiting(h, false)
+		}
+		plat := c.PLAT
+		if !plat.IsValid() {
+			plat = d.cfg.PLAT
+		}
+		h = &handover{key: key, mac: c.MAC.String(), ip: c.IP, to: to, plat: plat}
+		d.ho[key] = h
+	}
+	h.expires, h.until = c.Expires, d.now().Add(handoverKeep)
+	if h.probed && h.present {
+		h.probed, h.present = false, false // asked again: the client may have left since
+	}
+	if !h.probing && !h.probed {
+		h.probing = true
+		mac := append(net.HardwareAddr(nil), c.MAC...)
+		go func() {
+			present := d.k.Present(h.ip, mac)
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			h.probing, h.probed, h.present = false, true, present
+			if d.ho[key] == h {
+				d.handoverStep(h)
+			}
+		}()
+	}
+	return h
+}
+
+// handoverAcked: the claimer ACKed our INFO.
+func (d *Daemon) handoverAcked(key netip.Addr, to netip.Prefix) {
+	if h := d.ho[key]; h != nil && h.to == to && !h.done {
+		h.acked = true
+		d.handoverStep(h)
+	}
+}
+
+// handoverStep finishes h once both the ACK and the probe are in (a client
+// still here is refused at once).
+func (d *Daemon) handoverStep(h *handover) {
+	if h.done || !h.probed {
+		return
+	}
+	if h.present {
+		if h.acked {
+			d.count("handover_refused_present")
+			d.log.Warn("CLAIM for a client that is still here refused", "mac", h.mac, "ip", h.ip, "claimer", h.to)
+			delete(d.ho, h.key)
+		}
+		d.answerWaiting(h, false)
+		return
+	}
+	if !h.acked {
+		return
+	}
+	if c := d.cl[h.mac]; c != nil && c.IP == h.ip {
+		d.release(c, "roamed away")
+	}
+	h.done, h.until = true, d.now().Add(handoverKeep)
+	d.count("handover_done")
+	d.answerWaiting(h, true)
+}
+
+func (d *Daemon) answerWaiting(h *handover, ok bool) {
+	for _, w := range h.waiting {
+		d.answerVerify(h, w, ok)
+	}
+	h.waiting = nil
+}
+
+func (d *Daemon) answerVerify(h *handover, w verifyAsk, ok bool) {
+	t := roamproto.TypeRefuse
+	if ok {
+		t = roamproto.TypeConfirm
+	}
+	m := d.msg(t)
+	m.Echo, m.HasEcho = w.echo, true
+	if ok {
+		r := h.expires.Sub(d.now())
+		if r < 0 {
+			r = 0
+		}
+		m.LeaseTime, m.HasLease = uint32(r/time.Second), true
+	}
+	d.send(d.mgmtAddr(), w.from, m)
+}
+
+// mgmtAddr is where VERIFYs reach this node: <own CLAT>::192.0.0.1.
+func (d *Daemon) mgmtAddr() netip.Addr {
+	if !d.cfg.OwnCLAT.IsValid() {
+		return netip.Addr{}
+	}
+	return embed(d.cfg.OwnCLAT, d.cfg.MgmtIPv4)
+}
+
+// onVerify: the client's PLAT asks whether we handed the client to NEWCLAT.
+func (d *Daemon) onVerify(m *roamproto.Message, from netip.AddrPort) {
+	h := d.ho[embed(m.CLAT, m.ClientIP)]
+	w := verifyAsk{from: from, echo: m.Nonce}
+	if h == nil || h.to != m.NewCLAT || from.Addr() != embed(h.plat, d.cfg.MgmtIPv4) ||
+		(m.MAC != nil && m.MAC.String() != h.mac) {
+		d.count("verify_refused")
+		if !d.glob.allow(d.now()) { // answers to forged VERIFYs are budgeted too
+			return
+		}
+		d.answerVerify(&handover{}, w, false)
+		return
+	}
+	switch {
+	case h.done:
+		d.count("verify_confirmed")
+		d.answerVerify(h, w, true)
+	case h.probed && h.present:
+		d.count("verify_refused")
+		d.answerVerify(h, w, false)
+	default: // ACK or probe still outstanding: answer when they are in
+		for i := range h.waiting {
+			if h.waiting[i].from == from {
+				h.waiting[i].echo = m.Nonce
+				return
+			}
+		}
+		if len(h.waiting) < maxWaiting {
+			h.waiting = append(h.waiting, w)
+		}
+	}
+}
+
+// sweepHandovers forgets records whose time is up.
+func (d *Daemon) sweepHandovers(now time.Time) {
+	for k, h := range d.ho {
+		if now.After(h.until) && !h.probing {
+			d.answerWaiting(h, false)
+			delete(d.ho, k)
+		}
+	}
+}

@@ -1,0 +1,162 @@
+package roamd
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
+)
+
+// The attacks of a node that holds the site secret (issue 8), over the
+// in-memory mesh: M is such a node with its own CLAT prefix.
+
+func leaseAtD(t *testing.T, D *node) {
+	t.Helper()
+	if err := D.d.Lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestKeyHolderForgedRoam(t *testing.T) {
+	key := []byte("site key")
+	n := &fakeNet{}
+	D, M, C := n.add(t, "d", false, key), n.add(t, "m", false, key), n.add(t, "c", true, key)
+	leaseAtD(t, D)
+	roam := &roamproto.Message{Type: roamproto.TypeRoam, Nonce: nonce(), Sender: M.d.cfg.NodeAddress, MAC: clientMAC,
+		CLAT: clatOf("d"), ClientIP: clientIP, LeaseTime: 86400, HasLease: true, NewCLAT: clatOf("m"), PLAT: platC,
+		Timestamp: time.Now()}
+	C.d.HandlePacket(netip.AddrPortFrom(M.d.mgmtAddr(), 5524), enc(t, roam, key))
+	waitFor(t, "the PLAT's refusal", func() bool { return C.d.Counters()["roam_refused"] == 1 })
+	if C.d.SteerCount() != 0 || C.has(func(k *recKernel) bool { return len(k.steer) != 0 }) {
+		t.Fatal("forged ROAM steered the client")
+	}
+	if D.d.Counters()["verify_refused"] != 1 || len(D.d.Clients()) != 1 {
+		t.Errorf("D: %v", D.d.Counters())
+	}
+}
+
+func TestKeyHolderClaimAckWhileClientHere(t *testing.T) {
+	key := []byte("site key")
+	n := &fakeNet{}
+	D, A, M, C := n.add(t, "d", false, key), n.add(t, "a", false, key), n.add(t, "m", false, key), n.add(t, "c", true, key)
+	leaseAtD(t, D)
+	dIP := embed(clatOf("d"), clientIP)
+	A.d.Seen(clientMAC, netip.Addr{}) // genuine roam D -> A
+	waitFor(t, "C steering to A", func() bool {
+		return C.has(func(k *recKernel) bool { return k.steer[dIP] == embed(clatOf("a"), clientIP) })
+	})
+	A.k.mu.Lock()
+	A.k.present[clientIP] = true // the client is at A and answers there
+	A.k.mu.Unlock()
+	// M claims the client (its daemon CLAIMs, ACKs the INFO and ROAMs)
+	M.d.Seen(clientMAC, netip.Addr{})
+	waitFor(t, "A's refusal", func() bool { return A.d.Counters()["handover_refused_present"] == 1 })
+	waitFor(t, "M undoes its state", func() bool { return len(M.d.Clients()) == 0 })
+	if cv := A.d.Clients(); len(cv) != 1 || cv[0].IP != clientIP.String() {
+		t.Fatalf("A released the client: %+v", cv)
+	}
+	if !C.has(func(k *recKernel) bool { return k.steer[dIP] == embed(clatOf("a"), clientIP) }) {
+		t.Fatal("the steering moved away from A")
+	}
+	if M.has(func(k *recKernel) bool { return len(k.announce) != 0 || len(k.roamed) != 0 }) {
+		t.Error("M kept the roamed state after the refusal")
+	}
+}
+
+func TestKeyHolderForgedInfo(t *testing.T) {
+	key := []byte("site key")
+	n := &fakeNet{}
+	D, B, M, C := n.add(t, "d", false, key), n.add(t, "b", false, key), n.add(t, "m", false, key), n.add(t, "c", true, key)
+	leaseAtD(t, D)
+	accomplice := net.HardwareAddr{0x02, 0xac, 0, 0, 0, 1}
+	// M owns the accomplice's node-client-IP (it served it before)
+	M.k.AddNodeClientIP(M.d.nodeClientIP(accomplice))
+	M.d.tx = dropTx{} // M's own daemon stays silent; the test answers for it
+	B.d.Seen(accomplice, netip.Addr{})
+	var echo uint32
+	waitFor(t, "B's CLAIM", func() bool {
+		B.d.mu.Lock()
+		defer B.d.mu.Unlock()
+		if c := B.d.clm[accomplice.String()]; c != nil {
+			for n := range c.nonces {
+				echo = n
+				return true
+			}
+		}
+		return false
+	})
+	info := &roamproto.Message{Type: roamproto.TypeInfo, Nonce: nonce(), Sender: M.d.cfg.NodeAddress, MAC: accomplice,
+		CLAT: clatOf("d"), ClientIP: clientIP, LeaseTime: 86400, HasLease: true, PLAT: platC, Echo: echo, HasEcho: true,
+		Timestamp: time.Now()}
+	B.d.HandlePacket(netip.AddrPortFrom(M.d.cfg.NodeAddress, 5524), enc(t, info, key))
+	waitFor(t, "B drops the binding", func() bool { return B.d.Counters()["roam_refused_by_plat"] == 1 })
+	if C.has(func(k *recKernel) bool { return len(k.steer) != 0 }) {
+		t.Fatal("the forged INFO steered the victim's replies")
+	}
+	if B.has(func(k *recKernel) bool { return len(k.neigh) != 0 || len(k.announce) != 0 }) {
+		t.Error("B kept the victim's address bound to the accomplice")
+	}
+	// B itself leases the address: an INFO for it is dropped at once
+	if err := B.d.Lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	B.d.mu.Lock()
+	delete(B.d.clm, accomplice.String()) // the finished claim (kept 10 s for retransmitted INFOs)
+	B.d.mu.Unlock()
+	B.d.Seen(accomplice, netip.Addr{})
+	waitFor(t, "B's second CLAIM", func() bool {
+		B.d.mu.Lock()
+		defer B.d.mu.Unlock()
+		if c := B.d.clm[accomplice.String()]; c != nil {
+			for n := range c.nonces {
+				echo = n
+				return true
+			}
+		}
+		return false
+	})
+	info.Nonce, info.Echo, info.Timestamp = nonce(), echo, time.Now()
+	B.d.HandlePacket(netip.AddrPortFrom(M.d.cfg.NodeAddress, 5524), enc(t, info, key))
+	if B.d.Counters()["drop_info_ip_in_use"] != 1 {
+		t.Errorf("INFO for B's own lease: %v", B.d.Counters())
+	}
+}
+
+type dropTx struct{}
+
+func (dropTx) Send(netip.Addr, netip.AddrPort, []byte) error { return nil }
+
+// A ROAM for another PLAT, or from before the PLAT (re)started, is dropped.
+func TestRoamReplayOtherPLATAndRestart(t *testing.T) {
+	d, k := newPLAT(t, nil)
+	m := roamMsg(3600)
+	m.Timestamp = time.Now().Add(-2 * time.Second) // sent before this daemon started
+	d.HandlePacket(fromB, enc(t, m, nil))
+	if d.Counters()["drop_before_start"] != 1 || len(k.steer) != 0 {
+		t.Errorf("ROAM from before the start: %v", d.Counters())
+	}
+}
+
+func TestLimiterEvictsLRU(t *testing.T) {
+	l := newLimiter[int](1, 2, 3)
+	now := time.Now()
+	for i := 0; i < 3; i++ {
+		l.allow(0, now) // key 0 drains its bucket
+	}
+	if l.allow(0, now) {
+		t.Fatal("drained bucket allowed")
+	}
+	for k := 1; k <= 2; k++ {
+		l.allow(k, now)
+	}
+	l.allow(0, now) // 0 is the most recently used
+	l.allow(3, now) // evicts 1, not 0
+	if l.len() != 3 {
+		t.Fatalf("len %d", l.len())
+	}
+	if l.allow(0, now) {
+		t.Error("a new key reset the busy key's bucket")
+	}
+}

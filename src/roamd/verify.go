@@ -1,0 +1,245 @@
+package roamd
+
+import (
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
+)
+
+// At the PLAT, a ROAM that moves a client to another node (a handover) is
+// applied only when the node that serves the client now confirms it: the
+// node of the steering entry's NEWCLAT, or the lease node (CLATD) when
+// there is none. The PLAT asks it at <its CLAT>::192.0.0.1, an address the
+// mesh routes to the owner of that /96, whatever the ROAM says; the ROAM's
+// own source is bound to NEWCLAT::192.0.0.1. A ROAM from the serving node
+// itself (a lease renewal) is a refresh and needs no question.
+
+type verifyKey struct {
+	key netip.Addr   // CLATD::ip
+	to  netip.Prefix // NEWCLAT
+}
+
+type verifyReq struct {
+	k        verifyKey
+	clat     netip.Prefix // CLATD
+	ip       netip.Addr
+	mac      net.HardwareAddr
+	lease    time.Duration  // from the ROAM, clamped
+	roamFrom netip.AddrPort // B, for the ACK or REFUSE
+	roamEcho uint32         // nonce of B's latest ROAM
+	server   netip.Addr     // where the VERIFY goes
+	nonces   []uint32
+	tries    int
+	timer    *time.Timer
+	done     bool
+}
+
+// onRoam: the PLAT C.
+func (d *Daemon) onRoam(m *roamproto.Message, from netip.AddrPort) {
+	if !d.cfg.OwnPLAT.IsValid() {
+		d.count("drop_roam_not_plat")
+		return
+	}
+	if from.Addr() != embed(m.NewCLAT, d.cfg.MgmtIPv4) {
+		d.count("drop_bad_source")
+		return
+	}
+	if m.PLAT != d.cfg.OwnPLAT { // meant for another PLAT (a replay there)
+		d.count("drop_roam_wrong_plat")
+		return
+	}
+	if !d.inRange(d.cfg.CLATRange, m.CLAT) || !d.inRange(d.cfg.CLATRange, m.NewCLAT) || !d.inClientNet(m.ClientIP) {
+		d.count("drop_roam_bad_prefix")
+		return
+	}
+	if time.Duration(m.LeaseTime)*time.Second < d.cfg.LeaseMin {
+		d.count("drop_lease_short")
+		return
+	}
+	now := d.now()
+	lease := d.clampLease(m.LeaseTime)
+	key := embed(m.CLAT, m.ClientIP)
+	cur := d.st[key]
+	server := m.CLAT
+	if cur != nil {
+		server = cur.NewCLAT
+	}
+	if m.NewCLAT == server { // the serving node renews, or a client at home
+		if cur != nil && now.Add(lease).After(cur.Expires) {
+			cur.Expires = now.Add(lease) // never shortened
+		}
+		d.count("roam_refresh")
+		d.answerRoam(roamproto.TypeAck, from, m.Nonce, m.MAC)
+		return
+	}
+	vk := verifyKey{key, m.NewCLAT}
+	if v := d.vr[vk]; v != nil { // B retransmitted while we ask
+		v.roamFrom, v.roamEcho, v.lease = from, m.Nonce, lease
+		return
+	}
+	if !d.k.Routed(from.Addr()) { // no node announces NEWCLAT: a spoofed source
+		d.count("drop_roam_unknown_clat")
+		return
+	}
+	switch {
+	case len(d.vr) >= d.cfg.MaxVerify:
+		d.count("drop_busy_verify")
+		return
+	case d.vrCLAT[m.NewCLAT] >= d.cfg.MaxVerifyCLAT:
+		d.count("drop_busy_verify_clat")
+		return
+	case !d.clatLim.allow(m.NewCLAT, now):
+		d.count("drop_busy_rate_clat")
+		return
+	case !d.glob.allow(now):
+		d.count("drop_busy_rate")
+		return
+	}
+	v := &verifyReq{k: vk, clat: m.CLAT, ip: m.ClientIP, mac: m.MAC, lease: lease, roamFrom: from,
+		roamEcho: m.Nonce, server: embed(server, d.cfg.MgmtIPv4)}
+	d.vr[vk] = v
+	d.vrCLAT[m.NewCLAT]++
+	d.count("verify_sent")
+	d.verifyTick(v)
+}
+
+func (d *Daemon) verifyTick(v *verifyReq) {
+	if v.done {
+		return
+	}
+	if v.tries >= d.cfg.VerifyMax {
+		d.count("verify_timeout")
+		d.endVerify(v)
+		return
+	}
+	v.tries++
+	m := d.msg(roamproto.TypeVerify)
+	m.CLAT, m.ClientIP, m.NewCLAT, m.MAC = v.clat, v.ip, v.k.to, v.mac
+	v.nonces = append(v.nonces, m.Nonce)
+	d.vrNonce[m.Nonce] = v
+	d.send(embed(d.cfg.OwnPLAT, d.cfg.MgmtIPv4), netip.AddrPortFrom(v.server, uint16(d.cfg.Port)), m)
+	v.timer = time.AfterFunc(d.cfg.VerifyInterval, func() {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		d.verifyTick(v)
+	})
+}
+
+func (d *Daemon) endVerify(v *verifyReq) {
+	v.done = true
+	if v.timer != nil {
+		v.timer.Stop()
+	}
+	for _, n := range v.nonces {
+		delete(d.vrNonce, n)
+	}
+	if d.vr[v.k] == v {
+		delete(d.vr, v.k)
+		if d.vrCLAT[v.k.to]--; d.vrCLAT[v.k.to] <= 0 {
+			delete(d.vrCLAT, v.k.to)
+		}
+	}
+}
+
+func (d *Daemon) answerRoam(t uint8, to netip.AddrPort, echo uint32, mac net.HardwareAddr) {
+	if mac == nil {
+		return // ACK and REFUSE carry the MAC; a ROAM without one gets no answer
+	}
+	a := d.msg(t)
+	a.MAC, a.Echo, a.HasEcho = mac, echo, true
+	d.send(embed(d.cfg.OwnPLAT, d.cfg.MgmtIPv4), to, a)
+}
+
+// onConfirm: the serving node confirmed the handover: steer, then ACK B.
+func (d *Daemon) onConfirm(m *roamproto.Message, from netip.AddrPort) {
+	v := d.vrNonce[m.Echo]
+	if v == nil || from.Addr() != v.server {
+		d.count("drop_confirm_unknown")
+		return
+	}
+	d.endVerify(v)
+	// the steering never outlives the lease the serving node reported
+	lease := d.clampLease(m.LeaseTime)
+	if v.lease < lease {
+		lease = v.lease
+	}
+	if !d.applySteer(v.k.key, v.clat, v.k.to, v.ip, d.now().Add(lease)) {
+		return // no ACK: B retries
+	}
+	d.count("roam_accepted")
+	d.answerRoam(roamproto.TypeAck, v.roamFrom, v.roamEcho, v.mac)
+}
+
+// onRefuse: at the PLAT, the serving node refused (tell B); at B, the PLAT
+// refused our ROAM.
+func (d *Daemon) onRefuse(m *roamproto.Message, from netip.AddrPort) {
+	if v := d.vrNonce[m.Echo]; v != nil && from.Addr() == v.server {
+		d.endVerify(v)
+		d.count("roam_refused")
+		d.log.Warn("handover refused by the serving node", "client", v.k.key, "to", v.k.to, "server", v.server)
+		d.answerRoam(roamproto.TypeRefuse, v.roamFrom, v.roamEcho, v.mac)
+		return
+	}
+	p := d.pend[m.Echo]
+	if p == nil || p.kind != "ROAM" || p.to.Addr() != from.Addr() {
+		d.count("drop_refuse_unknown")
+		return
+	}
+	d.stopPending(p)
+	d.count("roam_refused_by_plat")
+	if c := d.cl[p.mac]; p.fresh && c != nil && c.Roamed {
+		d.release(c, "handover refused by the PLAT")
+	}
+}
+
+// applySteer installs the steering entry for key (CLATD::ip) towards
+// NEWCLAT to, within the caps; false: not applied.
+func (d *Daemon) applySteer(key netip.Addr, clat, to netip.Prefix, ip netip.Addr, exp time.Time) bool {
+	old := d.st[key]
+	if to == clat { // back at the node it leased on
+		if old != nil {
+			d.delSteer(key)
+		}
+		return true
+	}
+	if old == nil && len(d.st) >= d.cfg.MaxSteer {
+		d.count("drop_steer_full")
+		return false
+	}
+	if (old == nil || old.NewCLAT != to) && d.stCLAT[to] >= d.cfg.MaxSteerCLAT {
+		d.count("drop_steer_full_clat")
+		return false
+	}
+	if to != d.cfg.OwnCLAT && (old == nil || old.NewCLAT != to) {
+		if err := d.k.Steer(key, embed(to, ip)); err != nil {
+			d.kerr("steer", err)
+			return false
+		}
+	}
+	if old != nil {
+		if old.NewCLAT != to && to == d.cfg.OwnCLAT && old.NewCLAT != d.cfg.OwnCLAT {
+			d.kerr("unsteer", d.k.Unsteer(key)) // served here: the local route does it
+		}
+		d.stCLAT[old.NewCLAT]--
+	}
+	d.st[key] = &steerEntry{CLAT: clat, NewCLAT: to, IP: ip, Expires: exp}
+	d.stCLAT[to]++
+	return true
+}
+
+// delSteer removes a steering entry and its route.
+func (d *Daemon) delSteer(key netip.Addr) {
+	s := d.st[key]
+	if s == nil {
+		return
+	}
+	if s.NewCLAT != d.cfg.OwnCLAT {
+		d.kerr("unsteer", d.k.Unsteer(key))
+	}
+	delete(d.st, key)
+	if d.stCLAT[s.NewCLAT]--; d.stCLAT[s.NewCLAT] <= 0 {
+		delete(d.stCLAT, s.NewCLAT)
+	}
+}
