@@ -75,18 +75,7 @@ func TestKeyHolderForgedInfo(t *testing.T) {
 	M.k.AddNodeClientIP(M.d.nodeClientIP(accomplice))
 	M.d.tx = dropTx{} // M's own daemon stays silent; the test answers for it
 	B.d.Seen(accomplice, netip.Addr{})
-	var echo uint32
-	waitFor(t, "B's CLAIM", func() bool {
-		B.d.mu.Lock()
-		defer B.d.mu.Unlock()
-		if c := B.d.clm[accomplice.String()]; c != nil {
-			for n := range c.nonces {
-				echo = n
-				return true
-			}
-		}
-		return false
-	})
+	echo := claimNonce(t, B, accomplice)
 	info := &roamproto.Message{Type: roamproto.TypeInfo, Nonce: nonce(), Sender: M.d.cfg.NodeAddress, MAC: accomplice,
 		CLAT: clatOf("d"), ClientIP: clientIP, LeaseTime: 86400, HasLease: true, PLAT: platC, Echo: echo, HasEcho: true,
 		Timestamp: time.Now()}
@@ -106,10 +95,23 @@ func TestKeyHolderForgedInfo(t *testing.T) {
 	delete(B.d.clm, accomplice.String()) // the finished claim (kept 10 s for retransmitted INFOs)
 	B.d.mu.Unlock()
 	B.d.Seen(accomplice, netip.Addr{})
-	waitFor(t, "B's second CLAIM", func() bool {
-		B.d.mu.Lock()
-		defer B.d.mu.Unlock()
-		if c := B.d.clm[accomplice.String()]; c != nil {
+	echo = claimNonce(t, B, accomplice)
+	info.Nonce, info.Echo, info.Timestamp = nonce(), echo, time.Now()
+	B.d.HandlePacket(netip.AddrPortFrom(M.d.cfg.NodeAddress, 5524), enc(t, info, key))
+	if B.d.Counters()["drop_info_ip_in_use"] != 1 {
+		t.Errorf("INFO for B's own lease: %v", B.d.Counters())
+	}
+}
+
+// claimNonce waits for x's CLAIM for mac and returns one of its nonces
+// (what the claimed node's INFO must echo).
+func claimNonce(t *testing.T, x *node, mac net.HardwareAddr) uint32 {
+	t.Helper()
+	var echo uint32
+	waitFor(t, "the CLAIM", func() bool {
+		x.d.mu.Lock()
+		defer x.d.mu.Unlock()
+		if c := x.d.clm[mac.String()]; c != nil && !c.done {
 			for n := range c.nonces {
 				echo = n
 				return true
@@ -117,11 +119,7 @@ func TestKeyHolderForgedInfo(t *testing.T) {
 		}
 		return false
 	})
-	info.Nonce, info.Echo, info.Timestamp = nonce(), echo, time.Now()
-	B.d.HandlePacket(netip.AddrPortFrom(M.d.cfg.NodeAddress, 5524), enc(t, info, key))
-	if B.d.Counters()["drop_info_ip_in_use"] != 1 {
-		t.Errorf("INFO for B's own lease: %v", B.d.Counters())
-	}
+	return echo
 }
 
 type dropTx struct{}

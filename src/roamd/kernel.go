@@ -31,8 +31,21 @@ type seen struct {
 }
 
 // maxCache bounds hops and routed: a flood of ROAMs for made-up /96s must
-// not grow them (expired entries go first, then everything).
+// not grow them.
 const maxCache = 4096
+
+// bound makes room in a full cache: expired entries go, then others until
+// it is below maxCache.
+func bound[K comparable, V any](m map[K]V, expired func(V) bool) {
+	if len(m) < maxCache {
+		return
+	}
+	for x, o := range m {
+		if expired(o) || len(m) >= maxCache {
+			delete(m, x)
+		}
+	}
+}
 
 type hop struct {
 	gw      net.IP
@@ -254,13 +267,7 @@ func (k *NetKernel) Steer(dst, towards netip.Addr) error {
 		}
 		h = hop{gw: rs[0].Gw, link: rs[0].LinkIndex, expires: now.Add(2 * time.Second)}
 		k.mu.Lock()
-		if len(k.hops) >= maxCache {
-			for x, o := range k.hops {
-				if now.After(o.expires) || len(k.hops) >= maxCache {
-					delete(k.hops, x)
-				}
-			}
-		}
+		bound(k.hops, func(o hop) bool { return now.After(o.expires) })
 		k.hops[key] = h
 		k.mu.Unlock()
 	}
@@ -289,13 +296,7 @@ func (k *NetKernel) Routed(a netip.Addr) bool {
 		s.ok = ones >= 96
 	}
 	k.mu.Lock()
-	if len(k.routed) >= maxCache {
-		for x, o := range k.routed {
-			if now.After(o.expires) || len(k.routed) >= maxCache {
-				delete(k.routed, x)
-			}
-		}
-	}
+	bound(k.routed, func(o seen) bool { return now.After(o.expires) })
 	k.routed[key] = s
 	k.mu.Unlock()
 	return s.ok
