@@ -91,11 +91,34 @@ func EUI64(prefix netip.Prefix, mac MAC) (netip.Addr, error) {
 	return netip.AddrFrom16(a), nil
 }
 
-// NodeClientIP is the node-client-IP l3roamd uses for a client MAC: the
-// node-client /64 plus the client's modified EUI-64.
+// NodeClientIP is l3roamd-xlat's node-client-IP for a client MAC: the
+// node-client /64 plus the client's modified EUI-64 with the ff:fe in its
+// middle replaced by nodeClientMarker (aa:bb:cc:dd:ee:ff ->
+// <prefix>:a8bb:cc04:64dd:eeff).
+//
+// Gluon's l3roamd puts the plain EUI-64 (ff:fe) of the same MAC in the same
+// /64 on lo (clientmgr.c mac2ipv6), and drops it, with its routes, the moment
+// another node CLAIMs the client on its port 5523 — before l3roamd-xlat's
+// own CLAIM on its port can reach it — while l3roamd-xlat drops it on its ACK
+// or at lease end, when l3roamd may still serve the client. Sharing the
+// address made each daemon cut the other's claims (seen in the lab with the
+// real l3roamd: after a roam the old node still held the address), so the
+// two daemons use disjoint addresses. Both lie in node_client_prefix6, which
+// Gluon's babel configuration already redistributes as /128s.
 func NodeClientIP(nodeClientPrefix netip.Prefix, clientMAC MAC) (netip.Addr, error) {
-	return EUI64(nodeClientPrefix, clientMAC)
+	a, err := EUI64(nodeClientPrefix, clientMAC)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	b := a.As16()
+	b[11], b[12] = nodeClientMarker>>8, nodeClientMarker&0xff
+	return netip.AddrFrom16(b), nil
 }
+
+// nodeClientMarker replaces the EUI-64's ff:fe in l3roamd-xlat's
+// node-client-IPs ("464"); an EUI-64 always has ff:fe there, so no l3roamd
+// node-client-IP can equal one of ours.
+const nodeClientMarker = 0x0464
 
 // NodeAddress is Gluon's node (loopback) address: mac_to_ip(node_prefix6,
 // primary_mac), as 250-layer3-ip6 sets network.loopback.ip6addr.

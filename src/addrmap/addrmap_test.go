@@ -94,8 +94,30 @@ func TestEUI64(t *testing.T) {
 		t.Errorf("NodeAddress = %s", a)
 	}
 	c, _ := NodeClientIP(netip.MustParsePrefix("fec0::/64"), mustMAC(t, "aa:bb:cc:dd:ee:ff"))
-	if c != netip.MustParseAddr("fec0::a8bb:ccff:fedd:eeff") {
+	if c != netip.MustParseAddr("fec0::a8bb:cc04:64dd:eeff") {
 		t.Errorf("NodeClientIP = %s", c)
+	}
+}
+
+// TestNodeClientIPNotL3roamds: l3roamd-xlat's node-client-IP of a MAC is in
+// the node-client /64 but never Gluon l3roamd's node-client-IP (its EUI-64,
+// clientmgr.c mac2ipv6) of any MAC, so neither daemon adds or deletes the
+// other's address.
+func TestNodeClientIPNotL3roamds(t *testing.T) {
+	p := netip.MustParsePrefix("fdca:ffee:80:2::/64")
+	for _, s := range []string{"aa:bb:cc:dd:ee:ff", "02:c1:1e:00:00:01", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff", "04:64:00:00:00:00"} {
+		mac := mustMAC(t, s)
+		ours, err := NodeClientIP(p, mac)
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs, _ := EUI64(p, mac)
+		if !p.Contains(ours) {
+			t.Errorf("%s: %s outside %s", s, ours, p)
+		}
+		if b := ours.As16(); ours == theirs || (b[11] == 0xff && b[12] == 0xfe) {
+			t.Errorf("%s: node-client-IP %s has l3roamd's form (EUI-64 %s)", s, ours, theirs)
+		}
 	}
 }
 
