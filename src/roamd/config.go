@@ -69,6 +69,12 @@ type Config struct {
 	SteerMetric   int    // kernel metric of the PLAT's steering /128s (default 2048)
 	AnnounceProto int    // route protocol of B's announced /128s (default 158, l3roamd's)
 	SteerProto    int    // route protocol of C's steering /128s (default 159; never redistribute)
+	// ClientRouteMetric is the metric of the IPv4 /32 route to each client the
+	// node serves, on the client bridge (default 1024). Gluon's l3roamd, run
+	// with -p <prefix4>, replaces the clients' connected route with one to
+	// its TUN device and adds /32s of its own at metric 0: ours must not
+	// depend on it nor be replaced by it (files/docs/roaming.md).
+	ClientRouteMetric int
 }
 
 // Defaults fills unset fields.
@@ -135,6 +141,9 @@ func (c *Config) Defaults() {
 	}
 	if c.AnnounceProto == 0 {
 		c.AnnounceProto = 158
+	}
+	if c.ClientRouteMetric == 0 {
+		c.ClientRouteMetric = 1024
 	}
 	if c.SteerProto == 0 {
 		c.SteerProto = 159

@@ -187,8 +187,27 @@ func (k *NetKernel) SetNeigh(ip netip.Addr, mac net.HardwareAddr) error {
 	if err != nil {
 		return err
 	}
-	return netlink.NeighSet(&netlink.Neigh{LinkIndex: idx, Family: unix.AF_INET, State: netlink.NUD_REACHABLE,
-		IP: net.IP(ip.AsSlice()), HardwareAddr: mac})
+	if err := netlink.NeighSet(&netlink.Neigh{LinkIndex: idx, Family: unix.AF_INET, State: netlink.NUD_REACHABLE,
+		IP: net.IP(ip.AsSlice()), HardwareAddr: mac}); err != nil {
+		return err
+	}
+	if err := netlink.RouteReplace(k.clientRoute(idx, ip)); err != nil {
+		return fmt.Errorf("route %s dev %s: %w", ip, k.cfg.ClientBridge, err)
+	}
+	return nil
+}
+
+// clientRoute is the IPv4 /32 to a client the node serves. Gluon's l3roamd
+// (-p <prefix4>) replaces the clients' connected route with a route to its
+// TUN l3roam0 (routemgr.c routemgr_init, NLM_F_REPLACE at metric 0) and
+// covers only the clients it has learnt with /32s at metric 0: without this
+// route a client that just roamed in would be unreachable from the CLAT
+// until l3roamd learns it, and every client once l3roamd exits (its TUN and
+// the prefix route go). The metric keeps l3roamd's REPLACE and its
+// unqualified RTM_DELROUTE (which takes the metric-0 route first) off ours.
+func (k *NetKernel) clientRoute(bridge int, ip netip.Addr) *netlink.Route {
+	return &netlink.Route{Dst: host(ip), LinkIndex: bridge, Scope: netlink.SCOPE_LINK,
+		Protocol: netlink.RouteProtocol(k.cfg.AnnounceProto), Priority: k.cfg.ClientRouteMetric}
 }
 
 func (k *NetKernel) DelNeigh(ip netip.Addr, mac net.HardwareAddr) error {
@@ -202,6 +221,9 @@ func (k *NetKernel) DelNeigh(ip netip.Addr, mac net.HardwareAddr) error {
 	err = netlink.NeighDel(&netlink.Neigh{LinkIndex: idx, Family: unix.AF_INET, IP: net.IP(ip.AsSlice()), HardwareAddr: mac})
 	if err != nil && !errors.Is(err, unix.ENOENT) {
 		return err
+	}
+	if err := netlink.RouteDel(k.clientRoute(idx, ip)); err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("delete route %s dev %s: %w", ip, k.cfg.ClientBridge, err)
 	}
 	return k.forgetFDB(idx, mac)
 }
