@@ -137,7 +137,10 @@ type Mesh struct {
 	Clients map[string]*Client
 	Servers *Servers
 	Notes   []string // what the lab had to do differently (see logf)
-	bin     string   // multi-call binary
+	// OnMove, if set, runs after MoveClient has moved a client (a test's
+	// stand-in for other daemons that react to the client's arrival).
+	OnMove func(ctx context.Context, client, from, to string) error
+	bin    string // multi-call binary
 }
 
 func (m *Mesh) logf(format string, args ...any) {
@@ -736,7 +739,14 @@ func (m *Mesh) MoveClient(ctx context.Context, name, node string) error {
 	if c == nil || n == nil {
 		return fmt.Errorf("meshlab: move %s to %s: unknown client or node", name, node)
 	}
-	return c.attach(ctx, n)
+	from := c.Node
+	if err := c.attach(ctx, n); err != nil {
+		return err
+	}
+	if m.OnMove != nil {
+		return m.OnMove(ctx, name, from, node)
+	}
+	return nil
 }
 
 // PowerOff simulates node n losing power: every process of the node is
