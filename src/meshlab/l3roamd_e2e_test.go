@@ -37,24 +37,9 @@ func TestE2EGluonL3roamdSideBySide(t *testing.T) {
 	defer cancel()
 	spec := SeedSpec("lab", bin)
 	spec.Roaming = true
-	spec.Logf = t.Logf
-	m, err := Start(ctx, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			m.Lab.KeepDir()
-			t.Logf("lab logs kept in %s", m.Lab.Dir())
-		}
-		if err := m.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := m.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m := startMesh(t, ctx, spec)
 	emu := NewL3roamdEmulation(m)
+	var err error
 	for _, n := range m.NodeList() {
 		if l3bin != "" {
 			err = m.StartGluonL3roamd(ctx, n, l3bin)

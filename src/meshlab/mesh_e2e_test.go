@@ -68,7 +68,13 @@ func needRoot(t *testing.T) {
 // client's lease.
 func startSeedMesh(t *testing.T, ctx context.Context) *Mesh {
 	t.Helper()
-	spec := SeedSpec("lab", buildBins(t))
+	return startMesh(t, ctx, SeedSpec("lab", buildBins(t)))
+}
+
+// startMesh starts the lab of spec, removes it at the end of the test (logs
+// kept on failure) and waits for babel.
+func startMesh(t *testing.T, ctx context.Context, spec Spec) *Mesh {
+	t.Helper()
 	spec.Logf = t.Logf
 	t0 := time.Now()
 	m, err := Start(ctx, spec)
