@@ -31,6 +31,7 @@ const (
 	e2eMAC    = "02:00:00:00:00:05"
 	e2eClient = "10.80.0.5"
 	e2ePLAT   = "fd00:2::c:0:0/96"
+	e2ePLATE  = "fd00:2::e:0:0/96"
 	e2eServer = "203.0.113.1"
 )
 
@@ -58,7 +59,31 @@ func (l *e2eLab) sh(ns, line string) string {
 	return l.run(ns, strings.Fields(line)...)
 }
 
-func TestE2ERoamTCP(t *testing.T) {
+// r5 is the running lab of the roaming e2e tests.
+type r5 struct {
+	*e2eLab
+	procs  map[string]*meshlab.Proc
+	args   map[string][]string // daemon command lines (restarts)
+	st     *streamReader       // the client's TCP stream through C
+	udp    *udpFlow
+	conn   net.Conn
+	dial   func() (net.Conn, error)
+	srvErr chan error
+}
+
+func (l *r5) sock(n string) string {
+	return filepath.Join(l.lab.Dir(), "root-"+n, "var/run/l3roamd-xlat.sock")
+}
+
+// r5Opts: with attacker, the mesh also has node m (fd00:9::6d, CLAT
+// fd00:1::6d:0:0/96, no daemon: the test speaks for it, with the site
+// secret) and a second PLAT e (fd00:2::e:0:0/96, daemon only).
+type r5Opts struct {
+	attacker bool
+	lease    time.Duration // the client's lease at D
+}
+
+func startR5(t *testing.T, ctx context.Context, o r5Opts) *r5 {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (namespaces, ip6tables, ipset, tayga)")
 	}
@@ -67,8 +92,6 @@ func TestE2ERoamTCP(t *testing.T) {
 			t.Skipf("%s missing (files/scripts/deps.sh installs it)", b)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	lab, err := meshlab.New("r5")
 	if err != nil {
 		t.Fatal(err)
@@ -81,11 +104,16 @@ func TestE2ERoamTCP(t *testing.T) {
 		lab.Close()
 	})
 	l := &e2eLab{t: t, lab: lab, ns: map[string]*meshlab.NS{}, ctx: ctx}
+	r := &r5{e2eLab: l, procs: map[string]*meshlab.Proc{}, args: map[string][]string{}}
 	l.bin = filepath.Join(lab.Dir(), "l3roamd-xlat")
 	if out, err := exec.Command("go", "build", "-o", l.bin, "../cmd/gluon-464xlat").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	for _, n := range []string{"mx", "air", "cl", "d", "a", "b", "c", "srv"} {
+	meshNodes, clatNodes := []string{"d", "a", "b", "c"}, []string{"d", "a", "b"}
+	if o.attacker {
+		meshNodes, clatNodes = append(meshNodes, "m", "e"), append(clatNodes, "m")
+	}
+	for _, n := range append([]string{"mx", "air", "cl", "srv"}, meshNodes...) {
 		x, err := lab.AddNS(n)
 		if err != nil {
 			t.Fatal(err)
@@ -95,7 +123,7 @@ func TestE2ERoamTCP(t *testing.T) {
 	// mesh
 	l.sh("mx", "ip link add r5mesh type bridge")
 	l.sh("mx", "ip link set r5mesh up")
-	for _, n := range []string{"d", "a", "b", "c"} {
+	for _, n := range meshNodes {
 		if err := lab.Veth(l.ns[n], "r5m", l.ns["mx"], "r5m"+n); err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +137,7 @@ func TestE2ERoamTCP(t *testing.T) {
 		}
 		l.sh(n, fmt.Sprintf("ip -6 addr add fd00:9::%x/64 dev r5m nodad", n[0]))
 		l.sh(n, "ip -6 route add fd00:5::/64 dev r5m") // node-client prefix on-link
-		for _, o := range []string{"d", "a", "b"} {
+		for _, o := range clatNodes {
 			if o != n {
 				l.sh(n, fmt.Sprintf("ip -6 route add %s via fd00:9::%x", e2eCLAT(o), o[0]))
 			}
@@ -117,6 +145,12 @@ func TestE2ERoamTCP(t *testing.T) {
 		if n != "c" {
 			l.sh(n, "ip -6 route add "+e2ePLAT+" via fd00:9::63")
 		}
+		if o.attacker && n != "e" {
+			l.sh(n, "ip -6 route add "+e2ePLATE+" via fd00:9::65")
+		}
+	}
+	if o.attacker {
+		l.sh("m", "ip -6 addr add "+embed(netip.MustParsePrefix(e2eCLAT("m")), netip.MustParseAddr("192.0.0.1")).String()+"/128 dev lo")
 	}
 	// PLAT c: NAT66 (conntrack) towards the server
 	if err := lab.Veth(l.ns["c"], "r5s", l.ns["srv"], "r5s"); err != nil {
@@ -149,8 +183,11 @@ func TestE2ERoamTCP(t *testing.T) {
 		}
 	}
 	// daemons
-	procs := map[string]*meshlab.Proc{}
-	for _, n := range []string{"d", "a", "b", "c"} {
+	procs := r.procs
+	for _, n := range meshNodes {
+		if n == "m" {
+			continue
+		}
 		root := filepath.Join(lab.Dir(), "root-"+n)
 		os.MkdirAll(filepath.Join(root, "var/run"), 0o755)
 		os.MkdirAll(filepath.Join(root, "etc"), 0o755)
@@ -159,32 +196,23 @@ func TestE2ERoamTCP(t *testing.T) {
 			"--node-client-prefix", "fd00:5::/64", "--node-client-dev", "r5m", "--client-ipv4", "10.80.0.0/16",
 			"--clat-range", "fd00:1::/48", "--plat-range", "fd00:2::/48", "--plat-prefix", e2ePLAT,
 			"--lease-min", "5s", "-v"}
-		if n == "c" {
+		switch n {
+		case "c":
 			args = append(args, "--own-plat", e2ePLAT)
-		} else {
+		case "e":
+			args = append(args, "--own-plat", e2ePLATE)
+		default:
 			args = append(args, "--clat-prefix", e2eCLAT(n), "--client-bridge", "r5br")
 		}
-		p, err := l.ns[n].Start("roamd", args...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		procs[n] = p
+		r.args[n] = args
+		r.startDaemon(n)
 	}
-	sock := func(n string) string { return filepath.Join(lab.Dir(), "root-"+n, "var/run/l3roamd-xlat.sock") }
+	sock := r.sock
 	for n := range procs {
-		n := n
-		if err := meshlab.WaitFor(ctx, "daemon "+n, 20*time.Millisecond, func() (bool, error) {
-			if procs[n].Exited() {
-				return false, fmt.Errorf("exited: %s", procs[n].Log())
-			}
-			_, err := os.Stat(sock(n))
-			return err == nil, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
+		r.waitDaemon(n)
 	}
 	// the client leases on D (through the dnsmasq hook), then attaches there
-	leaseEnd := time.Now().Add(16 * time.Second)
+	leaseEnd := time.Now().Add(o.lease)
 	hook := exec.Command(l.bin, "lease", "--socket", sock("d"), "add", e2eMAC, e2eClient, "host")
 	hook.Env = append(os.Environ(), fmt.Sprintf("DNSMASQ_LEASE_EXPIRES=%d", leaseEnd.Unix()))
 	if out, err := hook.CombinedOutput(); err != nil {
@@ -225,7 +253,6 @@ func TestE2ERoamTCP(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
 	srvErr := make(chan error, 4)
 	go func() {
 		for {
@@ -249,7 +276,6 @@ func TestE2ERoamTCP(t *testing.T) {
 	if err != nil {
 		t.Fatalf("first connection: %v\nd: %s", err, procs["d"].Log())
 	}
-	defer conn.Close()
 	st := newStreamReader(conn)
 	go st.run()
 	if err := st.waitBytes(ctx, 64<<10); err != nil {
@@ -264,7 +290,6 @@ func TestE2ERoamTCP(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	defer us.Close()
 	go func() {
 		buf := make([]byte, 1500)
 		for {
@@ -282,30 +307,70 @@ func TestE2ERoamTCP(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	defer uc.Close()
 	udp := &udpFlow{c: uc}
 	go udp.run()
 	if err := meshlab.WaitFor(ctx, "UDP echoes", 10*time.Millisecond, func() (bool, error) { return udp.received() > 10, nil }); err != nil {
 		t.Fatal(err)
 	}
+	r.st, r.udp, r.conn, r.dial, r.srvErr = st, udp, conn, dial, srvErr
+	t.Cleanup(func() { conn.Close(); uc.Close(); us.Close(); ln.Close() })
+	return r
+}
+
+func (r *r5) startDaemon(n string) {
+	r.t.Helper()
+	p, err := r.ns[n].Start("roamd", r.args[n]...)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.procs[n] = p
+}
+
+func (r *r5) waitDaemon(n string) {
+	r.t.Helper()
+	if err := meshlab.WaitFor(r.ctx, "daemon "+n, 20*time.Millisecond, func() (bool, error) {
+		if r.procs[n].Exited() {
+			return false, fmt.Errorf("exited: %s", r.procs[n].Log())
+		}
+		_, err := os.Stat(r.sock(n))
+		return err == nil, nil
+	}); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// roam moves the client's air link from node from to node to, makes the
+// client send a frame and waits until its stream has moved on 256 KiB; it
+// returns the longest stall.
+func (r *r5) roam(from, to string) time.Duration {
+	t, l, ctx, st, udp, procs := r.t, r.e2eLab, r.ctx, r.st, r.udp, r.procs
+	t.Helper()
+	st.resetGap()
+	udp.resetGap()
+	t.Logf("%s roam %s->%s", time.Now().Format("15:04:05.000"), from, to)
+	l.sh("air", "ip link set r5a"+from+" nomaster")
+	l.sh("air", "ip link set r5a"+to+" master r5air")
+	// re-association: like a WiFi client's DNAv4 check, the client
+	// sends one frame at once (l3roamd learns from nl80211 there)
+	l.ns["cl"].Run(ctx, "ping", "-c1", "-W1", "10.80.0.1")
+	start := st.total()
+	if err := st.waitBytes(ctx, start+256<<10); err != nil {
+		t.Fatalf("roam %s->%s: stream stalled: %v\n%s: %s\n%s: %s\nc: %s", from, to, err, from, procs[from].Log(),
+			to, procs[to].Log(), procs["c"].Log())
+	}
+	return st.maxGap()
+}
+
+func TestE2ERoamTCP(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	l := startR5(t, ctx, r5Opts{lease: 16 * time.Second})
+	sock, st, udp, conn, dial, lab, srvErr := l.sock, l.st, l.udp, l.conn, l.dial, l.lab, l.srvErr
 
 	var udpGaps []time.Duration
 	roam := func(from, to string) time.Duration {
 		t.Helper()
-		st.resetGap()
-		udp.resetGap()
-		t.Logf("%s roam %s->%s", time.Now().Format("15:04:05.000"), from, to)
-		l.sh("air", "ip link set r5a"+from+" nomaster")
-		l.sh("air", "ip link set r5a"+to+" master r5air")
-		// re-association: like a WiFi client's DNAv4 check, the client
-		// sends one frame at once (l3roamd learns from nl80211 there)
-		l.ns["cl"].Run(ctx, "ping", "-c1", "-W1", "10.80.0.1")
-		t.Logf("%s moved, client pinged the gateway", time.Now().Format("15:04:05.000"))
-		start := st.total()
-		if err := st.waitBytes(ctx, start+256<<10); err != nil {
-			t.Fatalf("roam %s->%s: stream stalled: %v\n%s: %s\n%s: %s\nc: %s", from, to, err, from, procs[from].Log(),
-				to, procs[to].Log(), procs["c"].Log())
-		}
+		gap := l.roam(from, to)
 		// new connections work after the roam
 		c2, err := dial()
 		if err != nil {
@@ -324,7 +389,7 @@ func TestE2ERoamTCP(t *testing.T) {
 			t.Fatalf("UDP flow after roam %s->%s: %v", from, to, err)
 		}
 		udpGaps = append(udpGaps, udp.maxGap())
-		return st.maxGap()
+		return gap
 	}
 	gapA := roam("d", "a")
 	gapB := roam("a", "b")
