@@ -342,14 +342,23 @@ func (k *NetKernel) FlushSteering() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("list proto %d routes: %w", k.cfg.SteerProto, err)
 	}
-	var errs []error
-	n := 0
-	for i := range rs {
-		if err := netlink.RouteDel(&rs[i]); err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("delete proto %d route %v: %w", k.cfg.SteerProto, rs[i].Dst, err))
+	byMetric := map[int][]netip.Addr{}
+	for _, r := range rs {
+		if r.Dst == nil {
 			continue
 		}
-		n++
+		if ones, bits := r.Dst.Mask.Size(); ones != 128 || bits != 128 {
+			continue // not one of ours
+		}
+		a, _ := netip.AddrFromSlice(r.Dst.IP)
+		byMetric[r.Priority] = append(byMetric[r.Priority], a)
+	}
+	var errs []error
+	n := 0
+	for metric, dsts := range byMetric {
+		k, err := delRoutes(dsts, k.cfg.SteerProto, metric)
+		n += k
+		errs = append(errs, err)
 	}
 	return n, errors.Join(errs...)
 }
