@@ -5,6 +5,9 @@
 //	    (what `sudo make demo` runs)
 //	xlat-lab rss [--bin DIR] [--idle 5s]
 //	    idle RSS of each daemon in the lab (files/scripts/bench.d/50-rss.sh)
+//	xlat-lab path-bench [--bin DIR] [--runs 3] [--time 5] [--json FILE]
+//	    client IPv4 through CLAT and PLAT vs native IPv4 and TAYGA over the
+//	    same hops (files/scripts/bench.d/20-path.sh)
 //
 // It builds nothing: it uses the binaries of `make build` in --bin (default:
 // the directory xlat-lab itself is in).
@@ -27,6 +30,7 @@ const usage = `usage: xlat-lab <command> [options]
 commands:
   demo   run the demo: CLAT/PLAT across the babel mesh, failover (sudo make demo)
   rss    print the idle RSS of each daemon in the lab (sudo make bench)
+  path-bench  full-path throughput and latency: xlat vs native IPv4 vs TAYGA (sudo make bench)
 `
 
 func main() {
@@ -44,6 +48,8 @@ func main() {
 		code = demo(ctx, os.Args[2:])
 	case "rss":
 		code = rss(ctx, os.Args[2:])
+	case "path-bench":
+		code = pathBench(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:
