@@ -52,21 +52,22 @@ func (pl *PathLab) StartIperf(ctx context.Context) error {
 	})
 }
 
-// Measure runs one iperf3 measurement of k (TCP, TCPRev, TCP8, UDP64) over variant v for secs seconds and
-// returns the value, and the CPU share of each of the variant's translator
-// processes over the measurement (by process name).
+// Measure runs one iperf3 measurement of k (TCP, TCPRev, TCP8, UDP64) over
+// variant v for secs seconds and returns the value, and the CPU share of each
+// of the variant's translator processes (with their children) over the
+// measurement, by process name.
 func (pl *PathLab) Measure(ctx context.Context, v PathVariant, k PathMetric, secs int) (float64, map[string]float64, error) {
 	procs := pl.Procs[v]
 	cpu0 := make([]float64, len(procs))
 	for i, p := range procs {
-		cpu0[i] = ProcCPU(p.PID())
+		cpu0[i] = GroupCPU(p.PID())
 	}
 	t0 := time.Now()
 	val, err := pl.iperf(ctx, v, k, secs)
 	wall := time.Since(t0).Seconds()
 	cpu := map[string]float64{}
 	for i, p := range procs {
-		cpu[p.Name] = (ProcCPU(p.PID()) - cpu0[i]) / wall
+		cpu[p.Name] = (GroupCPU(p.PID()) - cpu0[i]) / wall
 	}
 	return val, cpu, err
 }
@@ -178,22 +179,42 @@ func (pl *PathLab) iperf(ctx context.Context, v PathVariant, k PathMetric, secs 
 	return r.End.SumReceived.BitsPerSecond / 1e9, nil
 }
 
-// ProcCPU returns a process's CPU seconds so far (user + system, all
-// threads), 0 if it cannot be read.
-func ProcCPU(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
+// GroupCPU returns the CPU seconds so far (user + system, all threads) of
+// the processes in process group pgid: a lab process and the children it
+// started (the lab starts each in its own group), 0 if none can be read.
+func GroupCPU(pgid int) float64 {
+	dirs, _ := os.ReadDir("/proc")
+	var sum float64
+	for _, d := range dirs {
+		if d.Name()[0] < '0' || d.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		if group, cpu, ok := parseStatCPU(string(b)); ok && group == pgid {
+			sum += cpu
+		}
 	}
-	s := string(b)
+	return sum
+}
+
+// parseStatCPU reads the process group and utime + stime (seconds) of a
+// /proc/PID/stat line.
+func parseStatCPU(s string) (pgrp int, cpu float64, ok bool) {
 	if i := strings.LastIndexByte(s, ')'); i >= 0 {
 		s = s[i+1:]
 	}
-	f := strings.Fields(s) // f[0] is field 3 (state); utime, stime are fields 14, 15
+	f := strings.Fields(s) // f[0] is field 3 (state); pgrp is 5, utime and stime 14 and 15
 	if len(f) < 13 {
-		return 0
+		return 0, 0, false
 	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100 // USER_HZ
+	pgrp, err := strconv.Atoi(f[2])
+	ut, err1 := strconv.ParseFloat(f[11], 64)
+	st, err2 := strconv.ParseFloat(f[12], 64)
+	if err != nil || err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return pgrp, (ut + st) / 100, true // USER_HZ
 }
