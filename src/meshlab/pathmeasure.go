@@ -134,8 +134,8 @@ func Median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// iperfSummary is the part of iperf3's JSON output the benchmark reads.
-type iperfSummary struct {
+// IperfSummary is the part of iperf3's JSON output (-J) the benchmarks read.
+type IperfSummary struct {
 	End struct {
 		SumReceived struct {
 			BitsPerSecond float64 `json:"bits_per_second"`
@@ -163,7 +163,7 @@ func (pl *PathLab) iperf(ctx context.Context, v PathVariant, k PathMetric, secs 
 	cctx, cancel := context.WithTimeout(ctx, time.Duration(secs+20)*time.Second)
 	defer cancel()
 	out, err := pl.Client.NS.Command(cctx, args...).Output()
-	var r iperfSummary
+	var r IperfSummary
 	if jerr := json.Unmarshal(out, &r); jerr != nil {
 		return 0, fmt.Errorf("iperf3 %s: %v (%v): %.300s", v, jerr, err, out)
 	}

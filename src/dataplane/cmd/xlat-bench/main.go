@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -124,7 +123,7 @@ func run(ctx context.Context, bin, src string, runs, secs int, gro bool, queues 
 	for _, k := range append(metrics, cpuPerPkt) {
 		med[k] = map[xlatlab.Mode]float64{}
 		for _, m := range modes {
-			med[k][m] = median(res[k][m])
+			med[k][m] = meshlab.Median(res[k][m])
 		}
 	}
 	fmt.Printf("translator benchmark: %d runs x %d s, medians (GRO on veths: %v, queues %d)\n", runs, secs, gro, queues)
@@ -174,19 +173,7 @@ func run(ctx context.Context, bin, src string, runs, secs int, gro bool, queues 
 }
 
 // iperfResult is the part of iperf3's JSON output the benchmark reads.
-type iperfResult struct {
-	End struct {
-		SumReceived struct {
-			BitsPerSecond float64 `json:"bits_per_second"`
-		} `json:"sum_received"`
-		Sum struct {
-			Seconds     float64 `json:"seconds"`
-			Packets     float64 `json:"packets"`
-			LostPackets float64 `json:"lost_packets"`
-		} `json:"sum"`
-	} `json:"end"`
-	Error string `json:"error"`
-}
+type iperfResult = meshlab.IperfSummary
 
 // procCPU returns the translator process's CPU seconds (user+system, all
 // threads), or 0 when there is none (kernel mode).
@@ -243,18 +230,6 @@ func measure(ctx context.Context, t *xlatlab.Topo, k metric, secs int) (float64,
 		return rx / r.End.Sum.Seconds / 1000, rx, nil
 	}
 	return r.End.SumReceived.BitsPerSecond / 1e9, 0, nil
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 func ratio(a, b float64) float64 {
