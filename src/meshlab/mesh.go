@@ -42,6 +42,10 @@ type Spec struct {
 	Clients []ClientSpec
 	// Roaming also starts l3roamd-xlat on every node.
 	Roaming bool
+	// Hosted runs each node's daemons as roles of one `gluon-464xlat host`
+	// process (Procs["host"]), started through its control socket as the
+	// init scripts do in hosted mode (files/docs/memory.md).
+	Hosted bool
 	// Optional names daemons whose exit does not fail Mesh.Wait (the demo
 	// checks the roaming helper in its own step).
 	Optional map[string]bool
@@ -535,6 +539,9 @@ func (m *Mesh) startDaemon(n *Node, pkg string) error {
 	if pkg == "l3roamd-xlat" {
 		// dnsmasq re-reads the hosts file on SIGHUP.
 		args = append(args, "--dnsmasq-pidfile", "/var/run/dnsmasq.pid")
+	}
+	if m.Spec.Hosted {
+		return m.startRole(n, pkg, args)
 	}
 	p, err := n.NS.Start(pkg, m.Cmd(pkg, args...)...)
 	if err != nil {

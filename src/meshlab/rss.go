@@ -9,17 +9,46 @@ import (
 
 // RSS returns the resident set size of process pid in KiB (VmRSS).
 func RSS(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	m, err := ReadMem(pid)
+	return m.RSS, err
+}
+
+// Mem is a process's memory from /proc/PID/smaps_rollup, in KiB.
+type Mem struct {
+	RSS  int // resident pages, shared ones counted in full (VmRSS)
+	PSS  int // resident pages, shared ones divided by their sharers
+	Anon int // anonymous pages: heap, stacks, runtime data
+	File int // file-backed pages: mostly the binary's text and rodata
+}
+
+// ReadMem reads /proc/PID/smaps_rollup. RSS counts the binary's text once per
+// process even when three processes map the same file; PSS splits it.
+func ReadMem(pid int) (Mem, error) {
+	path := fmt.Sprintf("/proc/%d/smaps_rollup", pid)
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return 0, err
+		return Mem{}, err
 	}
+	var m Mem
+	fields := map[string]*int{"Rss:": &m.RSS, "Pss:": &m.PSS, "Anonymous:": &m.Anon}
+	seen := 0
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				return strconv.Atoi(f[0])
+		f := strings.Fields(l)
+		if len(f) < 2 {
+			continue
+		}
+		if dst, ok := fields[f[0]]; ok {
+			v, err := strconv.Atoi(f[1])
+			if err != nil {
+				return Mem{}, fmt.Errorf("%s: %s: %w", path, f[0], err)
 			}
+			*dst = v
+			seen++
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	if seen != len(fields) {
+		return Mem{}, fmt.Errorf("%s: Rss, Pss or Anonymous missing", path)
+	}
+	m.File = m.RSS - m.Anon
+	return m, nil
 }

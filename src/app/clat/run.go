@@ -37,8 +37,16 @@ func loadCLAT(root string) (*xlatconf.Config, error) {
 	return cfg, nil
 }
 
-// runDaemon is `xlat-clat run [--root DIR] [--debug] [--no-probe]`.
+// runDaemon is `xlat-clat run`: the daemon as its own process, until SIGTERM or SIGINT.
 func runDaemon(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
+	return Daemon(ctx, args)
+}
+
+// Daemon runs the daemon until ctx ends (also hosted by gluon-464xlat host).
+func Daemon(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("xlat-clat run", flag.ContinueOnError)
 	root := fs.String("root", "/", "root directory of the node's files (config, sockets)")
 	debug := fs.Bool("debug", false, "log debug messages")
@@ -84,9 +92,6 @@ func runDaemon(args []string) int {
 		log.Error("xlat-clat: config", "err", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
 	if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("xlat-clat: stopped", "err", err)
 		return 1

@@ -137,8 +137,15 @@ func loadPLATConfig(root string, havePrefix bool) (xlatconf.PLAT, error) {
 	return *cfg.PLAT, nil
 }
 
-// runDaemon is `xlat-plat run`: the PLAT daemon, until SIGTERM or SIGINT.
+// runDaemon is `xlat-plat run`: the daemon as its own process, until SIGTERM or SIGINT.
 func runDaemon(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return Daemon(ctx, args)
+}
+
+// Daemon runs the daemon until ctx ends (also hosted by gluon-464xlat host).
+func Daemon(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("xlat-plat run", flag.ContinueOnError)
 	var cf configFlags
 	cf.register(fs)
@@ -168,8 +175,6 @@ func runDaemon(args []string) int {
 		log.Error("configuration", "err", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	if err := d.Run(ctx); err != nil {
 		log.Error("PLAT failed", "err", err)
 		return 1

@@ -177,8 +177,15 @@ func (f *runFlags) config() (roamd.Config, roamd.Options, error) {
 	return cfg, opt, cfg.Check()
 }
 
-// runDaemon is `l3roamd-xlat run`: the roaming daemon, until SIGTERM or SIGINT.
+// runDaemon is `l3roamd-xlat run`: the daemon as its own process, until SIGTERM or SIGINT.
 func runDaemon(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return Daemon(ctx, args)
+}
+
+// Daemon runs the daemon until ctx ends (also hosted by gluon-464xlat host).
+func Daemon(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("l3roamd-xlat run", flag.ContinueOnError)
 	var f runFlags
 	f.register(fs)
@@ -195,8 +202,6 @@ func runDaemon(args []string) int {
 		log.Error("configuration", "err", err)
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	if err := roamd.Run(ctx, cfg, opt, log); err != nil {
 		log.Error("exit", "err", err)
 		return 1

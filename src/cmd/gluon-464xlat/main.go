@@ -5,12 +5,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 
 	"github.com/gluon-464xlat/gluon-464xlat/app/clat"
+	"github.com/gluon-464xlat/gluon-464xlat/app/host"
 	"github.com/gluon-464xlat/gluon-464xlat/app/plat"
 	"github.com/gluon-464xlat/gluon-464xlat/app/roamd"
 )
@@ -38,7 +40,25 @@ func run(name string, args []string) int {
 		return plat.Main(args)
 	case "l3roamd-xlat":
 		return roamd.Main(args)
+	case "host":
+		return host.Main(map[string]host.Role{
+			"xlat-clat":    runOnly(clat.Daemon),
+			"xlat-plat":    runOnly(plat.Daemon),
+			"l3roamd-xlat": runOnly(roamd.Daemon),
+		}, args)
 	}
-	fmt.Fprintf(os.Stderr, "gluon-464xlat: unknown command %q (want xlat-clat, xlat-plat or l3roamd-xlat)\n", name)
+	fmt.Fprintf(os.Stderr, "gluon-464xlat: unknown command %q (want xlat-clat, xlat-plat, l3roamd-xlat or host)\n", name)
 	return 2
+}
+
+// runOnly makes a role of a daemon: the host runs a role's "run" subcommand
+// with the arguments the separate command gets ("xlat-clat run --root /").
+func runOnly(daemon func(context.Context, []string) int) host.Role {
+	return func(ctx context.Context, args []string) int {
+		if len(args) == 0 || args[0] != "run" {
+			fmt.Fprintf(os.Stderr, "gluon-464xlat host: a role runs its \"run\" command, got %q\n", args)
+			return 2
+		}
+		return daemon(ctx, args[1:])
+	}
 }
