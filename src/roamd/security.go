@@ -25,7 +25,10 @@ type replayKey struct {
 	nonce  uint32
 }
 
-const maxReplay = 1 << 17
+// maxReplay bounds the memory (about 100 bytes a key) under a flood; the
+// replay memory is defence in depth: every answer must echo a nonce that is
+// forgotten once used, and a replayed ROAM is verified like a new one.
+const maxReplay = 1 << 14
 
 func newReplay(window time.Duration, start time.Time) *replay {
 	return &replay{window: window, start: start.Truncate(time.Millisecond), seen: map[replayKey]time.Time{}}
