@@ -313,7 +313,8 @@ func (k *NetKernel) Routed(a netip.Addr) bool {
 	}
 	s = seen{expires: now.Add(2 * time.Second)}
 	rs, err := netlink.RouteGetWithOptions(net.IP(a.AsSlice()), &netlink.RouteGetOptions{FIBMatch: true})
-	if err == nil && len(rs) > 0 && rs[0].Dst != nil && (rs[0].Type == 0 || rs[0].Type == unix.RTN_UNICAST) {
+	// unicast: another node's /96; local: our own CLAT's management address
+	if t := rs0Type(rs, err); err == nil && rs[0].Dst != nil && (t == 0 || t == unix.RTN_UNICAST || t == unix.RTN_LOCAL) {
 		ones, _ := rs[0].Dst.Mask.Size()
 		s.ok = ones >= 96
 	}
@@ -331,6 +332,13 @@ func (k *NetKernel) Unsteer(dst netip.Addr) error {
 		return fmt.Errorf("delete route %s: %w", dst, err)
 	}
 	return nil
+}
+
+func rs0Type(rs []netlink.Route, err error) int {
+	if err != nil || len(rs) == 0 {
+		return -1
+	}
+	return rs[0].Type
 }
 
 // FlushSteering deletes every route of the steering protocol (159): the
