@@ -314,7 +314,7 @@ func (k *NetKernel) Routed(a netip.Addr) bool {
 	s = seen{expires: now.Add(2 * time.Second)}
 	rs, err := netlink.RouteGetWithOptions(net.IP(a.AsSlice()), &netlink.RouteGetOptions{FIBMatch: true})
 	// unicast: another node's /96; local: our own CLAT's management address
-	if t := rs0Type(rs, err); err == nil && rs[0].Dst != nil && (t == 0 || t == unix.RTN_UNICAST || t == unix.RTN_LOCAL) {
+	if t := rs0Type(rs, err); t >= 0 && rs[0].Dst != nil && (t == 0 || t == unix.RTN_UNICAST || t == unix.RTN_LOCAL) {
 		ones, _ := rs[0].Dst.Mask.Size()
 		s.ok = ones >= 96
 	}
