@@ -131,7 +131,12 @@ func StartPathLab(ctx context.Context, o PathOptions) (pl *PathLab, err error) {
 	if err := pl.findHops(ctx); err != nil {
 		return nil, err
 	}
-	pl.Procs[PathXlat] = []*Proc{pl.Hops[0].Procs["xlat-clat"], pl.PLAT.Procs["xlat-plat"]}
+	// Every platnode's xlat-plat: the CPU figures then also show which
+	// PLAT the CLAT really uses.
+	pl.Procs[PathXlat] = []*Proc{pl.Hops[0].Procs["xlat-clat"]}
+	for _, p := range m.PLATNodes() {
+		pl.Procs[PathXlat] = append(pl.Procs[PathXlat], p.Procs["xlat-plat"])
+	}
 	for _, a := range []netip.Addr{PathNative.Target(), PathTayga.Target()} {
 		if _, err := m.Inet.Run(ctx, "ip", "addr", "add", a.String()+"/32", "dev", "lo"); err != nil {
 			return nil, err
