@@ -62,10 +62,16 @@ func (pl *PathLab) Measure(ctx context.Context, v PathVariant, k PathMetric, sec
 	for i, p := range procs {
 		cpu0[i] = GroupCPU(p.PID())
 	}
+	busy0, soft0 := hostCPU()
 	t0 := time.Now()
-	val, err := pl.iperf(ctx, v, k, secs)
+	val, ends, err := pl.iperf(ctx, v, k, secs)
 	wall := time.Since(t0).Seconds()
-	cpu := map[string]float64{}
+	busy1, soft1 := hostCPU()
+	cpu := map[string]float64{
+		"iperf3 client": ends.HostTotal / 100, "iperf3 server": ends.RemoteTotal / 100,
+		// The whole machine (other jobs included): how close to both cores.
+		"host busy": (busy1 - busy0) / wall, "host softirq": (soft1 - soft0) / wall,
+	}
 	for i, p := range procs {
 		cpu[p.Name] = (GroupCPU(p.PID()) - cpu0[i]) / wall
 	}
@@ -145,11 +151,18 @@ type IperfSummary struct {
 			Packets     float64 `json:"packets"`
 			LostPackets float64 `json:"lost_packets"`
 		} `json:"sum"`
+		CPU iperfCPU `json:"cpu_utilization_percent"`
 	} `json:"end"`
 	Error string `json:"error"`
 }
 
-func (pl *PathLab) iperf(ctx context.Context, v PathVariant, k PathMetric, secs int) (float64, error) {
+// iperfCPU is the CPU use of iperf3's two ends in percent of one core.
+type iperfCPU struct {
+	HostTotal   float64 `json:"host_total"`
+	RemoteTotal float64 `json:"remote_total"`
+}
+
+func (pl *PathLab) iperf(ctx context.Context, v PathVariant, k PathMetric, secs int) (float64, iperfCPU, error) {
 	args := []string{"iperf3", "-c", v.Target().String(), "-p", strconv.Itoa(iperfPort),
 		"-t", strconv.Itoa(secs), "-J", "--connect-timeout", "3000"}
 	switch k {
@@ -165,18 +178,39 @@ func (pl *PathLab) iperf(ctx context.Context, v PathVariant, k PathMetric, secs 
 	out, err := pl.Client.NS.Command(cctx, args...).Output()
 	var r IperfSummary
 	if jerr := json.Unmarshal(out, &r); jerr != nil {
-		return 0, fmt.Errorf("iperf3 %s: %v (%v): %.300s", v, jerr, err, out)
+		return 0, iperfCPU{}, fmt.Errorf("iperf3 %s: %v (%v): %.300s", v, jerr, err, out)
 	}
 	if r.Error != "" {
-		return 0, fmt.Errorf("iperf3 %s: %s", v, r.Error)
+		return 0, iperfCPU{}, fmt.Errorf("iperf3 %s: %s", v, r.Error)
 	}
 	if k == UDP64 {
 		if r.End.Sum.Seconds == 0 {
-			return 0, fmt.Errorf("iperf3 %s: no UDP summary", v)
+			return 0, iperfCPU{}, fmt.Errorf("iperf3 %s: no UDP summary", v)
 		}
-		return (r.End.Sum.Packets - r.End.Sum.LostPackets) / r.End.Sum.Seconds / 1000, nil
+		return (r.End.Sum.Packets - r.End.Sum.LostPackets) / r.End.Sum.Seconds / 1000, r.End.CPU, nil
 	}
-	return r.End.SumReceived.BitsPerSecond / 1e9, nil
+	return r.End.SumReceived.BitsPerSecond / 1e9, r.End.CPU, nil
+}
+
+// hostCPU returns the machine's busy CPU seconds (all but idle and iowait)
+// and its softirq seconds so far, summed over all cores.
+func hostCPU() (busy, softirq float64) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	for i := 1; i < len(f) && i <= 8; i++ {
+		x, _ := strconv.ParseFloat(f[i], 64)
+		if i != 4 && i != 5 {
+			busy += x
+		}
+		if i == 7 {
+			softirq = x
+		}
+	}
+	return busy / 100, softirq / 100 // USER_HZ
 }
 
 // GroupCPU returns the CPU seconds so far (user + system, all threads) of

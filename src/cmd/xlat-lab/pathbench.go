@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -179,12 +180,13 @@ func (r *pathResult) print(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "(latency rows: lower is better; xlat/native above 100% is the translation's added delay)")
-	fmt.Fprintln(w, "translator CPU during each measurement, median share of one core:")
+	fmt.Fprintf(w, "CPU during each measurement, median, 100%% = one core (host: the whole %d-core machine, other jobs included):\n", runtime.NumCPU())
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, v := range []meshlab.PathVariant{meshlab.PathXlat, meshlab.PathTayga} {
 		for _, k := range []meshlab.PathMetric{meshlab.TCP, meshlab.TCPRev, meshlab.TCP8, meshlab.UDP64} {
 			var parts []string
-			for _, name := range r.variantsCPU[v] {
+			names := append(append([]string(nil), r.variantsCPU[v]...), "iperf3 client", "iperf3 server", "host busy", "host softirq")
+			for _, name := range names {
 				parts = append(parts, fmt.Sprintf("%s %.0f%%", name, 100*r.cpuMed[v][k][name]))
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", v, k, strings.Join(parts, ", "))
