@@ -3,7 +3,7 @@
 #
 #   sudo make demo    simulated mesh: CLAT/PLAT, failover, roaming (main job)
 #   sudo make test    unit tests, then the end-to-end tests in the lab
-#   sudo make bench   translator, roaming and footprint benchmarks
+#   sudo make bench   translator, full path, roaming and footprint benchmarks
 #   make sizes        cross-compiled binary sizes (SIZES_JSON=FILE for JSON)
 #   make stage        per-package install trees under stage/ (STAGE_ARCH=...)
 
