@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 	"time"
@@ -58,6 +59,7 @@ func Main(roles map[string]Role, args []string) int {
 	root := fs.String("root", "/", "root directory of the node's files (the socket lies below it)")
 	socket := fs.String("socket", DefaultSocket, "control socket, below root")
 	delay := fs.Duration("restart-delay", 5*time.Second, "wait before restarting a role that exited (procd's respawn delay)")
+	rolesDir := fs.String("roles-dir", "", "directory below root whose files NAME hold a role's ARGS (the init scripts' roles, started when the host starts)")
 	var initial roleFlags
 	fs.Var(&initial, "role", "role to start: 'NAME ARGS' as given to the separate command, e.g. 'xlat-clat run' (repeatable)")
 	if err := fs.Parse(args); err != nil {
@@ -69,12 +71,6 @@ func Main(roles map[string]Role, args []string) int {
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
 	s := newSupervisor(ctx, roles, *delay, log)
 	defer s.stopAll()
-	for _, r := range initial {
-		if err := s.start(r[0], r[1:]); err != nil {
-			log.Error("start", "err", err)
-			return 2
-		}
-	}
 	path := filepath.Join(*root, *socket)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		log.Error("control socket", "err", err)
@@ -85,10 +81,50 @@ func Main(roles map[string]Role, args []string) int {
 		log.Error("control socket", "err", err)
 		return 1
 	}
+	// Listening first, then the roles: an init script that declares a role
+	// while the host starts either finds the socket or is read below.
+	if *rolesDir != "" {
+		declared, err := readRolesDir(filepath.Join(*root, *rolesDir))
+		if err != nil {
+			log.Error("roles", "err", err)
+		}
+		initial = append(initial, declared...)
+	}
+	for _, r := range initial {
+		if err := s.start(r[0], r[1:]); err != nil {
+			log.Error("start", "err", err)
+		}
+	}
 	log.Info("running", "socket", path, "roles", len(initial))
 	if err := srv.Serve(ctx); err != nil {
 		log.Error("control socket", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// readRolesDir reads the roles the init scripts declared: one file per role,
+// named after it, holding the arguments ("run"). A missing directory is no
+// role.
+func readRolesDir(dir string) ([][]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("roles directory %s: %w", dir, err)
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	var roles [][]string
+	for _, e := range ents {
+		if !e.Type().IsRegular() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return roles, fmt.Errorf("roles directory %s: %w", dir, err)
+		}
+		roles = append(roles, append([]string{e.Name()}, strings.Fields(string(b))...))
+	}
+	return roles, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -54,8 +55,11 @@ func (s *supervisor) start(name string, args []string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.running[name]; ok {
-		return fmt.Errorf("role %s is already running (stop or restart it)", name)
+	if in, ok := s.running[name]; ok {
+		if slices.Equal(in.args, args) {
+			return nil // the init script and the roles directory both asked
+		}
+		return fmt.Errorf("role %s is already running with %q (stop or restart it)", name, strings.Join(in.args, " "))
 	}
 	ctx, cancel := context.WithCancel(s.ctx)
 	in := &instance{name: name, args: args, cancel: cancel, done: make(chan struct{}), started: time.Now()}

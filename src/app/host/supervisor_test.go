@@ -2,7 +2,10 @@ package host
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -73,5 +76,27 @@ func TestSupervisorRolesApart(t *testing.T) {
 	}
 	if err := s.stop("flaky"); err == nil {
 		t.Error("stop of a stopped role: want an error")
+	}
+}
+
+// TestReadRolesDir: the init scripts' declared roles, one file per role,
+// dotfiles (their stamps) and a missing directory ignored.
+func TestReadRolesDir(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{"xlat-clat": "run\n", "l3roamd-xlat": "run --debug\n", ".xlat-clat.stamp": "x"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := readRolesDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"l3roamd-xlat", "run", "--debug"}, {"xlat-clat", "run"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("roles = %q, want %q", got, want)
+	}
+	if got, err := readRolesDir(filepath.Join(dir, "none")); err != nil || got != nil {
+		t.Errorf("missing dir: %q, %v", got, err)
 	}
 }

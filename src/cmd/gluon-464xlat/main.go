@@ -46,8 +46,10 @@ func run(name string, args []string) int {
 			"xlat-plat":    runOnly(plat.Daemon),
 			"l3roamd-xlat": runOnly(roamd.Daemon),
 		}, args)
+	case "host-ctl":
+		return host.Ctl(args)
 	}
-	fmt.Fprintf(os.Stderr, "gluon-464xlat: unknown command %q (want xlat-clat, xlat-plat, l3roamd-xlat or host)\n", name)
+	fmt.Fprintf(os.Stderr, "gluon-464xlat: unknown command %q (want xlat-clat, xlat-plat, l3roamd-xlat, host or host-ctl)\n", name)
 	return 2
 }
 

@@ -18,9 +18,9 @@ import (
 // rssSockets are the daemons' control sockets below a node's root; each
 // answers ctlsock.MemStatsCommand with the Go runtime's view of its memory.
 var rssSockets = map[string]string{
-	"xlat-clat":    "var/run/xlat-clat.sock",
-	"xlat-plat":    "var/run/xlat-plat.sock",
-	"l3roamd-xlat": "var/run/l3roamd-xlat.sock",
+	"xlat-clat":      "var/run/xlat-clat.sock",
+	"xlat-plat":      "var/run/xlat-plat.sock",
+	"l3roamd-xlat":   "var/run/l3roamd-xlat.sock",
 	meshlab.HostProc: "var/run/gluon-464xlat.sock",
 }
 
