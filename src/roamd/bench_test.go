@@ -195,6 +195,22 @@ func TestBenchRoamScale(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// 1,000 roamed clients (issue 9, files/docs/memory.md): a fresh daemon,
+	// idle, then carrying 1,000 roamed clients; the growth is what the PLAT
+	// side adds to a node's memory sum.
+	pr := start()
+	idle, err := meshlab.ReadMem(pr.PID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed(runs+1, 0, 1000, false)
+	k1, err := meshlab.ReadMem(pr.PID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pr.Stop(); err != nil {
+		t.Fatal(err)
+	}
 	med := func(ds []time.Duration) time.Duration {
 		x := append([]time.Duration(nil), ds...)
 		sort.Slice(x, func(i, j int) bool { return x[i] < x[j] })
@@ -210,6 +226,8 @@ func TestBenchRoamScale(t *testing.T) {
 	fmt.Printf("| ip6tables rules, %d + 20 clients | %d |\n", nClients, rules10k)
 	fmt.Printf("| steering /128 routes (proto 159) | %d |\n", routes)
 	fmt.Printf("| daemon RSS after the last run (peak) | %s (%s) |\n", rssAfter, hwm)
+	fmt.Printf("| RSS idle -> 1,000 roamed clients (anon) | %.1f -> %.1f MiB (%.1f -> %.1f MiB) |\n",
+		float64(idle.RSS)/1024, float64(k1.RSS)/1024, float64(idle.Anon)/1024, float64(k1.Anon)/1024)
 	if rules20 != rules10k {
 		t.Errorf("rule count grew with clients: %d -> %d", rules20, rules10k)
 	}
