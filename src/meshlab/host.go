@@ -3,7 +3,6 @@ package meshlab
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -34,7 +33,9 @@ func (m *Mesh) startRole(n *Node, pkg string, args []string) error {
 			if p.Exited() {
 				return false, fmt.Errorf("host on %s exited: %s", n.Spec.Name, p.Log())
 			}
-			_, err := os.Stat(sock)
+			// the socket file exists from bind(2) on, before listen(2):
+			// wait for an answer, not for the file
+			_, err := ctlsock.Call(ctx, sock, "status")
 			return err == nil, nil
 		}); err != nil {
 			return err
