@@ -1,8 +1,7 @@
 package dataplane
 
 import (
-	"encoding/binary"
-
+	"github.com/gluon-464xlat/gluon-464xlat/header"
 	"github.com/gluon-464xlat/gluon-464xlat/tun"
 )
 
@@ -35,28 +34,31 @@ func (b *udpBatch) empty() bool { return b.segs == 0 }
 // packet that may be coalesced (plain IPv4 without options or fragmentation,
 // or IPv6 with UDP as next header), or ok=false.
 func udpShape(p []byte) (hl, payload int, ok bool) {
-	if len(p) < 28 {
+	if len(p) < header.IPv4MinSize+header.UDPSize {
 		return 0, 0, false
 	}
-	switch p[0] >> 4 {
+	switch header.Version(p) {
 	case 4:
-		if p[0] != 0x45 || p[9] != 17 || binary.BigEndian.Uint16(p[6:])&0x3fff != 0 ||
-			int(binary.BigEndian.Uint16(p[2:])) != len(p) {
+		h := header.IPv4(p)
+		if h.HeaderLen() != header.IPv4MinSize || h.Protocol() != header.ProtoUDP || h.IsFragment() ||
+			h.TotalLen() != len(p) {
 			return 0, 0, false
 		}
-		hl = 20
+		hl = header.IPv4MinSize
 	case 6:
-		if len(p) < 48 || p[6] != 17 || int(binary.BigEndian.Uint16(p[4:]))+40 != len(p) {
+		h := header.IPv6(p)
+		if len(p) < header.IPv6HeaderSize+header.UDPSize || h.NextHeader() != header.ProtoUDP ||
+			header.IPv6HeaderSize+h.PayloadLen() != len(p) {
 			return 0, 0, false
 		}
-		hl = 40
+		hl = header.IPv6HeaderSize
 	default:
 		return 0, 0, false
 	}
-	if int(binary.BigEndian.Uint16(p[hl+4:])) != len(p)-hl {
+	if header.UDP(p[hl:]).Length() != len(p)-hl {
 		return 0, 0, false
 	}
-	return hl, len(p) - hl - 8, true
+	return hl, len(p) - hl - header.UDPSize, true
 }
 
 // sameFlow reports whether p (with IP header length hl) continues the batch:
@@ -67,14 +69,17 @@ func (b *udpBatch) sameFlow(p []byte, hl int) bool {
 	if hl != b.hl || p[0] != q[0] {
 		return false
 	}
-	if hl == 20 {
+	ports := func(p []byte) string { return string(p[hl : hl+4]) }
+	if hl == header.IPv4MinSize {
 		// TOS, DF, TTL, protocol, addresses; then ports
-		return p[1] == q[1] && p[6] == q[6] && p[8] == q[8] && string(p[12:20]) == string(q[12:20]) &&
-			string(p[20:24]) == string(q[20:24])
+		a, c := header.IPv4(p), header.IPv4(q)
+		return a.TOS() == c.TOS() && a.DF() == c.DF() && a.TTL() == c.TTL() &&
+			string(a.Addrs()) == string(c.Addrs()) && ports(p) == ports(q)
 	}
 	// traffic class, flow label, hop limit, addresses; then ports
-	return string(p[1:4]) == string(q[1:4]) && p[7] == q[7] && string(p[8:40]) == string(q[8:40]) &&
-		string(p[40:44]) == string(q[40:44])
+	a, c := header.IPv6(p), header.IPv6(q)
+	return string(p[1:4]) == string(q[1:4]) && a.HopLimit() == c.HopLimit() &&
+		string(a.Addrs()) == string(c.Addrs()) && ports(p) == ports(q)
 }
 
 // add appends p if it continues the batch (or starts an empty one) and
@@ -92,7 +97,7 @@ func (b *udpBatch) add(p []byte) bool {
 	if b.closed || b.segs >= maxSegs || pl > b.segSize || b.n+pl > maxSuperLen || !b.sameFlow(p, hl) {
 		return false
 	}
-	b.n += copy(b.buf[tun.VirtioNetHdrLen+b.n:], p[hl+8:])
+	b.n += copy(b.buf[tun.VirtioNetHdrLen+b.n:], p[hl+header.UDPSize:])
 	b.segs++
 	if pl < b.segSize {
 		b.closed = true
@@ -107,43 +112,28 @@ func (b *udpBatch) frame() []byte {
 	f := b.buf[:tun.VirtioNetHdrLen+b.n]
 	p := f[tun.VirtioNetHdrLen:]
 	udpLen := b.n - b.hl
-	binary.BigEndian.PutUint16(p[b.hl+4:], uint16(udpLen))
-	var sum uint32
-	if b.hl == 20 {
-		binary.BigEndian.PutUint16(p[2:], uint16(b.n))
-		p[10], p[11] = 0, 0
-		binary.BigEndian.PutUint16(p[10:], ^fold(sumBytes(p[:20], 0)))
-		sum = sumBytes(p[12:20], 17+uint32(udpLen))
+	u := header.UDP(p[b.hl:])
+	u.SetLength(udpLen)
+	var sum uint64
+	if b.hl == header.IPv4MinSize {
+		h := header.IPv4(p)
+		h.SetTotalLen(b.n)
+		h.SetChecksum()
+		sum = header.PseudoSum4(h.Src(), h.Dst(), udpLen, header.ProtoUDP)
 	} else {
-		binary.BigEndian.PutUint16(p[4:], uint16(udpLen))
-		sum = sumBytes(p[8:40], 17+uint32(udpLen))
+		h := header.IPv6(p)
+		h.SetPayloadLen(udpLen)
+		sum = header.PseudoSum6(h.Src(), h.Dst(), udpLen, header.ProtoUDP)
 	}
 	// CHECKSUM_PARTIAL convention: the field holds the folded, uncomplemented
 	// pseudo-header sum; the kernel completes it per segment.
-	binary.BigEndian.PutUint16(p[b.hl+6:], fold(sum))
-	h := tun.VirtioNetHdr{Flags: tun.FlagNeedsCsum, CsumStart: uint16(b.hl), CsumOffset: 6}
+	u.SetChecksum(header.Fold(sum))
+	h := tun.VirtioNetHdr{Flags: tun.FlagNeedsCsum, CsumStart: uint16(b.hl), CsumOffset: uint16(header.ChecksumOffset(header.ProtoUDP))}
 	if b.segs > 1 {
-		h.GSOType, h.HdrLen, h.GSOSize = tun.GSOUDPL4, uint16(b.hl+8), uint16(b.segSize)
+		h.GSOType, h.HdrLen, h.GSOSize = tun.GSOUDPL4, uint16(b.hl+header.UDPSize), uint16(b.segSize)
 	}
 	_ = h.Encode(f)
 	return f
 }
 
 func (b *udpBatch) reset() { b.segs, b.n, b.closed = 0, 0, false }
-
-func sumBytes(p []byte, sum uint32) uint32 {
-	for i := 0; i+1 < len(p); i += 2 {
-		sum += uint32(p[i])<<8 | uint32(p[i+1])
-	}
-	if len(p)%2 == 1 {
-		sum += uint32(p[len(p)-1]) << 8
-	}
-	return sum
-}
-
-func fold(sum uint32) uint16 {
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return uint16(sum)
-}

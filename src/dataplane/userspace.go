@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gluon-464xlat/gluon-464xlat/header"
 	"github.com/gluon-464xlat/gluon-464xlat/translator"
 	"github.com/gluon-464xlat/gluon-464xlat/tun"
 )
@@ -211,7 +212,7 @@ func (w *worker) handle(n int) {
 		return
 	}
 	if w.vnet {
-		if err := w.hdr.Translated(length-n, w.buf[start]>>4 == 6); err != nil {
+		if err := w.hdr.Translated(length-n, header.Version(w.buf[start:]) == 6); err != nil {
 			w.errors.Add(1)
 			return
 		}

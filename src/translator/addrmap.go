@@ -173,60 +173,23 @@ const (
 	bothOK = srcOK | dstOK
 )
 
-// map46 maps IPv4 src/dst (4 bytes each) into src6/dst6 with nat46's pair scanning.
-// Outer packets (swap=false): src with local, dst with remote; inner packets of ICMP
-// errors (swap=true): src with remote, dst with local.
-func (t *Translator) map46(src, dst, src6, dst6 []byte, swap bool) mapResult {
+// mapAddrs maps the source and destination of a packet with nat46's pair scanning: IPv4
+// (v6 false: src/dst 4 bytes, srcOut/dstOut 16) or IPv6 (16 bytes into 4). Outer IPv4
+// packets map src with local and dst with remote, outer IPv6 packets the other way round;
+// the inner packets of ICMP errors (swap) travelled the other way, so the roles swap.
+func (t *Translator) mapAddrs(src, dst, srcOut, dstOut []byte, v6, swap bool) mapResult {
 	var got, ever mapResult
 	var tmp [16]byte
 	for i := range t.pairs {
 		p := &t.pairs[i]
 		ss, ds := &p.local, &p.remote
-		if swap {
+		if v6 != swap {
 			ss, ds = ds, ss
 		}
-		if got&srcOK == 0 && ss.to6(src, src6) {
+		if got&srcOK == 0 && ss.mapAddr(src, srcOut, v6) {
 			got |= srcOK
 		}
-		if got&dstOK == 0 {
-			if ds.to6(dst, dst6) {
-				got |= dstOK
-			}
-		}
-		if got == bothOK {
-			return bothOK
-		}
-		if ever&dstOK == 0 && got&dstOK != 0 {
-			ever |= dstOK
-			copy(tmp[:], dst6[:16])
-		}
-		if p.groupEnd {
-			got = 0
-		}
-	}
-	// partial result: report the first destination match (needed for RFC 6791 handling)
-	if ever&dstOK != 0 {
-		copy(dst6[:16], tmp[:])
-		return dstOK | t.wkpRefused(src, dst, false, swap)
-	}
-	return t.wkpRefused(src, dst, false, swap)
-}
-
-// map64 maps IPv6 src/dst into src4/dst4. Outer: src with remote, dst with local; inner
-// (swap=true): src with local, dst with remote.
-func (t *Translator) map64(src, dst, src4, dst4 []byte, swap bool) mapResult {
-	var got, ever mapResult
-	var tmp [4]byte
-	for i := range t.pairs {
-		p := &t.pairs[i]
-		ss, ds := &p.remote, &p.local
-		if swap {
-			ss, ds = ds, ss
-		}
-		if got&srcOK == 0 && ss.to4(src, src4) {
-			got |= srcOK
-		}
-		if got&dstOK == 0 && ds.to4(dst, dst4) {
+		if got&dstOK == 0 && ds.mapAddr(dst, dstOut, v6) {
 			got |= dstOK
 		}
 		if got == bothOK {
@@ -234,15 +197,24 @@ func (t *Translator) map64(src, dst, src4, dst4 []byte, swap bool) mapResult {
 		}
 		if ever&dstOK == 0 && got&dstOK != 0 {
 			ever |= dstOK
-			copy(tmp[:], dst4[:4])
+			copy(tmp[:], dstOut)
 		}
 		if p.groupEnd {
 			got = 0
 		}
 	}
+	// partial result: report the first destination match (needed for RFC 6791 handling)
 	if ever&dstOK != 0 {
-		copy(dst4[:4], tmp[:])
-		return dstOK | t.wkpRefused(src, dst, true, swap)
+		copy(dstOut, tmp[:])
+		return dstOK | t.wkpRefused(src, dst, v6, swap)
 	}
-	return t.wkpRefused(src, dst, true, swap)
+	return t.wkpRefused(src, dst, v6, swap)
+}
+
+// mapAddr maps a with this side: an IPv6 address to IPv4 (from6) or IPv4 to IPv6.
+func (c *cside) mapAddr(a, out []byte, from6 bool) bool {
+	if from6 {
+		return c.to4(a, out)
+	}
+	return c.to6(a, out)
 }

@@ -1,6 +1,10 @@
 package translator
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/gluon-464xlat/gluon-464xlat/header"
+)
 
 type benchCase struct {
 	name string
@@ -15,14 +19,14 @@ func benchCases(tb testing.TB) []benchCase {
 	tr := newT(tb, Config{Pairs: []Pair{clatPair(tb)}, MTU6: 1500})
 	p := payloadN(1000)
 	return []benchCase{
-		{"46TCP", tr, mk4("192.0.0.1", "198.51.100.7", protoTCP, p, pktOpt{df: true}), Meta{}},
-		{"64TCP", tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", protoTCP, p, pktOpt{}), Meta{}},
-		{"46UDP", tr, mk4("192.0.0.1", "198.51.100.7", protoUDP, p, pktOpt{df: true}), Meta{}},
-		{"64UDP", tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", protoUDP, p, pktOpt{}), Meta{}},
-		{"46ICMPEcho", tr, mk4("192.0.0.1", "198.51.100.7", protoICMP, p, pktOpt{df: true}), Meta{}},
-		{"64ICMPEcho", tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", protoICMPv6, p, pktOpt{icmpType: 129}), Meta{}},
-		{"46GSOTCP64K", tr, mk4("192.0.0.1", "198.51.100.7", protoTCP, payloadN(65535-40), pktOpt{df: true}), Meta{GSOSize: 1400, CsumPartial: true}},
-		{"64GSOTCP64K", tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", protoTCP, payloadN(65535-20-40), pktOpt{}), Meta{GSOSize: 1400, CsumPartial: true}},
+		{"46TCP", tr, mk4("192.0.0.1", "198.51.100.7", header.ProtoTCP, p, pktOpt{df: true}), Meta{}},
+		{"64TCP", tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", header.ProtoTCP, p, pktOpt{}), Meta{}},
+		{"46UDP", tr, mk4("192.0.0.1", "198.51.100.7", header.ProtoUDP, p, pktOpt{df: true}), Meta{}},
+		{"64UDP", tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", header.ProtoUDP, p, pktOpt{}), Meta{}},
+		{"46ICMPEcho", tr, mk4("192.0.0.1", "198.51.100.7", header.ProtoICMP, p, pktOpt{df: true}), Meta{}},
+		{"64ICMPEcho", tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", header.ProtoICMPv6, p, pktOpt{icmpType: 129}), Meta{}},
+		{"46GSOTCP64K", tr, mk4("192.0.0.1", "198.51.100.7", header.ProtoTCP, payloadN(65535-40), pktOpt{df: true}), Meta{GSOSize: 1400, CsumPartial: true}},
+		{"64GSOTCP64K", tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", header.ProtoTCP, payloadN(65535-20-40), pktOpt{}), Meta{GSOSize: 1400, CsumPartial: true}},
 	}
 }
 

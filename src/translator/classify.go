@@ -1,6 +1,10 @@
 package translator
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/gluon-464xlat/gluon-464xlat/header"
+)
 
 // l4Class is what the translator does with a packet, decided by its transport protocol.
 type l4Class uint8
@@ -22,15 +26,15 @@ const (
 //     §1.2, and there is no reassembly here);
 //   - only echo and the error types of RFC 7915 §4.2 / §5.2 are translated.
 func (t *Translator) classify(v6 bool, proto uint8, frag bool, l4 []byte) (l4Class, *atomic.Uint64) {
-	icmp := uint8(protoICMP)
+	icmp := uint8(header.ProtoICMP)
 	if v6 {
-		icmp = protoICMPv6
-		if proto == protoICMP {
+		icmp = header.ProtoICMPv6
+		if proto == header.ProtoICMP {
 			return l4Refuse, &t.c.dropUnsupported
 		}
 	} else {
 		switch proto {
-		case nhHopByHop, nhRouting, nhFragment, nhDestOpts, protoICMPv6:
+		case header.ProtoHopByHop, header.ProtoRouting, header.ProtoFragment, header.ProtoDestOpts, header.ProtoICMPv6:
 			return l4Refuse, &t.c.dropUnsupported
 		}
 	}
@@ -43,7 +47,7 @@ func (t *Translator) classify(v6 bool, proto uint8, frag bool, l4 []byte) (l4Cla
 	if len(l4) < 8 {
 		return l4Refuse, &t.c.dropMalformed
 	}
-	typ := l4[0]
+	typ := header.ICMP(l4).Type()
 	if v6 {
 		switch {
 		case typ == 128 || typ == 129:
@@ -60,4 +64,16 @@ func (t *Translator) classify(v6 bool, proto uint8, frag bool, l4 []byte) (l4Cla
 		}
 	}
 	return l4Refuse, &t.c.dropUnsupported
+}
+
+// refuseQuoted applies classify to a packet quoted in an ICMP error, where an ICMP error is
+// refused too (an error about an error); nil: translate it.
+func (t *Translator) refuseQuoted(v6 bool, proto uint8, frag bool, l4 []byte) *atomic.Uint64 {
+	switch class, c := t.classify(v6, proto, frag, l4); class {
+	case l4Refuse:
+		return c
+	case l4Error:
+		return &t.c.dropUnsupported
+	}
+	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/gluon-464xlat/gluon-464xlat/header"
 )
 
 // fuzzTranslator maps both sides with the Jool vectors' pool6 and EAM entries, so that a
@@ -51,13 +53,13 @@ func fuzzSeeds(f *testing.F, v byte) {
 	if n > 0 {
 		return
 	}
-	for _, proto := range []uint8{protoTCP, protoUDP, protoICMP} {
+	for _, proto := range []uint8{header.ProtoTCP, header.ProtoUDP, header.ProtoICMP} {
 		if v == 4 {
 			f.Add(mk4("192.0.2.33", "198.51.100.2", proto, payloadN(40), pktOpt{df: true}))
 			f.Add(mk4("1.0.0.5", "10.0.0.9", proto, payloadN(1300), pktOpt{}))
 		} else {
-			if proto == protoICMP {
-				proto = protoICMPv6
+			if proto == header.ProtoICMP {
+				proto = header.ProtoICMPv6
 			}
 			f.Add(mk6("2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::", proto, payloadN(40), pktOpt{}))
 			f.Add(mk6("2001:db8:3::5", "2001:db8:2::9", proto, payloadN(1300), pktOpt{}))
@@ -77,7 +79,7 @@ func (s boundsSink) Emit(p []byte) {
 	}
 	switch p[0] >> 4 {
 	case 4:
-		if len(p) > s.mtu4 || int(binary.BigEndian.Uint16(p[2:])) != len(p) || fold(sum16(p[:20], 0)) != 0xffff {
+		if len(p) > s.mtu4 || int(binary.BigEndian.Uint16(p[2:])) != len(p) || header.Fold(header.Sum(p[:20], 0)) != 0xffff {
 			s.t.Fatalf("emitted bad IPv4 packet (%d bytes) % x", len(p), p[:20])
 		}
 	case 6:
@@ -103,7 +105,7 @@ func fuzzOne(t *testing.T, tr *Translator, pkt []byte) ([]byte, bool) {
 	out := buf[start : start+n]
 	switch out[0] >> 4 {
 	case 4:
-		if pkt[0]>>4 != 6 || int(binary.BigEndian.Uint16(out[2:])) != n || n > tr.cfg.MTU4 || fold(sum16(out[:20], 0)) != 0xffff {
+		if pkt[0]>>4 != 6 || int(binary.BigEndian.Uint16(out[2:])) != n || n > tr.cfg.MTU4 || header.Fold(header.Sum(out[:20], 0)) != 0xffff {
 			t.Fatalf("bad IPv4 output % x", out[:20])
 		}
 	case 6:
@@ -147,7 +149,7 @@ func FuzzTranslate46(f *testing.F) {
 		back4, ok := fuzzOne(t, tr, out6)
 		if !ok {
 			// too big for MTU4, or AH behind a Fragment header (RFC 7915 §5.1: drop)
-			if len(out6)-20 <= tr.cfg.MTU4 && !(pkt[9] == nhAH && out6[6] == nhFragment) {
+			if len(out6)-20 <= tr.cfg.MTU4 && !(pkt[9] == header.ProtoAH && out6[6] == header.ProtoFragment) {
 				t.Fatalf("translated packet not translatable back: % x", out6[:48])
 			}
 			return
@@ -162,7 +164,7 @@ func FuzzTranslate46(f *testing.F) {
 		if !bytes.Equal(back4[12:20], pkt[12:20]) || back4[1] != pkt[1] || back4[8] != pkt[8] || back4[9] != pkt[9] {
 			t.Fatalf("round trip header % x, want % x", back4[:20], pkt[:20])
 		}
-		udpZero := pkt[9] == protoUDP && tot >= ihl+8 && pkt[ihl+6] == 0 && pkt[ihl+7] == 0
+		udpZero := pkt[9] == header.ProtoUDP && tot >= ihl+8 && pkt[ihl+6] == 0 && pkt[ihl+7] == 0
 		if !udpZero && !sameExceptCsum(back4[20:], pkt[ihl:tot], l4CsumAt(back4)) {
 			t.Fatalf("round trip payload differs")
 		}
@@ -213,16 +215,16 @@ func l4CsumAt(p []byte) int {
 		}
 	} else {
 		proto = p[6]
-		if proto == nhFragment {
+		if proto == header.ProtoFragment {
 			return 1 << 20
 		}
 	}
 	switch proto {
-	case protoTCP:
+	case header.ProtoTCP:
 		return 16
-	case protoUDP:
+	case header.ProtoUDP:
 		return 6
-	case protoICMP, protoICMPv6:
+	case header.ProtoICMP, header.ProtoICMPv6:
 		return 2
 	}
 	return 1 << 20

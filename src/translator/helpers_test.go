@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+
+	"github.com/gluon-464xlat/gluon-464xlat/header"
 )
 
 // Test packet builders (valid checksums unless corrupted by the caller).
@@ -17,7 +19,7 @@ type pktOpt struct {
 
 func l4Header(proto uint8, payload []byte, o pktOpt) []byte {
 	switch proto {
-	case protoTCP:
+	case header.ProtoTCP:
 		h := make([]byte, 20, 20+len(payload))
 		binary.BigEndian.PutUint16(h[0:], 40000)
 		binary.BigEndian.PutUint16(h[2:], 443)
@@ -26,7 +28,7 @@ func l4Header(proto uint8, payload []byte, o pktOpt) []byte {
 		h[13] = 0x18
 		binary.BigEndian.PutUint16(h[14:], 65000)
 		return append(h, payload...)
-	case protoUDP:
+	case header.ProtoUDP:
 		h := make([]byte, 8, 8+len(payload))
 		binary.BigEndian.PutUint16(h[0:], 40000)
 		binary.BigEndian.PutUint16(h[2:], 53)
@@ -43,9 +45,9 @@ func l4Header(proto uint8, payload []byte, o pktOpt) []byte {
 
 func csumOffset(proto uint8) int {
 	switch proto {
-	case protoTCP:
+	case header.ProtoTCP:
 		return 16
-	case protoUDP:
+	case header.ProtoUDP:
 		return 6
 	}
 	return 2
@@ -56,7 +58,7 @@ func mk4(src, dst string, proto uint8, payload []byte, o pktOpt) []byte {
 	if o.ttl == 0 {
 		o.ttl = 64
 	}
-	if proto == protoICMP && o.icmpType == 0 {
+	if proto == header.ProtoICMP && o.icmpType == 0 {
 		o.icmpType = 8
 	}
 	l4 := l4Header(proto, payload, o)
@@ -73,15 +75,15 @@ func mk4(src, dst string, proto uint8, payload []byte, o pktOpt) []byte {
 	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
 	copy(b[12:], s[:])
 	copy(b[16:], d[:])
-	ipv4HeaderCsum(b[:20])
+	header.IPv4(b).SetChecksum()
 	copy(b[20:], l4)
 	co := 20 + csumOffset(proto)
 	var acc uint64
-	if proto != protoICMP {
-		acc = pseudo4(b[12:16], b[16:20], len(l4), proto)
+	if proto != header.ProtoICMP {
+		acc = header.PseudoSum4(b[12:16], b[16:20], len(l4), proto)
 	}
-	c := ^fold(sum16(b[20:], acc))
-	if c == 0 && proto == protoUDP {
+	c := ^header.Fold(header.Sum(b[20:], acc))
+	if c == 0 && proto == header.ProtoUDP {
 		c = 0xffff
 	}
 	binary.BigEndian.PutUint16(b[co:], c)
@@ -93,16 +95,16 @@ func mk6(src, dst string, proto uint8, payload []byte, o pktOpt) []byte {
 	if o.ttl == 0 {
 		o.ttl = 64
 	}
-	if proto == protoICMPv6 && o.icmpType == 0 {
+	if proto == header.ProtoICMPv6 && o.icmpType == 0 {
 		o.icmpType = 128
 	}
 	l4 := l4Header(proto, payload, o)
 	b := make([]byte, 40+len(l4))
 	s, d := netip.MustParseAddr(src).As16(), netip.MustParseAddr(dst).As16()
-	writeIPv6Header(b, o.tos, len(l4), proto, o.ttl, s[:], d[:])
+	header.IPv6(b).Encode(o.tos, len(l4), proto, o.ttl, s[:], d[:])
 	copy(b[40:], l4)
-	c := ^fold(sum16(b[40:], pseudo6(s[:], d[:], len(l4), proto)))
-	if c == 0 && proto == protoUDP {
+	c := ^header.Fold(header.Sum(b[40:], header.PseudoSum6(s[:], d[:], len(l4), proto)))
+	if c == 0 && proto == header.ProtoUDP {
 		c = 0xffff
 	}
 	binary.BigEndian.PutUint16(b[40+csumOffset(proto):], c)
@@ -115,12 +117,12 @@ func l4CsumOK(t testing.TB, p []byte) bool {
 	if p[0]>>4 == 4 {
 		ihl := int(p[0]&15) * 4
 		var acc uint64
-		if p[9] != protoICMP {
-			acc = pseudo4(p[12:16], p[16:20], len(p)-ihl, p[9])
+		if p[9] != header.ProtoICMP {
+			acc = header.PseudoSum4(p[12:16], p[16:20], len(p)-ihl, p[9])
 		}
-		return fold(sum16(p[ihl:], acc)) == 0xffff
+		return header.Fold(header.Sum(p[ihl:], acc)) == 0xffff
 	}
-	return fold(sum16(p[40:], pseudo6(p[8:24], p[24:40], len(p)-40, p[6]))) == 0xffff
+	return header.Fold(header.Sum(p[40:], header.PseudoSum6(p[8:24], p[24:40], len(p)-40, p[6]))) == 0xffff
 }
 
 func payloadN(n int) []byte {
@@ -178,23 +180,23 @@ func (nopSink) Emit([]byte) {}
 
 // icmp6Err builds an ICMPv6 error type/code from src to dst quoting inner (valid checksum).
 func icmp6Err(src, dst string, typ, code uint8, inner []byte) []byte {
-	p := mk6(src, dst, protoICMPv6, nil, pktOpt{icmpType: typ})
+	p := mk6(src, dst, header.ProtoICMPv6, nil, pktOpt{icmpType: typ})
 	p[41] = code
 	p = append(p, inner...)
 	binary.BigEndian.PutUint16(p[4:], uint16(len(p)-40))
 	p[42], p[43] = 0, 0
-	binary.BigEndian.PutUint16(p[42:], ^fold(sum16(p[40:], pseudo6(p[8:24], p[24:40], len(p)-40, protoICMPv6))))
+	binary.BigEndian.PutUint16(p[42:], ^header.Fold(header.Sum(p[40:], header.PseudoSum6(p[8:24], p[24:40], len(p)-40, header.ProtoICMPv6))))
 	return p
 }
 
 // icmp4Err builds an ICMPv4 error type/code from src to dst quoting inner (valid checksums).
 func icmp4Err(src, dst string, typ, code uint8, inner []byte) []byte {
-	p := mk4(src, dst, protoICMP, nil, pktOpt{icmpType: typ})
+	p := mk4(src, dst, header.ProtoICMP, nil, pktOpt{icmpType: typ})
 	p[21] = code
 	p = append(p, inner...)
 	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
-	ipv4HeaderCsum(p[:20])
+	header.IPv4(p).SetChecksum()
 	p[22], p[23] = 0, 0
-	binary.BigEndian.PutUint16(p[22:], ^fold(sum16(p[20:], 0)))
+	binary.BigEndian.PutUint16(p[22:], ^header.Fold(header.Sum(p[20:], 0)))
 	return p
 }

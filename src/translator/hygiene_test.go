@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+
+	"github.com/gluon-464xlat/gluon-464xlat/header"
 )
 
 // withFrag6 inserts an IPv6 Fragment header (offset in bytes, M flag, ID) after the fixed
@@ -11,9 +13,9 @@ import (
 func withFrag6(p []byte, off int, more bool, id uint32) []byte {
 	q := make([]byte, len(p)+8)
 	copy(q, p[:40])
-	writeFragHeader(q[40:], p[6], off, more, id)
+	header.IPv6Fragment(q[40:]).Encode(p[6], off, more, id)
 	copy(q[48:], p[40:])
-	q[6] = nhFragment
+	q[6] = header.ProtoFragment
 	binary.BigEndian.PutUint16(q[4:], uint16(len(q)-40))
 	return q
 }
@@ -28,7 +30,7 @@ func with4Proto(p []byte, proto uint8, off int, mf bool) []byte {
 		fo |= 0x2000
 	}
 	binary.BigEndian.PutUint16(p[6:], fo)
-	ipv4HeaderCsum(p[:20])
+	header.IPv4(p).SetChecksum()
 	return p
 }
 
@@ -37,8 +39,8 @@ func with4Proto(p []byte, proto uint8, off int, mf bool) []byte {
 func TestIPv6UDPZeroChecksum(t *testing.T) {
 	const a6, b6 = "2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::"
 	zero := func(p []byte, at int) []byte { p = append([]byte(nil), p...); p[at], p[at+1] = 0, 0; return p }
-	udp := mk6(a6, b6, protoUDP, payloadN(40), pktOpt{})
-	quoted := mk6(b6, a6, protoUDP, payloadN(20), pktOpt{}) // what the IPv4 side sent, seen in an ICMPv6 error
+	udp := mk6(a6, b6, header.ProtoUDP, payloadN(40), pktOpt{})
+	quoted := mk6(b6, a6, header.ProtoUDP, payloadN(20), pktOpt{}) // what the IPv4 side sent, seen in an ICMPv6 error
 	tests := []struct {
 		name     string
 		pkt      []byte
@@ -59,7 +61,7 @@ func TestIPv6UDPZeroChecksum(t *testing.T) {
 			if v != tc.want || tr.Counters().DropUDPZeroCsum != tc.dropZero {
 				t.Fatalf("verdict %v, DropUDPZeroCsum %d; want %v, %d", v, tr.Counters().DropUDPZeroCsum, tc.want, tc.dropZero)
 			}
-			if v == Forward && len(tc.pkt) > 48 && tc.pkt[6] == protoUDP && !l4CsumOK(t, out[0]) {
+			if v == Forward && len(tc.pkt) > 48 && tc.pkt[6] == header.ProtoUDP && !l4CsumOK(t, out[0]) {
 				t.Error("translated checksum invalid")
 			}
 			if v == Emitted {
@@ -76,12 +78,12 @@ func TestIPv6UDPZeroChecksum(t *testing.T) {
 func TestICMPErrorInnerProtocols(t *testing.T) {
 	const a4, b4 = "192.0.2.33", "198.51.100.2"
 	const a6, b6 = "2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::"
-	in4 := mk4(a4, b4, protoUDP, payloadN(16), pktOpt{})
-	echo4 := mk4(a4, b4, protoICMP, payloadN(16), pktOpt{})
-	in6 := mk6(a6, b6, protoUDP, payloadN(16), pktOpt{})
+	in4 := mk4(a4, b4, header.ProtoUDP, payloadN(16), pktOpt{})
+	echo4 := mk4(a4, b4, header.ProtoICMP, payloadN(16), pktOpt{})
+	in6 := mk6(a6, b6, header.ProtoUDP, payloadN(16), pktOpt{})
 	icmp1in6 := append([]byte(nil), in6...)
-	icmp1in6[6] = protoICMP
-	echo6 := mk6(a6, b6, protoICMPv6, payloadN(16), pktOpt{})
+	icmp1in6[6] = header.ProtoICMP
+	echo6 := mk6(a6, b6, header.ProtoICMPv6, payloadN(16), pktOpt{})
 	type counter func(Counters) uint64
 	unsupported := func(c Counters) uint64 { return c.DropUnsupported }
 	fragICMP := func(c Counters) uint64 { return c.DropFragmentedICMP }
@@ -93,13 +95,13 @@ func TestICMPErrorInnerProtocols(t *testing.T) {
 		c    counter
 	}{
 		{"v4 quoting UDP", icmp4Err(b4, a4, 3, 3, in4), Emitted, none},
-		{"v4 quoting protocol 58", icmp4Err(b4, a4, 3, 3, with4Proto(in4, protoICMPv6, 0, false)), Drop, unsupported},
-		{"v4 quoting protocol 0", icmp4Err(b4, a4, 3, 3, with4Proto(in4, nhHopByHop, 0, false)), Drop, unsupported},
-		{"v4 quoting protocol 43", icmp4Err(b4, a4, 3, 3, with4Proto(in4, nhRouting, 0, false)), Drop, unsupported},
-		{"v4 quoting protocol 44", icmp4Err(b4, a4, 3, 3, with4Proto(in4, nhFragment, 0, false)), Drop, unsupported},
-		{"v4 quoting protocol 60", icmp4Err(b4, a4, 3, 3, with4Proto(in4, nhDestOpts, 0, false)), Drop, unsupported},
+		{"v4 quoting protocol 58", icmp4Err(b4, a4, 3, 3, with4Proto(in4, header.ProtoICMPv6, 0, false)), Drop, unsupported},
+		{"v4 quoting protocol 0", icmp4Err(b4, a4, 3, 3, with4Proto(in4, header.ProtoHopByHop, 0, false)), Drop, unsupported},
+		{"v4 quoting protocol 43", icmp4Err(b4, a4, 3, 3, with4Proto(in4, header.ProtoRouting, 0, false)), Drop, unsupported},
+		{"v4 quoting protocol 44", icmp4Err(b4, a4, 3, 3, with4Proto(in4, header.ProtoFragment, 0, false)), Drop, unsupported},
+		{"v4 quoting protocol 60", icmp4Err(b4, a4, 3, 3, with4Proto(in4, header.ProtoDestOpts, 0, false)), Drop, unsupported},
 		{"v4 quoting echo", icmp4Err(b4, a4, 3, 3, echo4), Emitted, none},
-		{"v4 quoting a fragment of ICMP", icmp4Err(b4, a4, 3, 3, with4Proto(echo4, protoICMP, 8, false)), Drop, fragICMP},
+		{"v4 quoting a fragment of ICMP", icmp4Err(b4, a4, 3, 3, with4Proto(echo4, header.ProtoICMP, 8, false)), Drop, fragICMP},
 		{"v4 quoting an ICMP error", icmp4Err(b4, a4, 3, 3, icmp4Err(a4, b4, 3, 1, in4)), Drop, unsupported},
 		{"v6 quoting UDP", icmp6Err(b6, a6, 1, 4, in6), Emitted, none},
 		{"v6 quoting next header 1", icmp6Err(b6, a6, 1, 4, icmp1in6), Drop, unsupported},
@@ -135,23 +137,23 @@ func TestStrictWKP(t *testing.T) {
 		pkt    []byte
 		want   Verdict
 	}{
-		{"off: 4->6 private", wkp, false, mk4("192.0.0.1", "10.1.2.3", protoUDP, nil, pktOpt{}), Forward},
-		{"off: 6->4 private", wkp, false, mk6("64:ff9b::10.1.2.3", clat, protoUDP, nil, pktOpt{}), Forward},
-		{"4->6 global", wkp, true, mk4("192.0.0.1", "9.9.9.9", protoUDP, nil, pktOpt{}), Forward},
-		{"6->4 global", wkp, true, mk6("64:ff9b::9.9.9.9", clat, protoTCP, nil, pktOpt{}), Forward},
-		{"4->6 RFC 1918", wkp, true, mk4("192.0.0.1", "10.1.2.3", protoUDP, nil, pktOpt{}), Drop},
-		{"4->6 shared 100.64/10", wkp, true, mk4("192.0.0.1", "100.100.1.1", protoTCP, nil, pktOpt{}), Drop},
-		{"4->6 documentation", wkp, true, mk4("192.0.0.1", "198.51.100.7", protoICMP, nil, pktOpt{}), Drop},
-		{"6->4 RFC 1918", wkp, true, mk6("64:ff9b::192.168.1.1", clat, protoUDP, nil, pktOpt{}), Drop},
-		{"6->4 link-local", wkp, true, mk6("64:ff9b::169.254.0.1", clat, protoICMPv6, nil, pktOpt{icmpType: 129}), Drop},
-		{"network-specific prefix: private allowed", nsp, true, mk4("192.0.0.1", "10.1.2.3", protoUDP, nil, pktOpt{}), Forward},
-		{"network-specific prefix 6->4", nsp, true, mk6("2001:db8:64::10.1.2.3", clat, protoUDP, nil, pktOpt{}), Forward},
+		{"off: 4->6 private", wkp, false, mk4("192.0.0.1", "10.1.2.3", header.ProtoUDP, nil, pktOpt{}), Forward},
+		{"off: 6->4 private", wkp, false, mk6("64:ff9b::10.1.2.3", clat, header.ProtoUDP, nil, pktOpt{}), Forward},
+		{"4->6 global", wkp, true, mk4("192.0.0.1", "9.9.9.9", header.ProtoUDP, nil, pktOpt{}), Forward},
+		{"6->4 global", wkp, true, mk6("64:ff9b::9.9.9.9", clat, header.ProtoTCP, nil, pktOpt{}), Forward},
+		{"4->6 RFC 1918", wkp, true, mk4("192.0.0.1", "10.1.2.3", header.ProtoUDP, nil, pktOpt{}), Drop},
+		{"4->6 shared 100.64/10", wkp, true, mk4("192.0.0.1", "100.100.1.1", header.ProtoTCP, nil, pktOpt{}), Drop},
+		{"4->6 documentation", wkp, true, mk4("192.0.0.1", "198.51.100.7", header.ProtoICMP, nil, pktOpt{}), Drop},
+		{"6->4 RFC 1918", wkp, true, mk6("64:ff9b::192.168.1.1", clat, header.ProtoUDP, nil, pktOpt{}), Drop},
+		{"6->4 link-local", wkp, true, mk6("64:ff9b::169.254.0.1", clat, header.ProtoICMPv6, nil, pktOpt{icmpType: 129}), Drop},
+		{"network-specific prefix: private allowed", nsp, true, mk4("192.0.0.1", "10.1.2.3", header.ProtoUDP, nil, pktOpt{}), Forward},
+		{"network-specific prefix 6->4", nsp, true, mk6("2001:db8:64::10.1.2.3", clat, header.ProtoUDP, nil, pktOpt{}), Forward},
 		{"ICMPv6 error from a private router", wkp, true,
-			icmp6Err("64:ff9b::10.0.0.1", clat, 3, 0, mk6(clat, "64:ff9b::9.9.9.9", protoUDP, payloadN(8), pktOpt{})), Drop},
+			icmp6Err("64:ff9b::10.0.0.1", clat, 3, 0, mk6(clat, "64:ff9b::9.9.9.9", header.ProtoUDP, payloadN(8), pktOpt{})), Drop},
 		{"ICMPv6 error about a packet to a private address", wkp, true,
-			icmp6Err("64:ff9b::9.9.9.9", clat, 1, 4, mk6(clat, "64:ff9b::10.0.0.1", protoUDP, payloadN(8), pktOpt{})), Drop},
+			icmp6Err("64:ff9b::9.9.9.9", clat, 1, 4, mk6(clat, "64:ff9b::10.0.0.1", header.ProtoUDP, payloadN(8), pktOpt{})), Drop},
 		{"ICMPv6 error, global addresses", wkp, true,
-			icmp6Err("64:ff9b::9.9.9.9", clat, 1, 4, mk6(clat, "64:ff9b::8.8.4.4", protoUDP, payloadN(8), pktOpt{})), Emitted},
+			icmp6Err("64:ff9b::9.9.9.9", clat, 1, 4, mk6(clat, "64:ff9b::8.8.4.4", header.ProtoUDP, payloadN(8), pktOpt{})), Emitted},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,29 +2,6 @@ package translator
 
 // ICMP type/code and pointer maps of RFC 7915 §4.2 and §5.2.
 
-const (
-	protoICMP   = 1
-	protoTCP    = 6
-	protoUDP    = 17
-	protoICMPv6 = 58
-
-	nhHopByHop = 0
-	nhRouting  = 43
-	nhFragment = 44
-	nhESP      = 50
-	nhAH       = 51
-	nhNone     = 59
-	nhDestOpts = 60
-)
-
-type icmpKind uint8
-
-const (
-	icmpDrop  icmpKind = iota
-	icmpEcho           // informational: echo request/reply
-	icmpError          // error with an embedded packet
-)
-
 // icmpErrMap4to6 maps an ICMPv4 error type/code. ok=false: drop silently.
 // ptr: parameter problem needs pointer translation; mtu: frag needed -> PTB.
 func icmpErrMap4to6(typ, code uint8) (t6, c6 uint8, ptr, mtu, ok bool) {

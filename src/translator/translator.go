@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/header"
 )
 
 // Headroom is the space Translate needs before the packet (buf[:off]) to grow it in place.
@@ -217,7 +219,7 @@ func (t *Translator) Translate(buf []byte, off, n int, meta Meta, sink Sink) (st
 		t.c.dropMalformed.Add(1)
 		return 0, 0, Drop
 	}
-	switch buf[off] >> 4 {
+	switch header.Version(buf[off:]) {
 	case 4:
 		return t.translate46(buf, off, n, meta, sink)
 	case 6:

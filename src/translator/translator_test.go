@@ -6,11 +6,13 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+
+	"github.com/gluon-464xlat/gluon-464xlat/header"
 )
 
 func TestCLATMapping(t *testing.T) {
 	tr := newT(t, Config{Pairs: []Pair{clatPair(t)}})
-	for _, proto := range []uint8{protoTCP, protoUDP, protoICMP} {
+	for _, proto := range []uint8{header.ProtoTCP, header.ProtoUDP, header.ProtoICMP} {
 		in := mk4("192.0.0.1", "198.51.100.7", proto, payloadN(100), pktOpt{ttl: 55, tos: 0xb8, df: true})
 		out, v := xlate(tr, in, Meta{})
 		if v != Forward || len(out) != 1 {
@@ -31,8 +33,8 @@ func TestCLATMapping(t *testing.T) {
 		}
 		// the reply comes back
 		np := proto
-		if proto == protoICMP {
-			np = protoICMPv6
+		if proto == header.ProtoICMP {
+			np = header.ProtoICMPv6
 		}
 		rep := mk6("64:ff9b::198.51.100.7", "2001:db8::464", np, payloadN(100), pktOpt{ttl: 60, icmpType: 129})
 		out, v = xlate(tr, rep, Meta{})
@@ -43,12 +45,12 @@ func TestCLATMapping(t *testing.T) {
 		if !bytes.Equal(q[12:16], []byte{198, 51, 100, 7}) || !bytes.Equal(q[16:20], []byte{192, 0, 0, 1}) || q[8] != 60 {
 			t.Errorf("reply header % x", q[:20])
 		}
-		if fold(sum16(q[:20], 0)) != 0xffff || !l4CsumOK(t, q) {
+		if header.Fold(header.Sum(q[:20], 0)) != 0xffff || !l4CsumOK(t, q) {
 			t.Errorf("reply proto %d: bad checksums", proto)
 		}
 	}
 	// an IPv4 source that is not the CLAT host has no mapping
-	if _, v := xlate(tr, mk4("192.0.0.2", "198.51.100.7", protoUDP, nil, pktOpt{}), Meta{}); v != Drop {
+	if _, v := xlate(tr, mk4("192.0.0.2", "198.51.100.7", header.ProtoUDP, nil, pktOpt{}), Meta{}); v != Drop {
 		t.Errorf("unmapped source: %v", v)
 	}
 	if c := tr.Counters(); c.Translated46 != 3 || c.Translated64 != 3 || c.DropNoMapping != 1 {
@@ -61,12 +63,12 @@ func TestPairGroups(t *testing.T) {
 	p1, _ := ParsePair("local.v4 10.0.0.1/32 local.v6 2001:db8:a::1/128 remote.style NONE remote.v4 10.9.9.9/32 remote.v6 2001:db8:b::9/128")
 	p2, _ := ParsePair("local.style RFC6052 local.v6 2001:db8:c::/96 remote.style RFC6052 remote.v6 64:ff9b::/96")
 	tr := newT(t, Config{Pairs: []Pair{p1, p2}})
-	out, v := xlate(tr, mk4("10.0.0.1", "10.9.9.9", protoUDP, nil, pktOpt{}), Meta{})
+	out, v := xlate(tr, mk4("10.0.0.1", "10.9.9.9", header.ProtoUDP, nil, pktOpt{}), Meta{})
 	if v != Forward || netip.AddrFrom16([16]byte(out[0][8:24])).String() != "2001:db8:a::1" ||
 		netip.AddrFrom16([16]byte(out[0][24:40])).String() != "2001:db8:b::9" {
 		t.Fatalf("first pair: %v % x", v, out)
 	}
-	out, _ = xlate(tr, mk4("10.0.0.1", "1.2.3.4", protoUDP, nil, pktOpt{}), Meta{})
+	out, _ = xlate(tr, mk4("10.0.0.1", "1.2.3.4", header.ProtoUDP, nil, pktOpt{}), Meta{})
 	if netip.AddrFrom16([16]byte(out[0][8:24])).String() != "2001:db8:a::1" ||
 		netip.AddrFrom16([16]byte(out[0][24:40])).String() != "64:ff9b::102:304" {
 		t.Fatalf("mixed pairs in one group: % x", out[0][:40])
@@ -74,12 +76,12 @@ func TestPairGroups(t *testing.T) {
 	// a second group is only used when the first one did not match both addresses
 	p3, _ := ParsePair("local.style RFC6052 local.v6 2001:db8:d::/96 remote.style RFC6052 remote.v6 2001:db8:e::/96")
 	tr = newT(t, Config{Pairs: []Pair{p2, p3}})
-	out, _ = xlate(tr, mk4("10.0.0.1", "1.2.3.4", protoUDP, nil, pktOpt{}), Meta{})
+	out, _ = xlate(tr, mk4("10.0.0.1", "1.2.3.4", header.ProtoUDP, nil, pktOpt{}), Meta{})
 	if netip.AddrFrom16([16]byte(out[0][8:24])).String() != "2001:db8:c::a00:1" {
 		t.Fatalf("first group wins: % x", out[0][8:40])
 	}
 	// v6->v4: source must be in remote, destination in local
-	out, v = xlate(tr, mk6("2001:db8:e::102:304", "2001:db8:d::a00:1", protoUDP, nil, pktOpt{}), Meta{})
+	out, v = xlate(tr, mk6("2001:db8:e::102:304", "2001:db8:d::a00:1", header.ProtoUDP, nil, pktOpt{}), Meta{})
 	if v != Forward || !bytes.Equal(out[0][12:20], []byte{1, 2, 3, 4, 10, 0, 0, 1}) {
 		t.Fatalf("second group v6->v4: %v % x", v, out)
 	}
@@ -87,7 +89,7 @@ func TestPairGroups(t *testing.T) {
 
 func TestRoundTripSymmetric(t *testing.T) {
 	tr := newT(t, Config{Pairs: []Pair{symPair(t)}})
-	for _, proto := range []uint8{protoTCP, protoUDP, protoICMP} {
+	for _, proto := range []uint8{header.ProtoTCP, header.ProtoUDP, header.ProtoICMP} {
 		for _, n := range []int{0, 1, 100, 1200} {
 			in := mk4("192.0.2.33", "198.51.100.2", proto, payloadN(n), pktOpt{df: true, tos: 4, ttl: 9})
 			out, v := xlate(tr, in, Meta{})
@@ -103,7 +105,7 @@ func TestRoundTripSymmetric(t *testing.T) {
 			want := append([]byte(nil), in...)
 			copy(want[4:6], b[4:6])
 			want[6] = b[6]
-			ipv4HeaderCsum(want[:20])
+			header.IPv4(want).SetChecksum()
 			if !bytes.Equal(b, want) {
 				t.Errorf("proto %d len %d: round trip\n got % x\nwant % x", proto, n, b[:48], want[:48])
 			}
@@ -113,7 +115,7 @@ func TestRoundTripSymmetric(t *testing.T) {
 
 func TestBadChecksumStaysBad(t *testing.T) {
 	tr := newT(t, Config{Pairs: []Pair{symPair(t)}})
-	for _, proto := range []uint8{protoTCP, protoUDP, protoICMP} {
+	for _, proto := range []uint8{header.ProtoTCP, header.ProtoUDP, header.ProtoICMP} {
 		in := mk4("192.0.2.33", "198.51.100.2", proto, payloadN(50), pktOpt{})
 		in[20+csumOffset(proto)] ^= 0x5a
 		out, _ := xlate(tr, in, Meta{})
@@ -128,7 +130,7 @@ func TestBadChecksumStaysBad(t *testing.T) {
 }
 
 func TestUDPZeroChecksum(t *testing.T) {
-	in := mk4("192.0.2.33", "198.51.100.2", protoUDP, payloadN(33), pktOpt{})
+	in := mk4("192.0.2.33", "198.51.100.2", header.ProtoUDP, payloadN(33), pktOpt{})
 	in[26], in[27] = 0, 0
 	tr := newT(t, Config{Pairs: []Pair{symPair(t)}})
 	out, v := xlate(tr, in, Meta{})
@@ -142,7 +144,7 @@ func TestUDPZeroChecksum(t *testing.T) {
 	}
 	frag := append([]byte(nil), in...)
 	frag[6] = 0x20 // MF
-	ipv4HeaderCsum(frag[:20])
+	header.IPv4(frag).SetChecksum()
 	tr = newT(t, Config{Pairs: []Pair{symPair(t)}, NoICMPErrors: true})
 	if _, v := xlate(tr, frag, Meta{}); v != Drop || tr.Counters().DropUDPZeroCsum != 1 {
 		t.Fatalf("fragment with zero checksum: %v", v)
@@ -151,16 +153,16 @@ func TestUDPZeroChecksum(t *testing.T) {
 
 func TestCsumPartial(t *testing.T) {
 	tr := newT(t, Config{Pairs: []Pair{clatPair(t)}})
-	for _, proto := range []uint8{protoTCP, protoUDP} {
+	for _, proto := range []uint8{header.ProtoTCP, header.ProtoUDP} {
 		in := mk4("192.0.0.1", "198.51.100.7", proto, payloadN(300), pktOpt{df: true})
 		co := 20 + csumOffset(proto)
-		binary.BigEndian.PutUint16(in[co:], fold(pseudo4(in[12:16], in[16:20], len(in)-20, proto)))
+		binary.BigEndian.PutUint16(in[co:], header.Fold(header.PseudoSum4(in[12:16], in[16:20], len(in)-20, proto)))
 		out, v := xlate(tr, in, Meta{CsumPartial: true})
 		if v != Forward {
 			t.Fatal(v)
 		}
 		p := out[0]
-		want := fold(pseudo6(p[8:24], p[24:40], len(p)-40, proto))
+		want := header.Fold(header.PseudoSum6(p[8:24], p[24:40], len(p)-40, proto))
 		if got := binary.BigEndian.Uint16(p[40+csumOffset(proto):]); got != want {
 			t.Errorf("proto %d: partial csum %04x, want %04x", proto, got, want)
 		}
@@ -169,17 +171,17 @@ func TestCsumPartial(t *testing.T) {
 
 func TestGSO(t *testing.T) {
 	tr := newT(t, Config{Pairs: []Pair{clatPair(t)}, MTU6: 1500})
-	in := mk4("192.0.0.1", "198.51.100.7", protoTCP, payloadN(65535-40), pktOpt{df: true})
+	in := mk4("192.0.0.1", "198.51.100.7", header.ProtoTCP, payloadN(65535-40), pktOpt{df: true})
 	out, v := xlate(tr, in, Meta{GSOSize: 1400, CsumPartial: true})
 	if v != Forward || len(out[0]) != len(in)+20 {
 		t.Fatalf("GSO 46: %v", v)
 	}
-	back, v := xlate(tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", protoTCP, payloadN(65535-40-20), pktOpt{}), Meta{GSOSize: 1420, CsumPartial: true})
+	back, v := xlate(tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", header.ProtoTCP, payloadN(65535-40-20), pktOpt{}), Meta{GSOSize: 1420, CsumPartial: true})
 	if v != Forward || len(back[0]) != 65535-20 {
 		t.Fatalf("GSO 64: %v %d", v, len(back))
 	}
 	// an IPv6 super-packet whose IPv4 form would exceed 65535 bytes cannot be translated
-	if _, v := xlate(tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", protoTCP, payloadN(65535-20), pktOpt{}), Meta{GSOSize: 1420, CsumPartial: true}); v != Drop {
+	if _, v := xlate(tr, mk6("64:ff9b::198.51.100.7", "2001:db8::464", header.ProtoTCP, payloadN(65535-20), pktOpt{}), Meta{GSOSize: 1420, CsumPartial: true}); v != Drop {
 		t.Fatalf("GSO 64 oversize: %v", v)
 	}
 	// segments too large for the IPv6 MTU: Frag Needed, never fragmentation
@@ -191,14 +193,14 @@ func TestGSO(t *testing.T) {
 
 func TestFragmentAndTooBig(t *testing.T) {
 	tr := newT(t, Config{Pairs: []Pair{symPair(t)}, MTU4: 1400})
-	in := mk4("192.0.2.33", "198.51.100.2", protoUDP, payloadN(3000), pktOpt{id: 0x4242})
+	in := mk4("192.0.2.33", "198.51.100.2", header.ProtoUDP, payloadN(3000), pktOpt{id: 0x4242})
 	out, v := xlate(tr, in, Meta{})
 	if v != Emitted || len(out) != 3 {
 		t.Fatalf("fragment 46: %v %d", v, len(out))
 	}
 	total := 0
 	for _, f := range out {
-		if len(f) > 1280 || f[6] != nhFragment || binary.BigEndian.Uint32(f[44:]) != 0x4242 {
+		if len(f) > 1280 || f[6] != header.ProtoFragment || binary.BigEndian.Uint32(f[44:]) != 0x4242 {
 			t.Errorf("fragment % x", f[:48])
 		}
 		total += len(f) - 48
@@ -214,7 +216,7 @@ func TestFragmentAndTooBig(t *testing.T) {
 		}
 	}
 	// IPv6 packet larger than MTU4 -> PTB with MTU4+20
-	big := mk6("2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::", protoUDP, payloadN(1500), pktOpt{})
+	big := mk6("2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::", header.ProtoUDP, payloadN(1500), pktOpt{})
 	out, v = xlate(tr, big, Meta{})
 	if v != Emitted || out[0][40] != 2 || binary.BigEndian.Uint32(out[0][44:]) != 1420 || len(out[0]) != 1280 {
 		t.Fatalf("PTB: %v % x", v, out[0][:48])
@@ -223,11 +225,11 @@ func TestFragmentAndTooBig(t *testing.T) {
 
 func TestRouterModeTTL(t *testing.T) {
 	tr := newT(t, Config{Pairs: []Pair{symPair(t)}, RouterMode: true})
-	out, v := xlate(tr, mk4("192.0.2.33", "198.51.100.2", protoUDP, nil, pktOpt{ttl: 1}), Meta{})
+	out, v := xlate(tr, mk4("192.0.2.33", "198.51.100.2", header.ProtoUDP, nil, pktOpt{ttl: 1}), Meta{})
 	if v != Emitted || out[0][20] != 11 {
 		t.Fatalf("TTL 1: %v", v)
 	}
-	out, _ = xlate(tr, mk4("192.0.2.33", "198.51.100.2", protoUDP, nil, pktOpt{ttl: 2}), Meta{})
+	out, _ = xlate(tr, mk4("192.0.2.33", "198.51.100.2", header.ProtoUDP, nil, pktOpt{ttl: 2}), Meta{})
 	if out[0][7] != 1 {
 		t.Fatalf("hop limit %d", out[0][7])
 	}
@@ -235,8 +237,8 @@ func TestRouterModeTTL(t *testing.T) {
 
 func TestMalformedNoPanic(t *testing.T) {
 	tr := newT(t, Config{Pairs: []Pair{symPair(t)}})
-	good4 := mk4("192.0.2.33", "198.51.100.2", protoTCP, payloadN(20), pktOpt{})
-	good6 := mk6("2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::", protoTCP, payloadN(20), pktOpt{})
+	good4 := mk4("192.0.2.33", "198.51.100.2", header.ProtoTCP, payloadN(20), pktOpt{})
+	good6 := mk6("2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::", header.ProtoTCP, payloadN(20), pktOpt{})
 	for _, g := range [][]byte{good4, good6} {
 		for n := 0; n < len(g); n++ {
 			buf := make([]byte, Headroom+n)
@@ -257,7 +259,7 @@ func TestMalformedNoPanic(t *testing.T) {
 
 func TestConcurrent(t *testing.T) {
 	tr := newT(t, Config{Pairs: []Pair{clatPair(t)}})
-	in := mk4("192.0.0.1", "198.51.100.7", protoUDP, payloadN(200), pktOpt{})
+	in := mk4("192.0.0.1", "198.51.100.7", header.ProtoUDP, payloadN(200), pktOpt{})
 	var wg sync.WaitGroup
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
@@ -295,7 +297,7 @@ func TestZeroAllocs(t *testing.T) {
 func TestICMPErrorsCLAT(t *testing.T) {
 	tr := newT(t, Config{Pairs: []Pair{clatPair(t)}})
 	// ICMPv6 Port Unreachable from a remote host about a packet the CLAT sent
-	inner := mk6("2001:db8::464", "64:ff9b::198.51.100.7", protoUDP, payloadN(20), pktOpt{ttl: 3})
+	inner := mk6("2001:db8::464", "64:ff9b::198.51.100.7", header.ProtoUDP, payloadN(20), pktOpt{ttl: 3})
 	errPkt := icmp6Err("64:ff9b::203.0.113.1", "2001:db8::464", 1, 4, inner) // port unreachable
 	out, v := xlate(tr, errPkt, Meta{})
 	if v != Emitted || len(out) != 1 {
@@ -306,11 +308,11 @@ func TestICMPErrorsCLAT(t *testing.T) {
 		!bytes.Equal(p[28+12:28+20], []byte{192, 0, 0, 1, 198, 51, 100, 7}) || p[28+8] != 3 {
 		t.Fatalf("translated error % x", p[:48])
 	}
-	if fold(sum16(p[20:], 0)) != 0xffff || !l4CsumOK(t, p[28:]) {
+	if header.Fold(header.Sum(p[20:], 0)) != 0xffff || !l4CsumOK(t, p[28:]) {
 		t.Errorf("checksums of translated error / inner packet")
 	}
 	// ICMPv4 Port Unreachable from the CLAT host about a packet from the remote side
-	in4 := mk4("198.51.100.7", "192.0.0.1", protoUDP, payloadN(20), pktOpt{ttl: 50})
+	in4 := mk4("198.51.100.7", "192.0.0.1", header.ProtoUDP, payloadN(20), pktOpt{ttl: 50})
 	e4 := icmp4Err("192.0.0.1", "198.51.100.7", 3, 3, in4)
 	out, v = xlate(tr, e4, Meta{})
 	if v != Emitted {
@@ -377,7 +379,7 @@ func TestLimiter(t *testing.T) {
 	tr := newT(t, Config{Pairs: []Pair{symPair(t)}, ICMPErrorsPerSecond: 1})
 	tr.now = func() int64 { return 0 }
 	tr.errLim = newLimiter(1, 0)
-	big := mk4("192.0.2.33", "198.51.100.2", protoUDP, payloadN(1300), pktOpt{df: true})
+	big := mk4("192.0.2.33", "198.51.100.2", header.ProtoUDP, payloadN(1300), pktOpt{df: true})
 	_, v1 := xlate(tr, big, Meta{})
 	_, v2 := xlate(tr, big, Meta{})
 	if v1 != Emitted || v2 != Drop || tr.Counters().RateLimited != 1 || tr.Counters().DropTooBig != 2 {
@@ -389,16 +391,16 @@ func TestLimiter(t *testing.T) {
 // headers or ICMPv6 must not be translated, they would change meaning on the IPv6 side.
 func TestExtensionHeaderProtocolsDropped(t *testing.T) {
 	tr := newT(t, Config{Pairs: []Pair{symPair(t)}})
-	for _, proto := range []uint8{nhHopByHop, nhRouting, nhFragment, nhDestOpts, protoICMPv6} {
-		in := mk4("192.0.2.33", "198.51.100.2", protoUDP, payloadN(16), pktOpt{})
+	for _, proto := range []uint8{header.ProtoHopByHop, header.ProtoRouting, header.ProtoFragment, header.ProtoDestOpts, header.ProtoICMPv6} {
+		in := mk4("192.0.2.33", "198.51.100.2", header.ProtoUDP, payloadN(16), pktOpt{})
 		in[9] = proto
-		ipv4HeaderCsum(in[:20])
+		header.IPv4(in).SetChecksum()
 		if _, v := xlate(tr, in, Meta{}); v != Drop {
 			t.Errorf("IPv4 protocol %d: %v", proto, v)
 		}
 	}
-	in := mk6("2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::", protoUDP, payloadN(16), pktOpt{})
-	in[6] = protoICMP
+	in := mk6("2001:db8:1c0:2:21::", "2001:db8:1c6:3364:2::", header.ProtoUDP, payloadN(16), pktOpt{})
+	in[6] = header.ProtoICMP
 	if _, v := xlate(tr, in, Meta{}); v != Drop {
 		t.Errorf("IPv6 next header 1: %v", v)
 	}

@@ -48,7 +48,7 @@ func global4(a []byte) bool {
 }
 
 // wkpRefused tells which of the addresses src/dst (IPv4 when 4 bytes long, IPv6 when 16;
-// v6: of an IPv6 packet) a strict Well-Known-Prefix side in the role map46 / map64 would map
+// v6: of an IPv6 packet) a strict Well-Known-Prefix side in the role mapAddrs would map
 // them with refused: srcWKP, dstWKP; 0 when StrictWKP is off.
 func (t *Translator) wkpRefused(src, dst []byte, v6, swap bool) mapResult {
 	if !t.cfg.StrictWKP {

@@ -1,11 +1,6 @@
 package translator
 
-import "encoding/binary"
-
-// scratchSize is the size of the pooled slow-path buffers.
-const scratchSize = 65536 + 2*Headroom
-
-var be = binary.BigEndian
+import "github.com/gluon-464xlat/gluon-464xlat/header"
 
 // illegal4 reports IPv4 sources a translator should not translate: 0/8, 127/8, 224/4 and up.
 func illegal4(first byte) bool { return first == 0 || first == 127 || first >= 224 }
@@ -35,121 +30,70 @@ func sourceRouted(opts []byte) bool {
 	return false
 }
 
-// l4HeaderLen is the transport header length for GSO segment sizing.
-func l4HeaderLen(proto uint8, l4 []byte) int {
-	if proto == protoTCP && len(l4) >= 13 {
-		return int(l4[12]>>4) * 4
-	}
-	return 8
-}
-
-// writeIPv6Header writes a fixed IPv6 header into h[:40].
-func writeIPv6Header(h []byte, tc uint8, plen int, nh, hop uint8, src, dst []byte) {
-	h[0] = 0x60 | tc>>4
-	h[1] = tc << 4
-	h[2], h[3] = 0, 0
-	be.PutUint16(h[4:], uint16(plen))
-	h[6] = nh
-	h[7] = hop
-	copy(h[8:24], src[:16])
-	copy(h[24:40], dst[:16])
-}
-
-// writeFragHeader writes an IPv6 Fragment header into h[:8].
-func writeFragHeader(h []byte, nh uint8, offset int, more bool, id uint32) {
-	h[0] = nh
-	h[1] = 0
-	v := uint16(offset) &^ 7
-	if more {
-		v |= 1
-	}
-	be.PutUint16(h[2:], v)
-	be.PutUint32(h[4:], id)
-}
-
 func proto4to6(p uint8) uint8 {
-	if p == protoICMP {
-		return protoICMPv6
+	if p == header.ProtoICMP {
+		return header.ProtoICMPv6
 	}
 	return p
 }
 
-func (t *Translator) drop(c interface{ Add(uint64) uint64 }) (int, int, Verdict) {
-	c.Add(1)
-	return 0, 0, Drop
-}
-
 func (t *Translator) translate46(buf []byte, off, n int, meta Meta, sink Sink) (int, int, Verdict) {
-	b := buf[off : off+n]
-	if n < 20 {
+	if n < header.IPv4MinSize {
 		return t.drop(&t.c.dropMalformed)
 	}
-	ihl := int(b[0]&0x0f) * 4
-	tot := int(be.Uint16(b[2:]))
-	if ihl < 20 || tot < ihl || tot > n {
+	b := header.IPv4(buf[off : off+n])
+	ihl, tot := b.HeaderLen(), b.TotalLen()
+	if ihl < header.IPv4MinSize || tot < ihl || tot > n {
 		return t.drop(&t.c.dropMalformed)
 	}
 	b = b[:tot]
-	proto := b[9]
-	fo := be.Uint16(b[6:])
-	df := fo&0x4000 != 0
-	mf := fo&0x2000 != 0
-	fragOff := int(fo&0x1fff) * 8
+	proto := b.Protocol()
+	df, mf, fragOff := b.DF(), b.MF(), b.FragOffset()
 	isFrag := mf || fragOff != 0
 	first := fragOff == 0
-	l4 := b[ihl:]
+	l4 := []byte(b[ihl:])
 	plen := tot - ihl
 	class, c := t.classify(false, proto, isFrag, l4)
 	if class == l4Refuse {
 		return t.drop(c)
 	}
-	if ihl > 20 && sourceRouted(b[20:ihl]) {
+	if ihl > header.IPv4MinSize && sourceRouted(b.Options()) {
 		return t.genErr4(b, 3, 5, 0, sink, &t.c.dropSourceRoute)
 	}
 	if class == l4Error {
 		return t.icmpErr46(b, ihl, sink)
 	}
-	if illegal4(b[12]) {
+	if illegal4(b.Src()[0]) {
 		return t.drop(&t.c.dropIllegalSrc)
 	}
 	var s6, d6 [16]byte
-	if r := t.map46(b[12:16], b[16:20], s6[:], d6[:], false); r != bothOK {
+	if r := t.mapAddrs(b.Src(), b.Dst(), s6[:], d6[:], false, false); r != bothOK {
 		return t.drop(t.noMapping(r))
 	}
-	ttl := b[8]
-	if t.cfg.RouterMode {
-		if ttl <= 1 {
-			return t.genErr4(b, 11, 0, 0, sink, &t.c.dropTTL)
-		}
-		ttl--
+	ttl, expired := t.nextTTL(b.TTL())
+	if expired {
+		return t.genErr4(b, 11, 0, 0, sink, &t.c.dropTTL)
 	}
 	partial := meta.CsumPartial
 	zeroUDP := false
-	switch proto {
-	case protoTCP:
-		if first && plen < 20 {
+	if first {
+		if transportShort(proto, l4) {
 			return t.drop(&t.c.dropMalformed)
 		}
-	case protoUDP:
-		if first {
-			if plen < 8 {
-				return t.drop(&t.c.dropMalformed)
+		if proto == header.ProtoUDP && header.UDP(l4).Checksum() == 0 && !partial {
+			if isFrag || t.cfg.DropUDPZeroChecksum {
+				return t.genErr4(b, 3, 13, 0, sink, &t.c.dropUDPZero)
 			}
-			if l4[6] == 0 && l4[7] == 0 && !partial {
-				if isFrag || t.cfg.DropUDPZeroChecksum {
-					return t.genErr4(b, 3, 13, 0, sink, &t.c.dropUDPZero)
-				}
-				zeroUDP = true
-			}
+			zeroUDP = true
 		}
 	}
-	hdr6 := 40
+	hdr6 := header.IPv6HeaderSize
 	if isFrag {
-		hdr6 = 48
+		hdr6 += header.IPv6FragmentSize
 	}
 	needFrag := false
 	if meta.GSOSize > 0 {
-		if proto != protoTCP && proto != protoUDP || isFrag {
+		if proto != header.ProtoTCP && proto != header.ProtoUDP || isFrag {
 			return t.drop(&t.c.dropMalformed)
 		}
 		if hdr6+l4HeaderLen(proto, l4)+meta.GSOSize > t.cfg.MTU6 {
@@ -165,44 +109,21 @@ func (t *Translator) translate46(buf []byte, off, n int, meta Meta, sink Sink) (
 		needFrag = true
 	}
 
-	// Transport checksum: the pseudo-header changes from the IPv4 to the IPv6 addresses.
 	if first {
-		switch proto {
-		case protoTCP, protoUDP:
-			if !zeroUDP {
-				d := delta(sum16(s6[:], sum16(d6[:], 0)), sum16(b[12:20], 0))
-				if proto == protoTCP {
-					adjustCsum(l4[16:], d, partial, false)
-				} else {
-					adjustCsum(l4[6:], d, partial, true)
-				}
+		// the pseudo-header changes from the IPv4 to the IPv6 addresses
+		fixTransport(l4, proto, b.Addrs(), s6[:], d6[:], plen, partial)
+		if zeroUDP {
+			u := header.UDP(l4)
+			c := header.Checksum(l4, header.PseudoSum6(s6[:], d6[:], plen, header.ProtoUDP))
+			if c == 0 {
+				c = 0xffff
 			}
-		case protoICMP:
-			oldw := uint64(l4[0])<<8 | uint64(l4[1])
-			if l4[0] == 8 {
-				l4[0] = 128
-			} else {
-				l4[0] = 129
-			}
-			d := pseudo6(s6[:], d6[:], plen, protoICMPv6)
-			if !partial {
-				d = uint64(fold(d + (uint64(l4[0])<<8 | uint64(l4[1]))))
-				d += uint64(^fold(oldw))
-			}
-			adjustCsum(l4[2:], d, partial, false)
+			u.SetChecksum(c)
 		}
-	}
-	if zeroUDP {
-		l4[6], l4[7] = 0, 0
-		c := ^fold(sum16(l4, pseudo6(s6[:], d6[:], plen, protoUDP)))
-		if c == 0 {
-			c = 0xffff
-		}
-		be.PutUint16(l4[6:], c)
 	}
 
-	tos := b[1]
-	id := uint32(be.Uint16(b[4:]))
+	tos := b.TOS()
+	id := uint32(b.ID())
 	nh := proto4to6(proto)
 	if needFrag {
 		return t.fragment46(l4, tos, nh, ttl, s6[:], d6[:], fragOff, mf, id, sink)
@@ -211,12 +132,12 @@ func (t *Translator) translate46(buf []byte, off, n int, meta Meta, sink Sink) (
 	if start < 0 {
 		return t.drop(&t.c.dropMalformed)
 	}
-	h := buf[start : start+hdr6]
+	h := header.IPv6(buf[start : start+hdr6])
 	if isFrag {
-		writeIPv6Header(h, tos, plen+8, nhFragment, ttl, s6[:], d6[:])
-		writeFragHeader(h[40:], nh, fragOff, mf, id)
+		h.Encode(tos, plen+header.IPv6FragmentSize, header.ProtoFragment, ttl, s6[:], d6[:])
+		header.IPv6Fragment(h[header.IPv6HeaderSize:]).Encode(nh, fragOff, mf, id)
 	} else {
-		writeIPv6Header(h, tos, plen, nh, ttl, s6[:], d6[:])
+		h.Encode(tos, plen, nh, ttl, s6[:], d6[:])
 	}
 	t.c.translated46.Add(1)
 	return start, hdr6 + plen, Forward
@@ -237,83 +158,62 @@ func (t *Translator) fragment46(pay []byte, tos, nh, ttl uint8, s6, d6 []byte, f
 	if t.cfg.MTU6 < mtu {
 		mtu = t.cfg.MTU6
 	}
-	chunk := (mtu - 48) &^ 7
-	sp := t.scratch.Get().(*[]byte)
-	out := *sp
-	for o := 0; o < len(pay); o += chunk {
-		l := len(pay) - o
-		more := mf
-		if l > chunk {
-			l = chunk
-			more = true
-		}
-		writeIPv6Header(out, tos, 8+l, nhFragment, ttl, s6, d6)
-		writeFragHeader(out[40:], nh, fragOff+o, more, id)
-		copy(out[48:], pay[o:o+l])
-		sink.Emit(out[:48+l])
-		t.c.translated46.Add(1)
-	}
-	t.scratch.Put(sp)
-	t.c.fragmented.Add(1)
-	return 0, 0, Emitted
+	const hdrs = header.IPv6HeaderSize + header.IPv6FragmentSize
+	return t.fragment(pay, (mtu-hdrs)&^7, hdrs, fragOff, mf, sink, &t.c.translated46, func(out []byte, off, l int, more bool) {
+		header.IPv6(out).Encode(tos, header.IPv6FragmentSize+l, header.ProtoFragment, ttl, s6, d6)
+		header.IPv6Fragment(out[header.IPv6HeaderSize:]).Encode(nh, off, more, id)
+	})
 }
 
 // icmpErr46 translates an ICMPv4 error (outer IPv4 packet b, header length ihl) and its
 // embedded packet into an ICMPv6 error emitted through sink.
-func (t *Translator) icmpErr46(b []byte, ihl int, sink Sink) (int, int, Verdict) {
-	icmp := b[ihl:]
-	if fold(sum16(icmp, 0)) != 0xffff {
+func (t *Translator) icmpErr46(b header.IPv4, ihl int, sink Sink) (int, int, Verdict) {
+	icmp := header.ICMP(b[ihl:])
+	if !header.Valid(icmp, 0) {
 		return t.drop(&t.c.dropBadICMPCsum)
 	}
-	typ, code := icmp[0], icmp[1]
-	t6, c6, isPtr, isMTU, ok := icmpErrMap4to6(typ, code)
+	t6, c6, isPtr, isMTU, ok := icmpErrMap4to6(icmp.Type(), icmp.Code())
 	if !ok {
 		return t.drop(&t.c.dropUnsupported)
 	}
 	var rest uint32
-	if typ == 3 && code == 2 {
-		rest = 6
+	if icmp.Type() == 3 && icmp.Code() == 2 {
+		rest = 6 // protocol unreachable -> parameter problem pointing at Next Header
 	}
 	if isPtr {
-		p6, ok := ptrMap4to6(icmp[4])
+		p6, ok := ptrMap4to6(icmp.Pointer4())
 		if !ok {
 			return t.drop(&t.c.dropUnsupported)
 		}
 		rest = uint32(p6)
 	}
-	inner := icmp[8:]
+	inner := icmp.Payload()
 	var ext []byte
-	if l := int(icmp[5]) * 4; l != 0 && l <= len(inner) {
+	if l := int(icmp[header.ICMP4LengthOffset]) * 4; l != 0 && l <= len(inner) {
 		ext = inner[l:]
 		inner = inner[:l]
 	}
-	if len(inner) < 20 || inner[0]>>4 != 4 {
+	if len(inner) < header.IPv4MinSize || header.Version(inner) != 4 {
 		return t.drop(&t.c.dropMalformed)
 	}
-	iihl := int(inner[0]&0x0f) * 4
-	itot := int(be.Uint16(inner[2:]))
-	if iihl < 20 || iihl > len(inner) || itot < iihl {
+	in := header.IPv4(inner)
+	iihl, itot := in.HeaderLen(), in.TotalLen()
+	if iihl < header.IPv4MinSize || iihl > len(in) || itot < iihl {
 		return t.drop(&t.c.dropMalformed)
 	}
-	if itot < len(inner) {
-		inner = inner[:itot] // drop RFC 4884 padding / trailing bytes
+	if itot < len(in) {
+		in = in[:itot] // drop RFC 4884 padding / trailing bytes
 	}
-	iproto := inner[9]
-	ifo := be.Uint16(inner[6:])
-	imf := ifo&0x2000 != 0
-	ifragOff := int(ifo&0x1fff) * 8
-	ipay := inner[iihl:]
-	switch class, c := t.classify(false, iproto, imf || ifragOff != 0, ipay); class {
-	case l4Refuse:
+	iproto := in.Protocol()
+	ipay := []byte(in[iihl:])
+	if c := t.refuseQuoted(false, iproto, in.IsFragment(), ipay); c != nil {
 		return t.drop(c)
-	case l4Error: // an error about an error
-		return t.drop(&t.c.dropUnsupported)
 	}
 	var is6, id6, s6, d6 [16]byte
-	if r := t.map46(inner[12:16], inner[16:20], is6[:], id6[:], true); r != bothOK {
+	if r := t.mapAddrs(in.Src(), in.Dst(), is6[:], id6[:], false, true); r != bothOK {
 		return t.drop(t.noMapping(r))
 	}
-	r := t.map46(b[12:16], b[16:20], s6[:], d6[:], false)
+	r := t.mapAddrs(b.Src(), b.Dst(), s6[:], d6[:], false, false)
 	if r&dstOK == 0 {
 		return t.drop(t.noMapping(r))
 	}
@@ -327,76 +227,48 @@ func (t *Translator) icmpErr46(b []byte, ihl int, sink Sink) (int, int, Verdict)
 			return t.drop(&t.c.dropNoMapping)
 		}
 	}
-	ttl := b[8]
-	if t.cfg.RouterMode {
-		if ttl <= 1 {
-			return t.drop(&t.c.dropTTL)
-		}
-		ttl--
+	ttl, expired := t.nextTTL(b.TTL())
+	if expired {
+		return t.drop(&t.c.dropTTL)
 	}
 	if isMTU {
-		rest = t.ptbMTU(int(be.Uint16(icmp[6:])), itot)
+		rest = t.ptbMTU(icmp.MTU4(), itot)
 	}
 
 	sp := t.scratch.Get().(*[]byte)
 	defer t.scratch.Put(sp)
 	out := *sp
-	out[40], out[41], out[42], out[43] = t6, c6, 0, 0
-	be.PutUint32(out[44:], rest)
-	p := 48
-	ifrag := imf || ifragOff != 0
-	inh := proto4to6(iproto)
-	if ifrag {
-		writeIPv6Header(out[p:], inner[1], itot-iihl+8, nhFragment, inner[8], is6[:], id6[:])
-		writeFragHeader(out[p+40:], inh, ifragOff, imf, uint32(be.Uint16(inner[4:])))
-		p += 48
+	const hdrs = header.IPv6HeaderSize + header.ICMPMinSize // outer IPv6 + ICMPv6 header
+	icmp6 := header.ICMP(out[header.IPv6HeaderSize:hdrs])
+	icmp6.SetTypeCode(t6, c6)
+	icmp6.SetRest(rest)
+	p := hdrs
+	ih := header.IPv6(out[p:])
+	if in.IsFragment() {
+		ih.Encode(in.TOS(), itot-iihl+header.IPv6FragmentSize, header.ProtoFragment, in.TTL(), is6[:], id6[:])
+		header.IPv6Fragment(ih[header.IPv6HeaderSize:]).Encode(proto4to6(iproto), in.FragOffset(), in.MF(), uint32(in.ID()))
+		p += header.IPv6HeaderSize + header.IPv6FragmentSize
 	} else {
-		writeIPv6Header(out[p:], inner[1], itot-iihl, inh, inner[8], is6[:], id6[:])
-		p += 40
+		ih.Encode(in.TOS(), itot-iihl, proto4to6(iproto), in.TTL(), is6[:], id6[:])
+		p += header.IPv6HeaderSize
 	}
 	q := out[p : p+len(ipay)]
 	copy(q, ipay)
 	p += len(ipay)
-	if ifragOff == 0 {
-		t.innerCsum46(q, iproto, inner[12:20], is6[:], id6[:], itot-iihl)
+	if in.FragOffset() == 0 {
+		fixTransport(q, iproto, in.Addrs(), is6[:], id6[:], itot-iihl, false)
 	}
 	lenAt := -1
 	if t6 == 1 || t6 == 3 {
-		lenAt = 44
+		lenAt = header.IPv6HeaderSize + header.ICMP6LengthOffset
 	}
-	p = layoutICMPErr(out, 48, p-48, ext, 1280, 8, lenAt)
-	writeIPv6Header(out, b[1], p-40, protoICMPv6, ttl, s6[:], d6[:])
-	be.PutUint16(out[42:], ^fold(sum16(out[40:p], pseudo6(s6[:], d6[:], p-40, protoICMPv6))))
+	p = layoutICMPErr(out, hdrs, p-hdrs, ext, 1280, 8, lenAt)
+	header.IPv6(out).Encode(b.TOS(), p-header.IPv6HeaderSize, header.ProtoICMPv6, ttl, s6[:], d6[:])
+	header.ICMP(out[header.IPv6HeaderSize:p]).SetChecksum(header.PseudoSum6(s6[:], d6[:], p-header.IPv6HeaderSize, header.ProtoICMPv6))
 	sink.Emit(out[:p])
 	t.c.translated46.Add(1)
 	t.c.icmpErr46.Add(1)
 	return 0, 0, Emitted
-}
-
-// innerCsum46 adjusts the transport checksum of a (possibly truncated) inner packet's
-// payload q after its addresses changed from a4 (src,dst) to s6/d6.
-func (t *Translator) innerCsum46(q []byte, proto uint8, a4, s6, d6 []byte, l4len int) {
-	switch proto {
-	case protoTCP:
-		if len(q) >= 18 {
-			adjustCsum(q[16:], delta(sum16(s6, sum16(d6, 0)), sum16(a4, 0)), false, false)
-		}
-	case protoUDP:
-		if len(q) >= 8 && (q[6] != 0 || q[7] != 0) {
-			adjustCsum(q[6:], delta(sum16(s6, sum16(d6, 0)), sum16(a4, 0)), false, true)
-		}
-	case protoICMP:
-		if len(q) >= 4 {
-			oldw := uint64(q[0])<<8 | uint64(q[1])
-			if q[0] == 8 {
-				q[0] = 128
-			} else {
-				q[0] = 129
-			}
-			d := uint64(fold(pseudo6(s6, d6, l4len, protoICMPv6) + (uint64(q[0])<<8 | uint64(q[1]))))
-			adjustCsum(q[2:], d+uint64(^fold(oldw)), false, false)
-		}
-	}
 }
 
 // layoutICMPErr finishes the body of a translated ICMP error in out: the translated inner
