@@ -3,9 +3,7 @@
 package dataplane
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"testing"
@@ -21,24 +19,7 @@ import (
 // that most arrive (bursts of 50 back to back: some loss in the device and
 // socket queues of a loaded machine is not the translator's fault).
 func TestE2EUDPBurst(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, TUN)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	bin, err := xlatlab.BuildBinary(ctx, "..", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	lab, err := meshlab.New("x2u")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	ctx, bin, lab := startLab(t, "x2u", 2*time.Minute)
 	x, err := xlatlab.Build(ctx, lab, "u", xlatlab.Options{Mode: xlatlab.Xlat, XlatBin: bin})
 	if err != nil {
 		t.Fatal(err)

@@ -165,29 +165,12 @@ var scenarios = []scenario{
 }
 
 func TestE2EDifferentialTayga(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, TUN)")
-	}
 	for _, tool := range []string{"tayga", "ping", "ip"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed (files/scripts/deps.sh installs it)", tool)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	bin, err := xlatlab.BuildBinary(ctx, "..", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	lab, err := meshlab.New("x2d")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	ctx, bin, lab := startLab(t, "x2d", 3*time.Minute)
 	obs := map[xlatlab.Mode]map[string][]string{}
 	for i, m := range []xlatlab.Mode{xlatlab.Tayga, xlatlab.Xlat} {
 		x, err := xlatlab.Build(ctx, lab, fmt.Sprintf("%c", "tx"[i]), xlatlab.Options{

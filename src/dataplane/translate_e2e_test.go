@@ -3,8 +3,6 @@
 package dataplane
 
 import (
-	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,24 +15,7 @@ import (
 // create a missing device and remove it on SIGTERM, and use an existing
 // (persistent) device without removing it.
 func TestE2ETranslateLifecycle(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, TUN)")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	bin, err := xlatlab.BuildBinary(ctx, "..", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	lab, err := meshlab.New("x2l")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := lab.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	ctx, bin, lab := startLab(t, "x2l", time.Minute)
 	ns, err := lab.AddNS("l")
 	if err != nil {
 		t.Fatal(err)

@@ -186,11 +186,21 @@ func (t *Translator) mapAddrs(src, dst, srcOut, dstOut []byte, v6, swap bool) ma
 		if v6 != swap {
 			ss, ds = ds, ss
 		}
-		if got&srcOK == 0 && ss.mapAddr(src, srcOut, v6) {
-			got |= srcOK
-		}
-		if got&dstOK == 0 && ds.mapAddr(dst, dstOut, v6) {
-			got |= dstOK
+		// (to4 / to6 called directly: a helper choosing between them is not inlined)
+		if v6 {
+			if got&srcOK == 0 && ss.to4(src, srcOut) {
+				got |= srcOK
+			}
+			if got&dstOK == 0 && ds.to4(dst, dstOut) {
+				got |= dstOK
+			}
+		} else {
+			if got&srcOK == 0 && ss.to6(src, srcOut) {
+				got |= srcOK
+			}
+			if got&dstOK == 0 && ds.to6(dst, dstOut) {
+				got |= dstOK
+			}
 		}
 		if got == bothOK {
 			return bothOK
@@ -209,12 +219,4 @@ func (t *Translator) mapAddrs(src, dst, srcOut, dstOut []byte, v6, swap bool) ma
 		return dstOK | t.wkpRefused(src, dst, v6, swap)
 	}
 	return t.wkpRefused(src, dst, v6, swap)
-}
-
-// mapAddr maps a with this side: an IPv6 address to IPv4 (from6) or IPv4 to IPv6.
-func (c *cside) mapAddr(a, out []byte, from6 bool) bool {
-	if from6 {
-		return c.to4(a, out)
-	}
-	return c.to6(a, out)
 }

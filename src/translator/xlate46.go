@@ -53,9 +53,9 @@ func (t *Translator) translate46(buf []byte, off, n int, meta Meta, sink Sink) (
 	first := fragOff == 0
 	l4 := []byte(b[ihl:])
 	plen := tot - ihl
-	class, c := t.classify(false, proto, isFrag, l4)
-	if class == l4Refuse {
-		return t.drop(c)
+	class := classify(false, proto, isFrag, l4)
+	if class >= l4Unsupported {
+		return t.drop(t.refused(class))
 	}
 	if ihl > header.IPv4MinSize && sourceRouted(b.Options()) {
 		return t.genErr4(b, 3, 5, 0, sink, &t.c.dropSourceRoute)

@@ -119,10 +119,10 @@ func (t *Translator) translate64(buf []byte, off, n int, meta Meta, sink Sink) (
 	if illegal6(b.Src()) {
 		return t.drop(&t.c.dropIllegalSrc)
 	}
-	switch class, c := t.classify(true, proto, e.fragOff != 0 || e.mf, l4); class {
-	case l4Refuse:
-		return t.drop(c)
-	case l4Error:
+	switch class := classify(true, proto, e.fragOff != 0 || e.mf, l4); {
+	case class >= l4Unsupported:
+		return t.drop(t.refused(class))
+	case class == l4Error:
 		return t.icmpErr64(b, e, sink)
 	}
 	var s4, d4 [4]byte
