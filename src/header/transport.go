@@ -23,6 +23,10 @@ const (
 	UDPSize     = 8
 	ICMPMinSize = 8 // type, code, checksum, 4 bytes that depend on the type
 
+	// TCPChecksumEnd is how much of a TCP header holds its checksum (a quoted header may
+	// be cut short).
+	TCPChecksumEnd = tcpChecksum + 2
+
 	tcpDataOff   = 12
 	tcpChecksum  = 16
 	udpLength    = 4

@@ -15,8 +15,6 @@ type cside struct {
 	m6hi   uint64 // IPv6 mask
 	m6lo   uint64
 	v6len  int
-
-	wkpStrict bool // Config.StrictWKP and this is 64:ff9b::/96: non-global IPv4 not covered
 }
 
 type cpair struct {
@@ -83,9 +81,6 @@ func (c *cside) to6(a []byte, out []byte) bool {
 	}
 	switch c.style {
 	case StyleRFC6052:
-		if c.wkpStrict && !global4(a) {
-			return false
-		}
 		copy(out[:16], c.v6[:])
 		p := c.v6len / 8
 		for i := 0; i < 4; i++ {
@@ -95,6 +90,13 @@ func (c *cside) to6(a []byte, out []byte) bool {
 			out[p] = a[i]
 			p++
 		}
+		return true
+	case styleWKPStrict: // 64:ff9b::/96, RFC 6052 §3.1
+		if !global4(a) {
+			return false
+		}
+		copy(out[:12], c.v6[:12])
+		copy(out[12:16], a[:4])
 		return true
 	default:
 		v := binary.BigEndian.Uint32(a[:4])
@@ -141,7 +143,10 @@ func (c *cside) to4(a []byte, out []byte) bool {
 			out[i] = a[p]
 			p++
 		}
-		return !c.wkpStrict || global4(out)
+		return true
+	case styleWKPStrict:
+		copy(out[:4], a[12:16])
+		return global4(out)
 	default:
 		hb := 32 - c.v4len
 		var host uint64

@@ -172,8 +172,10 @@ func New(cfg Config) (*Translator, error) {
 			return nil, fmt.Errorf("translator config: pair %d: %w", i, err)
 		}
 		cp := compilePair(p)
-		cp.local.wkpStrict = cfg.StrictWKP && cp.local.isWKP()
-		cp.remote.wkpStrict = cfg.StrictWKP && cp.remote.isWKP()
+		if cfg.StrictWKP {
+			cp.local.strictWKP()
+			cp.remote.strictWKP()
+		}
 		t.pairs = append(t.pairs, cp)
 	}
 	t.scratch.New = func() any { b := make([]byte, scratchSize); return &b }

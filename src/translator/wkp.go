@@ -9,9 +9,16 @@ import "sync/atomic"
 // wkp is 64:ff9b::/96.
 var wkp = [12]byte{0x00, 0x64, 0xff, 0x9b}
 
-// isWKP reports whether the compiled side is an RFC 6052 side with the Well-Known Prefix.
-func (c *cside) isWKP() bool {
-	return c.style == StyleRFC6052 && c.v6len == 96 && [12]byte(c.v6[:12]) == wkp
+// styleWKPStrict is the compiled style of an RFC6052 side with the Well-Known Prefix under
+// StrictWKP: it does not cover non-global IPv4 addresses (a style of its own, so that other
+// RFC6052 sides pay nothing for the check).
+const styleWKPStrict Style = 255
+
+// strictWKP turns an RFC6052 side with the Well-Known Prefix into a strict one.
+func (c *cside) strictWKP() {
+	if c.style == StyleRFC6052 && c.active && c.v6len == 96 && [12]byte(c.v6[:12]) == wkp {
+		c.style = styleWKPStrict
+	}
 }
 
 // global4 reports whether the IPv4 address a[:4] is global in the sense of RFC 6052 §3.1:
@@ -60,10 +67,10 @@ func (t *Translator) wkpRefused(src, dst []byte, v6, swap bool) mapResult {
 		if v6 != swap {
 			ss, ds = ds, ss
 		}
-		if ss.wkpStrict && wkpNonGlobal(src) {
+		if ss.style == styleWKPStrict && wkpNonGlobal(src) {
 			r |= srcWKP
 		}
-		if ds.wkpStrict && wkpNonGlobal(dst) {
+		if ds.style == styleWKPStrict && wkpNonGlobal(dst) {
 			r |= dstWKP
 		}
 	}

@@ -56,13 +56,16 @@ func l4HeaderLen(proto uint8, l4 []byte) int {
 // removed. partial: the checksum field holds a CHECKSUM_PARTIAL pseudo-header sum.
 func fixTransport(l4 []byte, proto uint8, old, src, dst []byte, l4len int, partial bool) {
 	switch proto {
-	case header.ProtoTCP, header.ProtoUDP:
-		at := header.ChecksumOffset(proto)
-		if len(l4) < at+2 || proto == header.ProtoUDP && !partial && l4[at] == 0 && l4[at+1] == 0 {
-			return
+	case header.ProtoTCP:
+		if len(l4) >= header.TCPChecksumEnd {
+			d := header.Delta(header.Sum(src, header.Sum(dst, 0)), header.Sum(old, 0))
+			header.AdjustChecksum(header.TCP(l4).ChecksumField(), d, partial, false)
 		}
-		d := header.Delta(header.Sum(src, header.Sum(dst, 0)), header.Sum(old, 0))
-		header.AdjustChecksum(l4[at:], d, partial, proto == header.ProtoUDP)
+	case header.ProtoUDP:
+		if len(l4) >= header.UDPSize && (partial || header.UDP(l4).Checksum() != 0) {
+			d := header.Delta(header.Sum(src, header.Sum(dst, 0)), header.Sum(old, 0))
+			header.AdjustChecksum(header.UDP(l4).ChecksumField(), d, partial, true)
+		}
 	case header.ProtoICMP:
 		if len(l4) < 4 {
 			return
