@@ -22,6 +22,7 @@ type NetKernel struct {
 	mu     sync.Mutex
 	hops   map[[12]byte]hop  // next hop towards a CLAT /96 (steering cache)
 	routed map[[12]byte]seen // does a node announce this /96 (ROAM check cache)
+	fib    *fibLookup        // for routed, opened on first use
 	links  map[string]int
 }
 
@@ -312,12 +313,21 @@ func (k *NetKernel) Routed(a netip.Addr) bool {
 		return s.ok
 	}
 	s = seen{expires: now.Add(2 * time.Second)}
-	rs, err := netlink.RouteGetWithOptions(net.IP(a.AsSlice()), &netlink.RouteGetOptions{FIBMatch: true})
-	// unicast: another node's /96; local: our own CLAT's management address
-	if t := rs0Type(rs, err); t >= 0 && rs[0].Dst != nil && (t == 0 || t == unix.RTN_UNICAST || t == unix.RTN_LOCAL) {
-		ones, _ := rs[0].Dst.Mask.Size()
-		s.ok = ones >= 96
+	k.mu.Lock()
+	if k.fib == nil {
+		k.fib, _ = newFIBLookup()
 	}
+	var (
+		ones int
+		t    uint8
+		err  = fmt.Errorf("no route netlink socket")
+	)
+	if k.fib != nil {
+		ones, t, err = k.fib.lookup(a)
+	}
+	k.mu.Unlock()
+	// unicast: another node's /96; local: our own CLAT's management address
+	s.ok = err == nil && ones >= 96 && (t == unix.RTN_UNICAST || t == unix.RTN_LOCAL)
 	k.mu.Lock()
 	bound(k.routed, func(o seen) bool { return now.After(o.expires) })
 	k.routed[key] = s
@@ -332,13 +342,6 @@ func (k *NetKernel) Unsteer(dst netip.Addr) error {
 		return fmt.Errorf("delete route %s: %w", dst, err)
 	}
 	return nil
-}
-
-func rs0Type(rs []netlink.Route, err error) int {
-	if err != nil || len(rs) == 0 {
-		return -1
-	}
-	return rs[0].Type
 }
 
 // FlushSteering deletes every route of the steering protocol (159): the

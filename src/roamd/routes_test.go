@@ -2,6 +2,7 @@ package roamd
 
 import (
 	"fmt"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
@@ -34,7 +35,7 @@ func TestFlushSteering(t *testing.T) {
 	run("ip", "-6", "route", "add", "fd00:1::b:0:1/128", "dev", "d0", "proto", "158")
 	cfg := Config{}
 	cfg.Defaults()
-	k := &NetKernel{cfg: cfg}
+	k := &NetKernel{cfg: cfg, routed: map[[12]byte]seen{}}
 	n, err := k.FlushSteering()
 	if err != nil || n != 1000 {
 		t.Fatalf("flushed %d, err %v", n, err)
@@ -44,5 +45,16 @@ func TestFlushSteering(t *testing.T) {
 	}
 	if out := run("ip", "-6", "route", "show", "proto", "158"); !strings.Contains(out, "fd00:1::b:0:1") {
 		t.Fatal("a route of another protocol went too")
+	}
+	// Routed: a /96 (another node's CLAT), our own management address,
+	// nothing, a shorter route
+	run("ip", "-6", "route", "add", "fd00:1::a:0:0/96", "via", "fd00:9::1", "dev", "d0")
+	run("ip", "-6", "addr", "add", "fd00:1::c:c000:1/128", "dev", "lo")
+	run("ip", "-6", "route", "add", "fd00:1::/48", "via", "fd00:9::1", "dev", "d0")
+	for a, want := range map[string]bool{"fd00:1::a:c000:1": true, "fd00:1::c:c000:1": true,
+		"fd00:1::e:c000:1": false, "fd00:2::e:c000:1": false} {
+		if got := k.Routed(netip.MustParseAddr(a)); got != want {
+			t.Errorf("Routed(%s) = %v, want %v", a, got, want)
+		}
 	}
 }
