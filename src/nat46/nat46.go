@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/gluon-464xlat/gluon-464xlat/translator"
@@ -171,7 +172,7 @@ func (c *Control) Apply(dev string, pairs []translator.Pair) (created bool, cmds
 	if err != nil {
 		return !exists, cmds, err
 	}
-	if !equal(got.Pairs, want) {
+	if !slices.Equal(got.Pairs, want) {
 		return !exists, cmds, fmt.Errorf("nat46: device %s: read-back after update differs:\n got %q\nwant %q", dev, got.Pairs, want)
 	}
 	return !exists, cmds, nil
@@ -226,18 +227,6 @@ func Plan(dev string, cur []string, exists bool, want []string) []string {
 		cmds = append(cmds, "config "+dev+" "+last)
 	}
 	return cmds
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // ErrNoModule is returned by Available when the control file is missing.
