@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
@@ -37,6 +38,11 @@ func Ctl(args []string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), stopTimeout+5*time.Second)
 	defer cancel()
 	reply, err := ctlsock.Call(ctx, path, strings.Join(fs.Args(), " "))
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		// a socket left by a host that died: procd is respawning it
+		fmt.Fprintf(os.Stderr, "gluon-464xlat host-ctl: host not running (%s refuses)\n", path)
+		return 3
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gluon-464xlat host-ctl:", err)
 		return 1
