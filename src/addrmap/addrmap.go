@@ -126,31 +126,30 @@ func NodeAddress(nodePrefix6 netip.Prefix, primaryMAC MAC) (netip.Addr, error) {
 	return EUI64(nodePrefix6, primaryMAC)
 }
 
-func check96(p netip.Prefix) error {
+// Check96 reports whether p is an IPv6 (not IPv4-mapped) /96, the prefix
+// length the project embeds IPv4 addresses with.
+func Check96(p netip.Prefix) error {
 	if !p.IsValid() || !p.Addr().Is6() || p.Addr().Is4In6() || p.Bits() != 96 {
 		return fmt.Errorf("%q is not an IPv6 /96", p.String())
 	}
 	return nil
 }
 
-// Embed returns the IPv6 address of v4 inside the /96 p (RFC 6052 §2.2,
-// prefix length 96: the IPv4 address is the last 32 bits).
-func Embed(p netip.Prefix, v4 netip.Addr) (netip.Addr, error) {
-	if err := check96(p); err != nil {
-		return netip.Addr{}, err
-	}
-	if !v4.Is4() {
-		return netip.Addr{}, fmt.Errorf("%s is not an IPv4 address", v4)
-	}
+// Embed returns the IPv6 address of the IPv4 address v4 inside the /96 p
+// (RFC 6052 §2.2, prefix length 96: the IPv4 address is the last 32 bits).
+// It is the one place the project builds such an address. The caller has
+// checked p (Check96, or a config check); host bits of p are ignored.
+// v4 must be an IPv4 address.
+func Embed(p netip.Prefix, v4 netip.Addr) netip.Addr {
 	a := p.Masked().Addr().As16()
 	b := v4.As4()
 	copy(a[12:], b[:])
-	return netip.AddrFrom16(a), nil
+	return netip.AddrFrom16(a)
 }
 
 // Extract returns the IPv4 address embedded in v6 if v6 lies in the /96 p.
 func Extract(p netip.Prefix, v6 netip.Addr) (netip.Addr, bool) {
-	if check96(p) != nil || !p.Contains(v6) {
+	if Check96(p) != nil || !p.Contains(v6) {
 		return netip.Addr{}, false
 	}
 	a := v6.As16()
@@ -163,9 +162,8 @@ func EmbedPrefix(p netip.Prefix, v4 netip.Prefix) (netip.Prefix, error) {
 	if !v4.IsValid() || !v4.Addr().Is4() {
 		return netip.Prefix{}, fmt.Errorf("%q is not an IPv4 prefix", v4.String())
 	}
-	a, err := Embed(p, v4.Masked().Addr())
-	if err != nil {
+	if err := Check96(p); err != nil {
 		return netip.Prefix{}, err
 	}
-	return netip.PrefixFrom(a, 96+v4.Bits()), nil
+	return netip.PrefixFrom(Embed(p, v4.Masked().Addr()), 96+v4.Bits()), nil
 }

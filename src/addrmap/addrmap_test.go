@@ -130,9 +130,9 @@ func TestEmbedExtract(t *testing.T) {
 		{"255.255.255.255", "fddd:1337:1337:1234:5678:9abc:ffff:ffff"},
 	}
 	for _, tc := range tests {
-		got, err := Embed(p, netip.MustParseAddr(tc.v4))
-		if err != nil || got != netip.MustParseAddr(tc.v6) {
-			t.Errorf("Embed(%s) = %s, %v; want %s", tc.v4, got, err, tc.v6)
+		got := Embed(p, netip.MustParseAddr(tc.v4))
+		if got != netip.MustParseAddr(tc.v6) {
+			t.Errorf("Embed(%s) = %s; want %s", tc.v4, got, tc.v6)
 		}
 		back, ok := Extract(p, got)
 		if !ok || back != netip.MustParseAddr(tc.v4) {
@@ -142,15 +142,16 @@ func TestEmbedExtract(t *testing.T) {
 	if _, ok := Extract(p, netip.MustParseAddr("fddd:1337:1337:1234:5678:9abd::1")); ok {
 		t.Error("Extract outside the /96 succeeded")
 	}
-	if _, err := Embed(netip.MustParsePrefix("64:ff9b::/64"), netip.MustParseAddr("1.2.3.4")); err == nil {
-		t.Error("Embed into a /64 succeeded")
+	for _, bad := range []string{"64:ff9b::/64", "::ffff:0:0/96", "10.0.0.0/8"} {
+		if err := Check96(netip.MustParsePrefix(bad)); err == nil {
+			t.Errorf("Check96(%s) accepted", bad)
+		}
 	}
-	if _, err := Embed(p, netip.MustParseAddr("::1")); err == nil {
-		t.Error("Embed of an IPv6 address succeeded")
+	if err := Check96(p); err != nil {
+		t.Errorf("Check96(%s) = %v", p, err)
 	}
-	got, err := Embed(netip.MustParsePrefix("64:ff9b::/96"), netip.MustParseAddr("192.0.2.1"))
-	if err != nil || got.String() != "64:ff9b::c000:201" {
-		t.Errorf("Embed well-known = %s, %v", got, err)
+	if got := Embed(netip.MustParsePrefix("64:ff9b::/96"), netip.MustParseAddr("192.0.2.1")); got.String() != "64:ff9b::c000:201" {
+		t.Errorf("Embed well-known = %s", got)
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/gluon-464xlat/gluon-464xlat/dataplane"
 	"github.com/gluon-464xlat/gluon-464xlat/platselect"
 	"github.com/gluon-464xlat/gluon-464xlat/translator"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
@@ -348,7 +349,7 @@ func (d *Daemon) apply(ctx context.Context, dec platselect.Decision) {
 	d.changed = make(chan struct{})
 	d.probe.Consecutive = 0
 	if dec.New.IsValid() {
-		d.probe.Target = MgmtAddress(dec.New).String()
+		d.probe.Target = wellknown.ManagementAddress(dec.New).String()
 	} else {
 		d.probe.Target = ""
 	}
@@ -463,7 +464,7 @@ func (d *Daemon) prober(ctx context.Context, p Pinger, out chan<- probeResult) {
 		if !plat.IsValid() {
 			continue
 		}
-		err := p.Ping(ctx, MgmtAddress(plat), iv*9/10)
+		err := p.Ping(ctx, wellknown.ManagementAddress(plat), iv*9/10)
 		if ctx.Err() != nil {
 			return
 		}

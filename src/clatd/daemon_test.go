@@ -19,6 +19,7 @@ import (
 	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
 	"github.com/gluon-464xlat/gluon-464xlat/dataplane"
 	"github.com/gluon-464xlat/gluon-464xlat/translator"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
@@ -163,7 +164,7 @@ func TestDaemonSelectionAndReconfiguration(t *testing.T) {
 	// probes of plat2 fail -> back to plat1 (plat2 avoided)
 	ch := d.Changed()
 	pinger.mu.Lock()
-	pinger.down[MgmtAddress(plat2)] = true
+	pinger.down[wellknown.ManagementAddress(plat2)] = true
 	pinger.mu.Unlock()
 	select {
 	case <-ch:
@@ -226,7 +227,7 @@ func TestDaemonSelectionAndReconfiguration(t *testing.T) {
 }
 
 func TestMgmtAddress(t *testing.T) {
-	if got := MgmtAddress(netip.MustParsePrefix("fdff:ffff:ffff:aabb:ccdd:eeff::/96")); got.String() != "fdff:ffff:ffff:aabb:ccdd:eeff:c000:1" {
+	if got := wellknown.ManagementAddress(netip.MustParsePrefix("fdff:ffff:ffff:aabb:ccdd:eeff::/96")); got.String() != "fdff:ffff:ffff:aabb:ccdd:eeff:c000:1" {
 		t.Errorf("got %s", got)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gluon-464xlat/gluon-464xlat/clatd"
 	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
 	"github.com/gluon-464xlat/gluon-464xlat/meshlab"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 )
 
 // The test binary doubles as xlat-clat: with this variable set it runs
@@ -121,7 +122,7 @@ func TestE2EPlatSelection(t *testing.T) {
 		plat netip.Prefix
 	}{{p1, plat1}, {p2, plat2}} {
 		must(x.ns.Runf(ctx, "ip -6 route add unreachable %s proto static", x.plat))
-		must(x.ns.Runf(ctx, "ip -6 addr add %s/128 dev lo", clatd.MgmtAddress(x.plat)))
+		must(x.ns.Runf(ctx, "ip -6 addr add %s/128 dev lo", wellknown.ManagementAddress(x.plat)))
 	}
 	// The clatnode's root: UCI config, sockets (babeld's local socket too).
 	root := filepath.Join(lab.Dir(), "c-root")
@@ -385,7 +386,7 @@ func TestE2EPlatSelection(t *testing.T) {
 	}
 
 	// 3: P1's management address stops answering: 3 failed probes -> P2.
-	must(p1.Runf(ctx, "ip -6 addr del %s/128 dev lo", clatd.MgmtAddress(plat1)))
+	must(p1.Runf(ctx, "ip -6 addr del %s/128 dev lo", wellknown.ManagementAddress(plat1)))
 	t3 := time.Now()
 	st = waitStatus("probe failover to P2", 10*time.Second, func(s clatd.Status) bool { return s.PLAT == plat2.String() })
 	record("P1 probes fail", st, t3)
@@ -396,7 +397,7 @@ func TestE2EPlatSelection(t *testing.T) {
 	// 4: babel at c withdraws P2 (c stops babel on the link to r) -> P1,
 	// although P1 is still avoided after its probe failures: it is the only
 	// PLAT left, and its management address answers again.
-	must(p1.Runf(ctx, "ip -6 addr add %s/128 dev lo", clatd.MgmtAddress(plat1)))
+	must(p1.Runf(ctx, "ip -6 addr add %s/128 dev lo", wellknown.ManagementAddress(plat1)))
 	t4 := time.Now()
 	babelc("flush interface b4cr")
 	st = waitStatus("route-loss failover to P1", 10*time.Second, func(s clatd.Status) bool { return s.PLAT == plat1.String() })
@@ -412,7 +413,7 @@ func TestE2EPlatSelection(t *testing.T) {
 			fmt.Sprintf("%.3f s", st.LastSwitch.At.Sub(seenAt).Seconds())})
 	}
 	waitStatus("a successful probe of P1", 10*time.Second, func(s clatd.Status) bool {
-		return s.Probe.Target == clatd.MgmtAddress(plat1).String() && s.Probe.Consecutive == 0 && s.Probe.LastOK.After(st.LastSwitch.At)
+		return s.Probe.Target == wellknown.ManagementAddress(plat1).String() && s.Probe.Consecutive == 0 && s.Probe.LastOK.After(st.LastSwitch.At)
 	})
 
 	// 5: P1's node fails (both its links go down): no PLAT is left; the

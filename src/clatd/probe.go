@@ -11,13 +11,6 @@ import (
 	"time"
 )
 
-// MgmtAddress is a PLAT's management address: its /96 with 192.0.0.1 embedded.
-func MgmtAddress(plat netip.Prefix) netip.Addr {
-	b := plat.Masked().Addr().As16()
-	b[12], b[13], b[14], b[15] = 192, 0, 0, 1
-	return netip.AddrFrom16(b)
-}
-
 // Pinger sends ICMPv6 echo requests and waits for the matching reply.
 type Pinger interface {
 	Ping(ctx context.Context, dst netip.Addr, timeout time.Duration) error

@@ -3,7 +3,6 @@ package meshlab
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"sync"
 	"time"
 )
@@ -96,12 +95,4 @@ func (m *Mesh) MeasureFailover(ctx context.Context, client string, from, to *Nod
 		}
 	}
 	return res, nil
-}
-
-// Embed returns the IPv6 address of v4 inside a /96 (RFC 6052).
-func Embed(prefix netip.Prefix, v4 netip.Addr) netip.Addr {
-	b := prefix.Addr().As16()
-	a := v4.As4()
-	copy(b[12:], a[:])
-	return netip.AddrFrom16(b)
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 )
 
 // L3roamdSocket is where Gluon's l3roamd has its control socket (below a
@@ -121,7 +123,8 @@ func NewL3roamdEmulation(m *Mesh) *L3roamdEmulation {
 // L3roamdNodeClientIP is Gluon l3roamd's node-client-IP of mac (the EUI-64 in
 // the node-client /64).
 func (m *Mesh) L3roamdNodeClientIP(mac net.HardwareAddr) netip.Addr {
-	return EUI64(m.Spec.Site.NodeClientPrefix6, mac)
+	a, _ := addrmap.NodeClientIP(m.Spec.Site.NodeClientPrefix6, addrmap.MAC(mac)) // zero if the lab has no /64
+	return a
 }
 
 func run(ctx context.Context, n *Node, cmds ...string) error {

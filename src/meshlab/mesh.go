@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 )
 
 // NodeSpec is one mesh node.
@@ -119,6 +121,23 @@ type Node struct {
 	mesh       *Mesh
 	flagConfig bool // upgrade step missing: daemons configured by flags
 	Down       bool // powered off (its processes are expected to be gone)
+}
+
+// derive sets the node's address and /96s from its MAC, the way Gluon and
+// the upgrade steps derive them on a node.
+func (n *Node) derive(s Site) error {
+	mac := addrmap.MAC(n.MAC)
+	var err error
+	if n.Address, err = addrmap.NodeAddress(s.NodePrefix6, mac); err != nil {
+		return err
+	}
+	if n.CLATPrefix, err = addrmap.NodePrefix96(s.CLATRange, mac); err != nil {
+		return err
+	}
+	if n.Spec.PLAT {
+		n.PLATPrefix, err = addrmap.NodePrefix96(s.PLATRange, mac)
+	}
+	return err
 }
 
 // Client is a client namespace behind a node's client bridge.
@@ -266,11 +285,9 @@ func (m *Mesh) buildNetwork(ctx context.Context) error {
 			return fmt.Errorf("meshlab: node %s: bad MAC %q", ns.Name, ns.MAC)
 		}
 		n := &Node{Spec: ns, Index: i + 1, MAC: mac, Procs: map[string]*Proc{}, mesh: m,
-			Root:       filepath.Join(m.Lab.Dir(), "root-"+ns.Name),
-			Address:    EUI64(m.Spec.Site.NodePrefix6, mac),
-			CLATPrefix: MACPrefix(m.Spec.Site.CLATRange, mac)}
-		if ns.PLAT {
-			n.PLATPrefix = MACPrefix(m.Spec.Site.PLATRange, mac)
+			Root: filepath.Join(m.Lab.Dir(), "root-"+ns.Name)}
+		if err := n.derive(m.Spec.Site); err != nil {
+			return fmt.Errorf("meshlab: node %s: %w", ns.Name, err)
 		}
 		if n.NS, err = m.Lab.AddNS(ns.Name); err != nil {
 			return err

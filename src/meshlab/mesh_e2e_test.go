@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 )
 
 var (
@@ -111,7 +113,7 @@ func TestE2EMesh(t *testing.T) {
 	// A node's own IPv6 traffic to <plat /96>+server: the PLAT alone
 	// (NAT66 + translator + masquerade), independent of the CLAT.
 	t.Run("PLATDirect", func(t *testing.T) {
-		target := Embed(c.PLATPrefix, ServerAddr)
+		target := addrmap.Embed(c.PLATPrefix, ServerAddr)
 		seen, err := tcp6Hello(ctx, t, d, target, 10*time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -127,7 +129,7 @@ func TestE2EMesh(t *testing.T) {
 			t.Fatalf("C cannot reach its LAN host (test setup): %v", err)
 		}
 		// ... but traffic translated by its PLAT does not.
-		target := Embed(c.PLATPrefix, LANHostAddr)
+		target := addrmap.Embed(c.PLATPrefix, LANHostAddr)
 		if seen, err := tcp6Hello(ctx, t, d, target, 2*time.Second); err == nil {
 			t.Fatalf("D reached the PLAT owner's LAN host %s through C's PLAT (server saw %s)", LANHostAddr, seen)
 		}

@@ -1,26 +1,11 @@
 package meshlab
 
 import (
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 )
-
-func TestAddresses(t *testing.T) {
-	mac, _ := net.ParseMAC("12:34:56:78:9a:bc")
-	tests := []struct{ got, want string }{
-		{MACPrefix(netip.MustParsePrefix("fddd:1337:1337::/48"), mac).String(), "fddd:1337:1337:1234:5678:9abc::/96"}, // the seed's example
-		{EUI64(netip.MustParsePrefix("fdca:ffee:8::/64"), mac).String(), "fdca:ffee:8:0:1034:56ff:fe78:9abc"},
-		{Embed(netip.MustParsePrefix("64:ff9b:1:1234:5678:9abc::/96"), netip.MustParseAddr("203.0.113.10")).String(), "64:ff9b:1:1234:5678:9abc:cb00:710a"},
-	}
-	for _, tt := range tests {
-		if tt.got != tt.want {
-			t.Errorf("got %s, want %s", tt.got, tt.want)
-		}
-	}
-}
 
 func TestExpectedMetricsSeed(t *testing.T) {
 	spec := SeedSpec("x", "/nonexistent")

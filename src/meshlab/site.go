@@ -80,22 +80,6 @@ func (s Site) domainJSON() map[string]any {
 	return d
 }
 
-// EUI64 returns the address of mac in the /64 (as Gluon's mac_to_ip).
-func EUI64(p netip.Prefix, mac net.HardwareAddr) netip.Addr {
-	b := p.Masked().Addr().As16()
-	b[8], b[9], b[10] = mac[0]^0x02, mac[1], mac[2]
-	b[11], b[12] = 0xff, 0xfe
-	b[13], b[14], b[15] = mac[3], mac[4], mac[5]
-	return netip.AddrFrom16(b)
-}
-
-// MACPrefix returns the /96 of a node: the /48 range plus its MAC.
-func MACPrefix(rng netip.Prefix, mac net.HardwareAddr) netip.Prefix {
-	b := rng.Masked().Addr().As16()
-	copy(b[6:12], mac)
-	return netip.PrefixFrom(netip.AddrFrom16(b), 96)
-}
-
 // writeRoot lays out a Gluon-like root: site config, domain, primary MAC
 // and the gluon UCI config with the active domain.
 func writeRoot(root string, s Site, mac net.HardwareAddr) error {

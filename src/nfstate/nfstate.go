@@ -51,6 +51,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
+
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 )
 
 // Chain names.
@@ -245,11 +247,9 @@ func (s *State) ensure(kind string, p netip.Prefix) (string, error) {
 	return name, nil
 }
 
+// embed is addrmap.Embed as the net.IP that netlink takes.
 func embed(p netip.Prefix, v4 netip.Addr) net.IP {
-	a := p.Addr().As16()
-	b := v4.As4()
-	copy(a[12:], b[:])
-	return net.IP(a[:])
+	return addrmap.Embed(p, v4).AsSlice()
 }
 
 func timeoutOf(d time.Duration) *uint32 {

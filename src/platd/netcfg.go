@@ -10,6 +10,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
@@ -78,7 +79,7 @@ func addRoutes(cfg xlatconf.PLAT, mtu int) (func() error, error) {
 	if err != nil {
 		return remove, fmt.Errorf("device lo: %w", err)
 	}
-	mgmt := &netlink.Addr{IPNet: ipnet(netip.PrefixFrom(ManagementAddress(cfg.Prefix), 128))}
+	mgmt := &netlink.Addr{IPNet: ipnet(netip.PrefixFrom(wellknown.ManagementAddress(cfg.Prefix), 128))}
 	if err := netlink.AddrReplace(lo, mgmt); err != nil {
 		return remove, fmt.Errorf("management address %s on lo: %w", mgmt.IPNet, err)
 	}

@@ -23,16 +23,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/netip"
 	"sync"
 	"time"
 
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
-
-// ManagementIPv4 is the IPv4 address that, embedded in the PLAT /96, forms the
-// PLAT's management address (the seed's plat_prefix:192.0.0.1).
-var ManagementIPv4 = netip.AddrFrom4([4]byte{192, 0, 0, 1})
 
 // Backend is a running translator device.
 type Backend interface {
@@ -112,18 +108,6 @@ func Check(cfg xlatconf.PLAT) error {
 	return nil
 }
 
-// Embed returns the IPv6 address of v4 inside the /96 prefix (RFC 6052).
-func Embed(prefix netip.Prefix, v4 netip.Addr) netip.Addr {
-	b := prefix.Addr().As16()
-	a := v4.As4()
-	copy(b[12:], a[:])
-	return netip.AddrFrom16(b)
-}
-
-// ManagementAddress is <plat /96>+192.0.0.1, where the PLAT receives the
-// roaming helper's messages.
-func ManagementAddress(prefix netip.Prefix) netip.Addr { return Embed(prefix, ManagementIPv4) }
-
 // Rules are the translator's nat46 rule pairs for cfg.
 func Rules(cfg xlatconf.PLAT) []string {
 	return []string{fmt.Sprintf("local.style RFC6052 local.v4 0.0.0.0/0 local.v6 %s "+
@@ -162,7 +146,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.setState("running")
 	d.log.Info("PLAT up", "prefix", d.cfg.Prefix, "device", d.cfg.Device,
 		"nat66", d.cfg.NAT66Address, "ipv4", d.cfg.IPv4Address, "wan", d.cfg.WANDevice,
-		"management", ManagementAddress(d.cfg.Prefix), "backend", d.opts.BackendName)
+		"management", wellknown.ManagementAddress(d.cfg.Prefix), "backend", d.opts.BackendName)
 
 	var srvErr error
 	if d.opts.SocketPath != "" {

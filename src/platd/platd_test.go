@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
@@ -27,7 +28,7 @@ func TestRulesAndAddresses(t *testing.T) {
 	if len(got) != 1 || got[0] != want {
 		t.Errorf("Rules = %q, want [%q]", got, want)
 	}
-	if m := ManagementAddress(cfg.Prefix).String(); m != "64:ff9b:1:1234:5678:9abc:c000:1" {
+	if m := wellknown.ManagementAddress(cfg.Prefix).String(); m != "64:ff9b:1:1234:5678:9abc:c000:1" {
 		t.Errorf("ManagementAddress = %s", m)
 	}
 }

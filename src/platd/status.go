@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 )
 
 // Status is what `xlat-plat status` shows.
@@ -35,7 +36,7 @@ func (d *Daemon) Status() Status {
 	st := Status{
 		State:             state,
 		Prefix:            d.cfg.Prefix.String(),
-		ManagementAddress: ManagementAddress(d.cfg.Prefix).String(),
+		ManagementAddress: wellknown.ManagementAddress(d.cfg.Prefix).String(),
 		Device:            d.cfg.Device,
 		Backend:           d.opts.BackendName,
 		NAT66Address:      d.cfg.NAT66Address.String(),

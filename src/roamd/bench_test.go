@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 	"github.com/gluon-464xlat/gluon-464xlat/meshlab"
 	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
 )
@@ -68,11 +69,11 @@ func TestBenchRoamScale(t *testing.T) {
 	clat := make([]netip.Prefix, nPrefixes)
 	for i := range clat {
 		clat[i] = netip.MustParsePrefix(fmt.Sprintf("fd00:1::%x:0:0/96", 0x100+i))
-		must(s, "ip -6 addr add "+embed(clat[i], netip.MustParseAddr("192.0.0.1")).String()+"/128 dev lo nodad")
+		must(s, "ip -6 addr add "+addrmap.Embed(clat[i], netip.MustParseAddr("192.0.0.1")).String()+"/128 dev lo nodad")
 		must(p, "ip -6 route add "+clat[i].String()+" via fd00:9::1") // as babel announces each CLAT /96
 	}
 	plat := netip.MustParsePrefix("fd00:2::c:0:0/96")
-	to := netip.AddrPortFrom(embed(plat, netip.MustParseAddr("192.0.0.1")), 5524)
+	to := netip.AddrPortFrom(addrmap.Embed(plat, netip.MustParseAddr("192.0.0.1")), 5524)
 
 	rules := func() int {
 		out := must(p, "ip6tables-save")
@@ -124,7 +125,7 @@ func TestBenchRoamScale(t *testing.T) {
 							Sender: netip.MustParseAddr("fd00:9::1"), Echo: m.Nonce, HasEcho: true, LeaseTime: 3600,
 							HasLease: true, Timestamp: time.Now()}
 						b, _ := roamproto.Encode(c, nil)
-						u.Send(embed(m.CLAT, netip.MustParseAddr("192.0.0.1")), to, b)
+						u.Send(addrmap.Embed(m.CLAT, netip.MustParseAddr("192.0.0.1")), to, b)
 						continue
 					}
 					if acks.Add(1) == int64(n) {
@@ -150,7 +151,7 @@ func TestBenchRoamScale(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				if err := u.Send(embed(b, netip.MustParseAddr("192.0.0.1")), to, pkt); err != nil {
+				if err := u.Send(addrmap.Embed(b, netip.MustParseAddr("192.0.0.1")), to, pkt); err != nil {
 					return err
 				}
 			}

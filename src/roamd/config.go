@@ -12,7 +12,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 )
 
 // Config is the daemon's configuration; zero values get defaults from
@@ -83,13 +83,13 @@ func (c *Config) Defaults() {
 		c.NodeClientDevice = "lo"
 	}
 	if c.Port == 0 {
-		c.Port = roamproto.DefaultPort
+		c.Port = wellknown.RoamPort
 	}
 	if c.CLATDevice == "" {
 		c.CLATDevice = "clat"
 	}
 	if !c.MgmtIPv4.IsValid() {
-		c.MgmtIPv4 = netip.AddrFrom4([4]byte{192, 0, 0, 1})
+		c.MgmtIPv4 = wellknown.ManagementIPv4()
 	}
 	set := func(d *time.Duration, v time.Duration) {
 		if *d == 0 {
@@ -140,13 +140,13 @@ func (c *Config) Defaults() {
 		c.SteerMetric = 2048
 	}
 	if c.AnnounceProto == 0 {
-		c.AnnounceProto = 158
+		c.AnnounceProto = wellknown.RouteProtoAnnounce
 	}
 	if c.ClientRouteMetric == 0 {
 		c.ClientRouteMetric = 1024
 	}
 	if c.SteerProto == 0 {
-		c.SteerProto = 159
+		c.SteerProto = wellknown.RouteProtoSteer
 	}
 }
 
@@ -184,12 +184,4 @@ func (c *Config) Check() error {
 		errs = append(errs, fmt.Errorf("port %d out of range", c.Port))
 	}
 	return errors.Join(errs...)
-}
-
-// embed returns the IPv6 address of v4 inside /96 p.
-func embed(p netip.Prefix, v4 netip.Addr) netip.Addr {
-	a := p.Addr().As16()
-	b := v4.As4()
-	copy(a[12:], b[:])
-	return netip.AddrFrom16(a)
 }

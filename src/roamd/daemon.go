@@ -376,7 +376,7 @@ func (d *Daemon) installRoamed(c *Client, fresh bool) {
 		}
 	}
 	if c.Origin != d.cfg.OwnCLAT {
-		d.kerr("announce", d.k.Announce(embed(c.Origin, c.IP)))
+		d.kerr("announce", d.k.Announce(addrmap.Embed(c.Origin, c.IP)))
 	}
 	if d.res != nil {
 		d.kerr("dhcp reserve", d.res.Reserve(c.MAC, c.IP))
@@ -391,8 +391,8 @@ func (d *Daemon) sendRoam(c *Client, lease time.Duration, fresh bool) {
 	origin, ip, own, plat := c.Origin, c.IP, d.cfg.OwnCLAT, c.PLAT
 	secs := uint32(lease / time.Second)
 	p := &pending{kind: "ROAM", mac: mac.String(), fresh: fresh,
-		to:   netip.AddrPortFrom(embed(c.PLAT, d.cfg.MgmtIPv4), uint16(d.cfg.Port)),
-		from: embed(own, d.cfg.MgmtIPv4),
+		to:   netip.AddrPortFrom(addrmap.Embed(c.PLAT, d.cfg.MgmtIPv4), uint16(d.cfg.Port)),
+		from: addrmap.Embed(own, d.cfg.MgmtIPv4),
 		build: func() *roamproto.Message {
 			m := d.msg(roamproto.TypeRoam)
 			m.MAC, m.CLAT, m.ClientIP, m.LeaseTime, m.HasLease, m.NewCLAT = mac, origin, ip, secs, true, own
@@ -460,7 +460,7 @@ func (d *Daemon) release(c *Client, why string) {
 				d.kerr("ipset del", d.k.RemoveRoamed(d.roamedState(c)))
 			}
 			if c.Origin != d.cfg.OwnCLAT {
-				d.kerr("unannounce", d.k.Unannounce(embed(c.Origin, c.IP)))
+				d.kerr("unannounce", d.k.Unannounce(addrmap.Embed(c.Origin, c.IP)))
 			}
 		}
 	}
@@ -553,9 +553,9 @@ func (d *Daemon) onClaim(m *roamproto.Message, from netip.AddrPort) {
 	}
 	echo := m.Nonce
 	mac := append(net.HardwareAddr(nil), c.MAC...)
-	key := embed(c.Origin, c.IP)
+	key := addrmap.Embed(c.Origin, c.IP)
 	p := &pending{kind: "INFO", mac: mac.String(), hoKey: key, hoTo: m.NewCLAT,
-		to:   netip.AddrPortFrom(embed(m.NewCLAT, d.cfg.MgmtIPv4), from.Port()),
+		to:   netip.AddrPortFrom(addrmap.Embed(m.NewCLAT, d.cfg.MgmtIPv4), from.Port()),
 		from: d.cfg.NodeAddress,
 		build: func() *roamproto.Message {
 			r := d.msg(roamproto.TypeInfo)
@@ -741,7 +741,7 @@ func (d *Daemon) DelPLAT(p netip.Prefix) error {
 				errs = append(errs, d.k.AddRoamed(d.roamedState(c), d.remaining(c)))
 			}
 		}
-		if p := d.byMAC["ROAM"+c.MAC.String()]; p != nil && p.to.Addr() == embed(c.PLAT, d.cfg.MgmtIPv4) {
+		if p := d.byMAC["ROAM"+c.MAC.String()]; p != nil && p.to.Addr() == addrmap.Embed(c.PLAT, d.cfg.MgmtIPv4) {
 			d.stopPending(p)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 	"github.com/gluon-464xlat/gluon-464xlat/nfstate"
 	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
 )
@@ -185,9 +186,9 @@ func (n *fakeNet) add(t *testing.T, name string, plat bool, secret []byte) *node
 		t.Fatal(err)
 	}
 	x.d = d
-	x.addrs[embed(cfg.OwnCLAT, d.cfg.MgmtIPv4)] = true
+	x.addrs[addrmap.Embed(cfg.OwnCLAT, d.cfg.MgmtIPv4)] = true
 	if plat {
-		x.addrs[embed(platC, d.cfg.MgmtIPv4)] = true
+		x.addrs[addrmap.Embed(platC, d.cfg.MgmtIPv4)] = true
 	}
 	n.mu.Lock()
 	n.nodes = append(n.nodes, x)
@@ -229,12 +230,12 @@ func testRoamDAB(t *testing.T, secret []byte) {
 	if !D.has(func(k *recKernel) bool { return k.nodeIPs[nip] }) {
 		t.Fatal("D does not hold the node-client-IP")
 	}
-	dIP := embed(clatOf("d"), clientIP)
+	dIP := addrmap.Embed(clatOf("d"), clientIP)
 
 	// D -> A
 	A.d.Seen(clientMAC, netip.Addr{})
 	waitFor(t, "C steering to A", func() bool {
-		return C.has(func(k *recKernel) bool { return k.steer[dIP] == embed(clatOf("a"), clientIP) })
+		return C.has(func(k *recKernel) bool { return k.steer[dIP] == addrmap.Embed(clatOf("a"), clientIP) })
 	})
 	waitFor(t, "D released", func() bool { return !D.has(func(k *recKernel) bool { return k.nodeIPs[nip] }) })
 	if !A.has(func(k *recKernel) bool {
@@ -246,7 +247,7 @@ func testRoamDAB(t *testing.T, secret []byte) {
 	// A -> B
 	B.d.Seen(clientMAC, netip.Addr{})
 	waitFor(t, "C steering to B", func() bool {
-		return C.has(func(k *recKernel) bool { return k.steer[dIP] == embed(clatOf("b"), clientIP) })
+		return C.has(func(k *recKernel) bool { return k.steer[dIP] == addrmap.Embed(clatOf("b"), clientIP) })
 	})
 	waitFor(t, "A released", func() bool {
 		return A.has(func(k *recKernel) bool {
@@ -383,7 +384,7 @@ func roamMsg(lease uint32) *roamproto.Message {
 		NewCLAT: clatOf("b"), PLAT: platC, Timestamp: time.Now()}
 }
 
-var fromB = netip.AddrPortFrom(embed(clatOf("b"), netip.MustParseAddr("192.0.0.1")), 5524)
+var fromB = netip.AddrPortFrom(addrmap.Embed(clatOf("b"), netip.MustParseAddr("192.0.0.1")), 5524)
 
 func enc(t *testing.T, m *roamproto.Message, key []byte) []byte {
 	b, err := roamproto.Encode(m, key)
@@ -394,9 +395,9 @@ func enc(t *testing.T, m *roamproto.Message, key []byte) []byte {
 }
 
 func TestSecurityRoam(t *testing.T) {
-	dIP := embed(clatOf("d"), clientIP)
-	bIP := embed(clatOf("b"), clientIP)
-	eve := netip.AddrPortFrom(embed(clatOf("e"), netip.MustParseAddr("192.0.0.1")), 5524)
+	dIP := addrmap.Embed(clatOf("d"), clientIP)
+	bIP := addrmap.Embed(clatOf("b"), clientIP)
+	eve := netip.AddrPortFrom(addrmap.Embed(clatOf("e"), netip.MustParseAddr("192.0.0.1")), 5524)
 	tests := []struct {
 		name    string
 		secret  []byte
@@ -495,7 +496,7 @@ func TestSecurityReplayAndRate(t *testing.T) {
 
 func TestNeverShorten(t *testing.T) {
 	d, _ := newPLAT(t, nil)
-	dIP := embed(clatOf("d"), clientIP)
+	dIP := addrmap.Embed(clatOf("d"), clientIP)
 	d.HandlePacket(fromB, enc(t, roamMsg(7200), nil))
 	answerVerify(t, d, true, 7200, nil)
 	exp := d.st[dIP].Expires

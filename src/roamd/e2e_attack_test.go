@@ -33,11 +33,11 @@ func TestE2EKeyHolderAttacks(t *testing.T) {
 	clat := func(n string) netip.Prefix { return netip.MustParsePrefix(e2eCLAT(n)) }
 	victim := netip.MustParseAddr(e2eClient)
 	victimMAC, _ := net.ParseMAC(e2eMAC)
-	key := embed(clat("d"), victim) // CLATD::10.80.0.5, what C steers
+	key := addrmap.Embed(clat("d"), victim) // CLATD::10.80.0.5, what C steers
 	mNode := netip.MustParseAddr("fd00:9::6d")
-	mMgmt := embed(clat("m"), mgmt)
-	platC := netip.AddrPortFrom(embed(netip.MustParsePrefix(e2ePLAT), mgmt), 5524)
-	platE := netip.AddrPortFrom(embed(netip.MustParsePrefix(e2ePLATE), mgmt), 5524)
+	mMgmt := addrmap.Embed(clat("m"), mgmt)
+	platC := netip.AddrPortFrom(addrmap.Embed(netip.MustParsePrefix(e2ePLAT), mgmt), 5524)
+	platE := netip.AddrPortFrom(addrmap.Embed(netip.MustParsePrefix(e2ePLATE), mgmt), 5524)
 
 	// m's socket: [::]:5524, may send from any source (spoofing)
 	if err := l.ns["m"].Sysctl("net.ipv6.ip_nonlocal_bind", "1"); err != nil {
@@ -185,7 +185,7 @@ func TestE2EKeyHolderAttacks(t *testing.T) {
 	})
 
 	t.Run("replay to another PLAT", func(t *testing.T) {
-		if err := m.Send(embed(clat("a"), mgmt), platE, genuine); err != nil {
+		if err := m.Send(addrmap.Embed(clat("a"), mgmt), platE, genuine); err != nil {
 			t.Fatal(err)
 		}
 		waitCounter("e", "E handles the replay", func(c map[string]uint64) bool {
@@ -205,7 +205,7 @@ func TestE2EKeyHolderAttacks(t *testing.T) {
 		if r := steering("c"); r != "" {
 			t.Fatalf("proto-159 routes left after the restart: %q", r)
 		}
-		if err := m.Send(embed(clat("a"), mgmt), platC, genuine); err != nil {
+		if err := m.Send(addrmap.Embed(clat("a"), mgmt), platC, genuine); err != nil {
 			t.Fatal(err)
 		}
 		waitCounter("c", "C handles the replay", func(c map[string]uint64) bool {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 	"github.com/gluon-464xlat/gluon-464xlat/meshlab"
 )
 
@@ -150,7 +151,7 @@ func startR5(t *testing.T, ctx context.Context, o r5Opts) *r5 {
 		}
 	}
 	if o.attacker {
-		l.sh("m", "ip -6 addr add "+embed(netip.MustParsePrefix(e2eCLAT("m")), netip.MustParseAddr("192.0.0.1")).String()+"/128 dev lo")
+		l.sh("m", "ip -6 addr add "+addrmap.Embed(netip.MustParsePrefix(e2eCLAT("m")), netip.MustParseAddr("192.0.0.1")).String()+"/128 dev lo")
 	}
 	// PLAT c: NAT66 (conntrack) towards the server
 	if err := lab.Veth(l.ns["c"], "r5s", l.ns["srv"], "r5s"); err != nil {
@@ -173,7 +174,7 @@ func startR5(t *testing.T, ctx context.Context, o r5Opts) *r5 {
 		dataDir := filepath.Join(lab.Dir(), "tayga-"+n)
 		os.MkdirAll(dataDir, 0o755)
 		os.WriteFile(conf, []byte(fmt.Sprintf("tun-device clat\nipv4-addr 192.0.0.2\nipv6-addr %s\nprefix %s\nmap %s %s\ndata-dir %s\n",
-			embed(cp, netip.MustParseAddr("192.0.0.2")), e2ePLAT, e2eClient, embed(cp, netip.MustParseAddr(e2eClient)), dataDir)), 0o644)
+			addrmap.Embed(cp, netip.MustParseAddr("192.0.0.2")), e2ePLAT, e2eClient, addrmap.Embed(cp, netip.MustParseAddr(e2eClient)), dataDir)), 0o644)
 		l.run(n, "tayga", "-c", conf, "--mktun")
 		l.sh(n, "ip link set clat up")
 		l.sh(n, "ip route add 203.0.113.0/24 dev clat")

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
 )
 
@@ -46,7 +47,7 @@ const (
 // startHandover records that c is being claimed by the node of NEWCLAT to
 // and starts probing whether c is still here.
 func (d *Daemon) startHandover(c *Client, to netip.Prefix) *handover {
-	key := embed(c.Origin, c.IP)
+	key := addrmap.Embed(c.Origin, c.IP)
 	h := d.ho[key]
 	if h == nil || h.done || h.to != to || h.mac != c.MAC.String() {
 		if h != nil {
@@ -142,14 +143,14 @@ func (d *Daemon) mgmtAddr() netip.Addr {
 	if !d.cfg.OwnCLAT.IsValid() {
 		return netip.Addr{}
 	}
-	return embed(d.cfg.OwnCLAT, d.cfg.MgmtIPv4)
+	return addrmap.Embed(d.cfg.OwnCLAT, d.cfg.MgmtIPv4)
 }
 
 // onVerify: the client's PLAT asks whether we handed the client to NEWCLAT.
 func (d *Daemon) onVerify(m *roamproto.Message, from netip.AddrPort) {
-	h := d.ho[embed(m.CLAT, m.ClientIP)]
+	h := d.ho[addrmap.Embed(m.CLAT, m.ClientIP)]
 	w := verifyAsk{from: from, echo: m.Nonce}
-	if h == nil || h.to != m.NewCLAT || from.Addr() != embed(h.plat, d.cfg.MgmtIPv4) ||
+	if h == nil || h.to != m.NewCLAT || from.Addr() != addrmap.Embed(h.plat, d.cfg.MgmtIPv4) ||
 		(m.MAC != nil && m.MAC.String() != h.mac) {
 		d.count("verify_refused")
 		if !d.glob.allow(d.now()) { // answers to forged VERIFYs are budgeted too

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
 )
 
@@ -42,10 +43,10 @@ func TestKeyHolderClaimAckWhileClientHere(t *testing.T) {
 	n := &fakeNet{}
 	D, A, M, C := n.add(t, "d", false, key), n.add(t, "a", false, key), n.add(t, "m", false, key), n.add(t, "c", true, key)
 	leaseAtD(t, D)
-	dIP := embed(clatOf("d"), clientIP)
+	dIP := addrmap.Embed(clatOf("d"), clientIP)
 	A.d.Seen(clientMAC, netip.Addr{}) // genuine roam D -> A
 	waitFor(t, "C steering to A", func() bool {
-		return C.has(func(k *recKernel) bool { return k.steer[dIP] == embed(clatOf("a"), clientIP) })
+		return C.has(func(k *recKernel) bool { return k.steer[dIP] == addrmap.Embed(clatOf("a"), clientIP) })
 	})
 	A.k.mu.Lock()
 	A.k.present[clientIP] = true // the client is at A and answers there
@@ -57,7 +58,7 @@ func TestKeyHolderClaimAckWhileClientHere(t *testing.T) {
 	if cv := A.d.Clients(); len(cv) != 1 || cv[0].IP != clientIP.String() {
 		t.Fatalf("A released the client: %+v", cv)
 	}
-	if !C.has(func(k *recKernel) bool { return k.steer[dIP] == embed(clatOf("a"), clientIP) }) {
+	if !C.has(func(k *recKernel) bool { return k.steer[dIP] == addrmap.Embed(clatOf("a"), clientIP) }) {
 		t.Fatal("the steering moved away from A")
 	}
 	if M.has(func(k *recKernel) bool { return len(k.announce) != 0 || len(k.roamed) != 0 }) {

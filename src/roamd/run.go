@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
 )
 
@@ -38,12 +39,12 @@ func Run(ctx context.Context, cfg Config, opt Options, log *slog.Logger) error {
 		}()
 	}
 	if cfg.OwnCLAT.IsValid() {
-		if err := k.AddAddr(embed(cfg.OwnCLAT, cfg.MgmtIPv4)); err != nil {
+		if err := k.AddAddr(addrmap.Embed(cfg.OwnCLAT, cfg.MgmtIPv4)); err != nil {
 			return fmt.Errorf("management address: %w", err)
 		}
 	}
 	if cfg.OwnPLAT.IsValid() {
-		if err := k.AddAddr(embed(cfg.OwnPLAT, cfg.MgmtIPv4)); err != nil {
+		if err := k.AddAddr(addrmap.Embed(cfg.OwnPLAT, cfg.MgmtIPv4)); err != nil {
 			return fmt.Errorf("PLAT management address: %w", err)
 		}
 		flush := func(when string) {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
 )
 
@@ -42,7 +43,7 @@ func (d *Daemon) onRoam(m *roamproto.Message, from netip.AddrPort) {
 		d.count("drop_roam_not_plat")
 		return
 	}
-	if from.Addr() != embed(m.NewCLAT, d.cfg.MgmtIPv4) {
+	if from.Addr() != addrmap.Embed(m.NewCLAT, d.cfg.MgmtIPv4) {
 		d.count("drop_bad_source")
 		return
 	}
@@ -60,7 +61,7 @@ func (d *Daemon) onRoam(m *roamproto.Message, from netip.AddrPort) {
 	}
 	now := d.now()
 	lease := d.clampLease(m.LeaseTime)
-	key := embed(m.CLAT, m.ClientIP)
+	key := addrmap.Embed(m.CLAT, m.ClientIP)
 	cur := d.st[key]
 	server := m.CLAT
 	if cur != nil {
@@ -98,7 +99,7 @@ func (d *Daemon) onRoam(m *roamproto.Message, from netip.AddrPort) {
 		return
 	}
 	v := &verifyReq{k: vk, clat: m.CLAT, ip: m.ClientIP, mac: m.MAC, lease: lease, roamFrom: from,
-		roamEcho: m.Nonce, server: embed(server, d.cfg.MgmtIPv4)}
+		roamEcho: m.Nonce, server: addrmap.Embed(server, d.cfg.MgmtIPv4)}
 	d.vr[vk] = v
 	d.vrCLAT[m.NewCLAT]++
 	d.count("verify_sent")
@@ -119,7 +120,7 @@ func (d *Daemon) verifyTick(v *verifyReq) {
 	m.CLAT, m.ClientIP, m.NewCLAT, m.MAC = v.clat, v.ip, v.k.to, v.mac
 	v.nonces = append(v.nonces, m.Nonce)
 	d.vrNonce[m.Nonce] = v
-	d.send(embed(d.cfg.OwnPLAT, d.cfg.MgmtIPv4), netip.AddrPortFrom(v.server, uint16(d.cfg.Port)), m)
+	d.send(addrmap.Embed(d.cfg.OwnPLAT, d.cfg.MgmtIPv4), netip.AddrPortFrom(v.server, uint16(d.cfg.Port)), m)
 	v.timer = time.AfterFunc(d.cfg.VerifyInterval, func() {
 		d.mu.Lock()
 		defer d.mu.Unlock()
@@ -149,7 +150,7 @@ func (d *Daemon) answerRoam(t uint8, to netip.AddrPort, echo uint32, mac net.Har
 	}
 	a := d.msg(t)
 	a.MAC, a.Echo, a.HasEcho = mac, echo, true
-	d.send(embed(d.cfg.OwnPLAT, d.cfg.MgmtIPv4), to, a)
+	d.send(addrmap.Embed(d.cfg.OwnPLAT, d.cfg.MgmtIPv4), to, a)
 }
 
 // onConfirm: the serving node confirmed the handover: steer, then ACK B.
@@ -213,7 +214,7 @@ func (d *Daemon) applySteer(key netip.Addr, clat, to netip.Prefix, ip netip.Addr
 		return false
 	}
 	if to != d.cfg.OwnCLAT && (old == nil || old.NewCLAT != to) {
-		if err := d.k.Steer(key, embed(to, ip)); err != nil {
+		if err := d.k.Steer(key, addrmap.Embed(to, ip)); err != nil {
 			d.kerr("steer", err)
 			return false
 		}

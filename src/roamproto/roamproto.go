@@ -29,6 +29,8 @@ import (
 	"net"
 	"net/netip"
 	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 )
 
 // Version is the only header version accepted (l3roamd's packet format 0).
@@ -40,8 +42,8 @@ const HeaderLen = 24
 // MaxPacket bounds what Encode produces and Parse accepts.
 const MaxPacket = 1280
 
-// DefaultPort is l3roamd-xlat's UDP port (l3roamd itself uses 5523).
-const DefaultPort = 5524
+// DefaultPort is l3roamd-xlat's UDP port.
+const DefaultPort = wellknown.RoamPort
 
 // Message types. 0 is l3roamd's SEEK, which l3roamd-xlat does not use.
 // VERIFY, CONFIRM and REFUSE authorise a handover: the PLAT asks the node

@@ -27,6 +27,7 @@ import (
 
 	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 	"github.com/gluon-464xlat/gluon-464xlat/uci"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 )
 
 // Node paths, relative to the root.
@@ -41,7 +42,7 @@ const (
 	DefaultSwitchMargin  = 256
 	DefaultProbeInterval = 2 * time.Second
 	DefaultProbeFailures = 3
-	DefaultRoamPort      = 5524
+	DefaultRoamPort      = wellknown.RoamPort
 )
 
 // Config is the validated site configuration of one node. Optional keys

@@ -6,9 +6,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 	"github.com/gluon-464xlat/gluon-464xlat/site"
 	"github.com/gluon-464xlat/gluon-464xlat/uci"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
@@ -116,14 +116,11 @@ func babelLines(cfg *site.Config) []string {
 	return out
 }
 
-// Route protocols of l3roamd-xlat's routes (files/docs/roaming.md): a
-// node announces a roamed client's old CLAT address CLATD::ip/128 towards
-// its CLAT device with AnnounceProto (l3roamd's 158), and a PLAT steers
-// such an address towards the new node with SteerProto before babel's
-// route arrives. Only the announce routes may be redistributed.
+// Route protocols of l3roamd-xlat's routes (see package wellknown): only
+// the announce routes may be redistributed.
 const (
-	AnnounceProto = 158
-	SteerProto    = 159
+	AnnounceProto = wellknown.RouteProtoAnnounce
+	SteerProto    = wellknown.RouteProtoSteer
 )
 
 // roamdBabelLines are the roaming step's redistribute lines: never the
@@ -422,10 +419,7 @@ func planPLAT(cfg *site.Config, pkg string) (*plan, error) {
 		MTU:          xlatconf.DefaultMTU,
 		Socket:       xlatconf.DefaultPLATSocket,
 	}
-	mgmt, err := addrmap.Embed(prefix, netip.AddrFrom4([4]byte{192, 0, 0, 1}))
-	if err != nil {
-		return nil, err
-	}
+	mgmt := wellknown.ManagementAddress(prefix)
 	script := nat66Script(plat)
 	pl := &plan{}
 	pl.files = append(pl.files,

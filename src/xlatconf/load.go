@@ -8,8 +8,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 	"github.com/gluon-464xlat/gluon-464xlat/site"
 	"github.com/gluon-464xlat/gluon-464xlat/uci"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 )
 
 // Section names (and types) in /etc/config/gluon-464xlat.
@@ -34,14 +36,10 @@ const (
 	DefaultCLATSocket    = "/var/run/xlat-clat.sock"
 	DefaultPLATSocket    = "/var/run/xlat-plat.sock"
 	DefaultRoamdSocket   = "/var/run/l3roamd-xlat.sock"
-	DefaultRoamPort      = 5524
+	DefaultRoamPort      = wellknown.RoamPort
 	// DefaultRoamdHostsFile is l3roamd-xlat's dnsmasq dhcp-hostsfile.
 	DefaultRoamdHostsFile = "/var/run/l3roamd-xlat.hosts"
 )
-
-// DefaultPLATIPv4 is the IPv4 address the PLAT maps its NAT66 address to
-// (192.0.0.8, the IPv4 dummy address of RFC 7600, as in the 2018 package).
-var DefaultPLATIPv4 = netip.AddrFrom4([4]byte{192, 0, 0, 8})
 
 // DefaultBlockedIPv4 are the IPv4 destinations a PLAT never forwards mesh
 // clients to: "this network", RFC 1918, shared address space, loopback,
@@ -55,13 +53,14 @@ func DefaultBlockedIPv4() []netip.Prefix {
 	return out
 }
 
+// DefaultPLATIPv4 is the IPv4 address the PLAT maps its NAT66 address to
+// (192.0.0.8, the IPv4 dummy address of RFC 7600, as in the 2018 package).
+var DefaultPLATIPv4 = netip.AddrFrom4([4]byte{192, 0, 0, 8})
+
 // DefaultNAT66Address is the PLAT's NAT66 address for its /96: the /96 with
 // the IPv4 address embedded (<plat /96>+192.0.0.8), xlat-plat's default.
 func DefaultNAT66Address(prefix netip.Prefix, ipv4 netip.Addr) netip.Addr {
-	b := prefix.Masked().Addr().As16()
-	a := ipv4.As4()
-	copy(b[12:], a[:])
-	return netip.AddrFrom16(b)
+	return addrmap.Embed(prefix, ipv4)
 }
 
 // ErrNotConfigured is returned (wrapped) by Load when the config file is missing.

@@ -15,11 +15,12 @@ import (
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/roamd"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
 const (
-	defaultSocket = "/var/run/l3roamd-xlat.sock"
+	defaultSocket = xlatconf.DefaultRoamdSocket
 	defaultHosts  = xlatconf.DefaultRoamdHostsFile
 )
 
@@ -38,7 +39,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.nodeAddr, "node-address", "", "node's own mesh address (UCI roamd.node_address)")
 	fs.StringVar(&f.nodeClientPrefix, "node-client-prefix", "", "node-client /64 (UCI roamd.node_client_prefix)")
 	fs.StringVar(&f.nodeClientDev, "node-client-dev", "lo", "device that holds the node-client-IPs as /128")
-	fs.IntVar(&f.port, "port", 0, "UDP port (default 5524; UCI roamd.port)")
+	fs.IntVar(&f.port, "port", 0, fmt.Sprintf("UDP port (default %d; UCI roamd.port)", wellknown.RoamPort))
 	fs.StringVar(&f.secretFile, "secret-file", "", "file with the per-domain HMAC key (UCI roamd.secret)")
 	fs.StringVar(&f.socket, "socket", "", "control socket below root (default "+defaultSocket+")")
 	fs.StringVar(&f.bridge, "client-bridge", "", "client bridge (UCI roamd.client_bridge)")
@@ -53,7 +54,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pidFile, "dnsmasq-pidfile", "", "dnsmasq pid file below root, SIGHUPed after hostsfile changes")
 	fs.DurationVar(&f.leaseMin, "lease-min", 0, "shortest accepted LEASETIME (default 60s)")
 	fs.DurationVar(&f.leaseMax, "lease-max", 0, "longest accepted LEASETIME (default 168h)")
-	fs.StringVar(&f.mgmt, "mgmt-ipv4", "", "IPv4 of the management address in the own CLAT/PLAT /96 (default 192.0.0.1; same on all nodes)")
+	fs.StringVar(&f.mgmt, "mgmt-ipv4", "", "IPv4 of the management address in the own CLAT/PLAT /96 (default "+wellknown.ManagementIPv4().String()+"; same on all nodes)")
 	fs.Float64Var(&f.handoverRate, "handover-rate", 0, "PLAT: handovers (VERIFYs) started per second in total (default 1000, burst 2x)")
 	fs.Float64Var(&f.handoverRateCLAT, "handover-rate-clat", 0, "PLAT: handovers per second and NEWCLAT (default 100, burst 2x)")
 	fs.BoolVar(&f.keepRules, "keep-rules", false, "leave ipsets and ip6tables rules in place on exit")
