@@ -21,7 +21,7 @@ type Client struct {
 	// Address is "host:port" (TCP), a bare port (TCP on ::1, like babeld's -g)
 	// or an absolute path (unix socket).
 	Address string
-	Log     *slog.Logger
+	Logger  *slog.Logger
 	// MinBackoff and MaxBackoff bound the reconnect delay (defaults 200 ms, 5 s).
 	MinBackoff, MaxBackoff time.Duration
 	// Now is the clock for Snapshot.Synced (default time.Now).
@@ -63,7 +63,7 @@ func (c *Client) network() (string, string) {
 // latest state: a snapshot the reader has not taken yet is replaced, so
 // a slow reader never blocks the client (out should have capacity 1).
 func (c *Client) Run(ctx context.Context, out chan Snapshot) error {
-	log := c.Log
+	log := c.Logger
 	if log == nil {
 		log = slog.Default()
 	}
@@ -229,8 +229,8 @@ func (c *Client) apply(t *Table, line string) bool {
 	}
 	if err != nil {
 		c.badLines.Add(1)
-		if c.Log != nil {
-			c.Log.Debug("babel: skipping line", "line", line, "err", err)
+		if c.Logger != nil {
+			c.Logger.Debug("babel: skipping line", "line", line, "err", err)
 		}
 		return false
 	}

@@ -47,7 +47,7 @@ type Options struct {
 	// Socket is the control socket path ("" = none); RoamdSocket is
 	// l3roamd-xlat's socket ("" = do not notify).
 	Socket, RoamdSocket string
-	Log                 *slog.Logger
+	Logger              *slog.Logger
 	Now                 func() time.Time
 	// FailHold: how long a failed PLAT is avoided (default 30 probe intervals, at least 30 s).
 	FailHold time.Duration
@@ -110,8 +110,8 @@ func New(o Options) (*Daemon, error) {
 		c.ProbeFailures = xlatconf.DefaultProbeFailures
 	}
 	o.CLAT = c
-	if o.Log == nil {
-		o.Log = slog.Default()
+	if o.Logger == nil {
+		o.Logger = slog.Default()
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -127,7 +127,7 @@ func New(o Options) (*Daemon, error) {
 	}
 	if o.Open == nil {
 		o.Open = func(ctx context.Context, dev string, mtu int, cfg translator.Config) (DataPlane, error) {
-			return dataplane.Open(ctx, dev, mtu, cfg, dataplane.Options{Logger: o.Log})
+			return dataplane.Open(ctx, dev, mtu, cfg, dataplane.Options{Logger: o.Logger})
 		}
 	}
 	if o.Kernel == nil {
@@ -135,14 +135,14 @@ func New(o Options) (*Daemon, error) {
 	}
 	d := &Daemon{
 		o:   o,
-		log: o.Log,
+		log: o.Logger,
 		setup: Setup{Device: c.Device, CLATPrefix: c.Prefix, ClientBridge: c.ClientBridge,
 			ClientIPv4: c.ClientIPv4, Table: c.Table, MTU: c.MTU},
 		changed: make(chan struct{}),
 		notify:  make(chan string, 64),
 	}
 	if o.Babel == nil {
-		d.bc = &babel.Client{Address: c.BabelSocket, Log: o.Log}
+		d.bc = &babel.Client{Address: c.BabelSocket, Logger: o.Logger}
 	}
 	d.sel = platselect.New(platselect.Params{Margin: c.SwitchMargin, ProbeFailures: c.ProbeFailures,
 		FailHold: o.FailHold, Own: o.OwnPLAT, Fixed: c.PLATPrefix, Now: o.Now})

@@ -117,7 +117,7 @@ func TestDaemonSelectionAndReconfiguration(t *testing.T) {
 			ProbeInterval: 20 * time.Millisecond, ProbeFailures: 2, BabelSocket: "test"},
 		Socket:      filepath.Join(dir, "clat.sock"),
 		RoamdSocket: roamSock,
-		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Kernel:      rec,
 		Pinger:      pinger,
 		Open: func(ctx context.Context, dev string, mtu int, cfg translator.Config) (DataPlane, error) {
@@ -260,7 +260,7 @@ func TestDaemonHoldsPLATWhileBabeldResyncs(t *testing.T) {
 	d, err := New(Options{
 		CLAT: xlatconf.CLAT{Prefix: netip.MustParsePrefix("fddd:1:0:9::/96"), PLATRange: netip.MustParsePrefix("fddd:2::/48"),
 			Device: "b4clat", ClientBridge: "b4br", Table: 4464, MTU: 1280, SwitchMargin: 100},
-		Log:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Kernel:     rec,
 		NoProbe:    true,
 		BabelGrace: grace,

@@ -48,7 +48,7 @@ func TestDaemonRepeatsPLATToRoamd(t *testing.T) {
 		RoamdSocket: roamSock,
 		RoamdResend: 20 * time.Millisecond,
 		NoProbe:     true,
-		Log:         slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Kernel:      rec,
 		Open: func(ctx context.Context, dev string, mtu int, cfg translator.Config) (DataPlane, error) {
 			return fakeDP{rec}, nil

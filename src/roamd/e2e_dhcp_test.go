@@ -88,7 +88,7 @@ func TestE2EDHCPContinuity(t *testing.T) {
 		p, err := l.ns[n].Start("roamd", l.bin, "run", "--root", root, "--node-address", fmt.Sprintf("fd00:9::%x", n[0]),
 			"--node-client-prefix", "fd00:5::/64", "--node-client-dev", "r5m", "--client-ipv4", "10.80.0.0/16",
 			"--clat-prefix", e2eCLAT(n), "--client-bridge", "r5br", "--plat-prefix", e2ePLAT,
-			"--dnsmasq-pidfile", "/var/run/dnsmasq.pid", "-v")
+			"--dnsmasq-pidfile", "/var/run/dnsmasq.pid", "--debug")
 		if err != nil {
 			t.Fatal(err)
 		}

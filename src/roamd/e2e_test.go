@@ -196,7 +196,7 @@ func startR5(t *testing.T, ctx context.Context, o r5Opts) *r5 {
 		args := []string{l.bin, "run", "--root", root, "--secret-file", "/etc/roam.key", "--node-address", fmt.Sprintf("fd00:9::%x", n[0]),
 			"--node-client-prefix", "fd00:5::/64", "--node-client-dev", "r5m", "--client-ipv4", "10.80.0.0/16",
 			"--clat-range", "fd00:1::/48", "--plat-range", "fd00:2::/48", "--plat-prefix", e2ePLAT,
-			"--lease-min", "5s", "-v"}
+			"--lease-min", "5s", "--debug"}
 		switch n {
 		case "c":
 			args = append(args, "--own-plat", e2ePLAT)

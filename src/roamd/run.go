@@ -13,16 +13,21 @@ import (
 	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
 )
 
-// Options are the daemon's file paths (already below --root).
+// Options are the daemon's file paths (already below --root) and logger.
 type Options struct {
-	Socket    string // control socket
-	HostsFile string // dnsmasq dhcp-hostsfile ("" = none)
-	PIDFile   string // dnsmasq pid file
-	KeepRules bool   // leave ipsets/rules in place on exit
+	Socket    string       // control socket
+	HostsFile string       // dnsmasq dhcp-hostsfile ("" = none)
+	PIDFile   string       // dnsmasq pid file
+	KeepRules bool         // leave ipsets/rules in place on exit
+	Logger    *slog.Logger // nil: slog.Default()
 }
 
 // Run runs the daemon until ctx ends.
-func Run(ctx context.Context, cfg Config, opt Options, log *slog.Logger) error {
+func Run(ctx context.Context, cfg Config, opt Options) error {
+	log := opt.Logger
+	if log == nil {
+		log = slog.Default()
+	}
 	cfg.Defaults()
 	if err := cfg.Check(); err != nil {
 		return err

@@ -1,6 +1,11 @@
 package subcmd
 
-import "testing"
+import (
+	"context"
+	"flag"
+	"log/slog"
+	"testing"
+)
 
 func TestDispatch(t *testing.T) {
 	var got []string
@@ -21,5 +26,22 @@ func TestDispatch(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != "--root" {
 		t.Errorf("run got args %q", got)
+	}
+}
+
+func TestLogFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args  []string
+		debug bool
+	}{{nil, false}, {[]string{"--debug"}, true}} {
+		var lf LogFlag
+		fs := flag.NewFlagSet("x", flag.ContinueOnError)
+		lf.Register(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		if got := lf.Logger("daemon", "x").Enabled(context.Background(), slog.LevelDebug); got != tc.debug {
+			t.Errorf("%q: debug enabled = %v", tc.args, got)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/gluon-464xlat/gluon-464xlat/clatd"
+	"github.com/gluon-464xlat/gluon-464xlat/subcmd"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
@@ -49,16 +49,13 @@ func runDaemon(args []string) int {
 func Daemon(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("xlat-clat run", flag.ContinueOnError)
 	root := fs.String("root", "/", "root directory of the node's files (config, sockets)")
-	debug := fs.Bool("debug", false, "log debug messages")
+	var lf subcmd.LogFlag
+	lf.Register(fs)
 	noProbe := fs.Bool("no-probe", false, "do not probe the PLAT's management address")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	level := slog.LevelInfo
-	if *debug {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := lf.Logger()
 	cfg, err := loadCLAT(*root)
 	if err != nil {
 		log.Error("xlat-clat: config", "err", err)
@@ -72,7 +69,7 @@ func Daemon(ctx context.Context, args []string) int {
 		CLAT:        c,
 		Socket:      underRoot(*root, c.Socket),
 		RoamdSocket: underRoot(*root, xlatconf.DefaultRoamdSocket),
-		Log:         log,
+		Logger:      log,
 		NoProbe:     *noProbe,
 	}
 	if cfg.Roamd != nil && cfg.Roamd.Socket != "" {

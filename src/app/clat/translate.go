@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -13,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/gluon-464xlat/gluon-464xlat/dataplane"
+	"github.com/gluon-464xlat/gluon-464xlat/subcmd"
 	"github.com/gluon-464xlat/gluon-464xlat/translator"
 )
 
@@ -37,7 +37,8 @@ func runTranslate(args []string) int {
 	rfc6791 := fs.String("rfc6791", "", "IPv4 source for ICMPv6 errors from untranslatable sources (default: the translated destination, like nat46)")
 	coalesce := fs.Bool("udp-coalesce", true, "write runs of one UDP flow as UDP GSO super-packets")
 	strictWKP := fs.Bool("strict-wkp", false, "RFC 6052 §3.1: drop packets whose 64:ff9b::/96 address embeds a non-global IPv4 address")
-	verbose := fs.Bool("v", false, "debug logging")
+	var lf subcmd.LogFlag
+	lf.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -51,11 +52,7 @@ func runTranslate(args []string) int {
 		fmt.Fprintf(os.Stderr, "xlat-clat translate: %v\n", err)
 		return 2
 	}
-	level := slog.LevelInfo
-	if *verbose {
-		level = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := lf.Logger()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	be, err := dataplane.Open(ctx, *dev, *mtu-20, cfg, dataplane.Options{Userspace: true, Queues: *queues,

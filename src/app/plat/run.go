@@ -16,6 +16,7 @@ import (
 
 	"github.com/gluon-464xlat/gluon-464xlat/dataplane"
 	"github.com/gluon-464xlat/gluon-464xlat/platd"
+	"github.com/gluon-464xlat/gluon-464xlat/subcmd"
 	"github.com/gluon-464xlat/gluon-464xlat/translator"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
@@ -151,10 +152,12 @@ func Daemon(ctx context.Context, args []string) int {
 	cf.register(fs)
 	backend := fs.String("backend", "auto", "translator: auto, userspace, nat46 or tayga")
 	strictWKP := fs.Bool("strict-wkp", false, "RFC 6052 §3.1: drop packets whose 64:ff9b::/96 address embeds a non-global IPv4 address (userspace translator only)")
+	var lf subcmd.LogFlag
+	lf.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("daemon", "xlat-plat")
+	log := lf.Logger("daemon", "xlat-plat")
 	cfg, err := cf.config()
 	if err != nil {
 		log.Error("configuration", "err", err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/roamd"
+	"github.com/gluon-464xlat/gluon-464xlat/subcmd"
 	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
@@ -31,7 +31,8 @@ type runFlags struct {
 	port                                                                        int
 	leaseMin, leaseMax                                                          time.Duration
 	handoverRate, handoverRateCLAT                                              float64
-	keepRules, verbose                                                          bool
+	keepRules                                                                   bool
+	log                                                                         subcmd.LogFlag
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -58,7 +59,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Float64Var(&f.handoverRate, "handover-rate", 0, "PLAT: handovers (VERIFYs) started per second in total (default 1000, burst 2x)")
 	fs.Float64Var(&f.handoverRateCLAT, "handover-rate-clat", 0, "PLAT: handovers per second and NEWCLAT (default 100, burst 2x)")
 	fs.BoolVar(&f.keepRules, "keep-rules", false, "leave ipsets and ip6tables rules in place on exit")
-	fs.BoolVar(&f.verbose, "v", false, "debug logging")
+	f.log.Register(fs)
 }
 
 // loadRoamdConfig reads the roamd, clat and plat sections of
@@ -193,17 +194,14 @@ func Daemon(ctx context.Context, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	lvl := slog.LevelInfo
-	if f.verbose {
-		lvl = slog.LevelDebug
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl})).With("daemon", "l3roamd-xlat")
+	log := f.log.Logger("daemon", "l3roamd-xlat")
 	cfg, opt, err := f.config()
 	if err != nil {
 		log.Error("configuration", "err", err)
 		return 2
 	}
-	if err := roamd.Run(ctx, cfg, opt, log); err != nil {
+	opt.Logger = log
+	if err := roamd.Run(ctx, cfg, opt); err != nil {
 		log.Error("exit", "err", err)
 		return 1
 	}
