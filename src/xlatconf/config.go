@@ -42,7 +42,6 @@
 //		option secret 'key'                                   # optional HMAC key (absent = none)
 //		option socket '/var/run/l3roamd-xlat.sock'
 //		option client_bridge 'br-client'
-//		list mesh_device 'mesh0'
 //		option clat_range 'fddd:1337:1337::/48'                # optional (absent = any)
 //		option dhcp_hostsfile '/var/run/l3roamd-xlat.hosts'    # absent = default; 'none' = off
 //		option dnsmasq_pidfile '/var/run/dnsmasq/dnsmasq.cfg01411c.pid'  # optional
@@ -102,7 +101,6 @@ type Roamd struct {
 	Secret           string // per-domain HMAC key; empty = no HMAC
 	Socket           string
 	ClientBridge     string
-	MeshDevices      []string
 	HostsFile        string // dnsmasq dhcp-hostsfile the daemon writes ("" = none)
 	DnsmasqPIDFile   string // dnsmasq pid file to SIGHUP after writing HostsFile ("" = none)
 }

@@ -318,18 +318,12 @@ func readRoamd(r *reader) *Roamd {
 		Secret:           r.secret("secret"),
 		Socket:           r.str("socket", DefaultRoamdSocket),
 		ClientBridge:     r.ifname("client_bridge", DefaultClientBridge),
-		MeshDevices:      r.s.GetList("mesh_device"),
 		CLATRange:        r.prefix("clat_range", false, v6Len(48)),
 		HostsFile:        r.path("dhcp_hostsfile", DefaultRoamdHostsFile, true),
 		DnsmasqPIDFile:   r.path("dnsmasq_pidfile", "", false),
 	}
 	if c.HostsFile == "none" {
 		c.HostsFile = ""
-	}
-	for _, d := range c.MeshDevices {
-		if d == "" || len(d) > 15 {
-			r.fail("mesh_device", "%s is not an interface name", site.Quote(d))
-		}
 	}
 	return c
 }
@@ -395,7 +389,6 @@ func WriteRoamd(p *uci.Package, c *Roamd) error {
 	s.Set("secret", c.Secret)
 	s.Set("socket", c.Socket)
 	s.Set("client_bridge", c.ClientBridge)
-	s.SetList("mesh_device", c.MeshDevices)
 	if c.CLATRange.IsValid() {
 		s.Set("clat_range", c.CLATRange.String())
 	}

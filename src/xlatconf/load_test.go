@@ -141,7 +141,7 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 		},
 		Roamd: &Roamd{
 			NodeAddress: netip.MustParseAddr("fd00::1"), NodeClientPrefix: netip.MustParsePrefix("fd01::/64"), Port: 5524,
-			Secret: "it's", Socket: "/r", ClientBridge: "br-client", MeshDevices: []string{"mesh0", "mesh1"},
+			Secret: "it's", Socket: "/r", ClientBridge: "br-client",
 			CLATRange: netip.MustParsePrefix("fddd:1::/48"), HostsFile: "/h", DnsmasqPIDFile: "/var/run/dnsmasq/dnsmasq.cfg01411c.pid",
 		},
 	}
