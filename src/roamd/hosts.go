@@ -5,12 +5,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/gluon-464xlat/gluon-464xlat/uci"
 )
 
 // Hosts is dnsmasq's --dhcp-hostsfile for roamed clients: one line
@@ -56,18 +57,8 @@ func (h *Hosts) write() error {
 		lines = append(lines, mac+","+ip.String()+"\n")
 	}
 	sort.Strings(lines)
-	tmp, err := os.CreateTemp(filepath.Dir(h.path), ".hosts-*")
-	if err != nil {
-		return fmt.Errorf("dhcp hostsfile %s: %w", h.path, err)
-	}
-	_, werr := tmp.WriteString(strings.Join(lines, ""))
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("dhcp hostsfile %s: write: %v %v", h.path, werr, cerr)
-	}
-	if err := os.Rename(tmp.Name(), h.path); err != nil {
-		os.Remove(tmp.Name())
+	// World-readable: OpenWrt's dnsmasq reads it as user dnsmasq.
+	if err := uci.WriteFileAtomic(h.path, []byte(strings.Join(lines, "")), 0o644); err != nil {
 		return fmt.Errorf("dhcp hostsfile %s: %w", h.path, err)
 	}
 	return h.hup()

@@ -1,6 +1,7 @@
 package uci
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -260,7 +261,7 @@ func optionDeltas(old, new *Section) []Delta {
 	}
 	for _, o := range new.Options {
 		oo := old.Option(o.Name)
-		if oo != nil && oo.IsList == o.IsList && equalStrings(oo.Values, o.Values) {
+		if oo != nil && oo.IsList == o.IsList && slices.Equal(oo.Values, o.Values) {
 			continue
 		}
 		if !o.IsList {
@@ -275,18 +276,6 @@ func optionDeltas(old, new *Section) []Delta {
 		}
 	}
 	return out
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // orderKept reports whether replaying option changes on old (existing options

@@ -1,6 +1,7 @@
 package uci
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -63,7 +64,7 @@ func equalModel(a, b *Package) bool {
 			return false
 		}
 		for j := range x.Options {
-			if x.Options[j].Name != y.Options[j].Name || x.Options[j].IsList != y.Options[j].IsList || !equalStrings(x.Options[j].Values, y.Options[j].Values) {
+			if x.Options[j].Name != y.Options[j].Name || x.Options[j].IsList != y.Options[j].IsList || !slices.Equal(x.Options[j].Values, y.Options[j].Values) {
 				return false
 			}
 		}
