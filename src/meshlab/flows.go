@@ -36,6 +36,11 @@ func (f *Flow) record() {
 }
 
 func (f *Flow) fail(err error) {
+	select {
+	case <-f.stop:
+		return // Stop closed the connection under a read or write
+	default:
+	}
 	f.mu.Lock()
 	if f.err == nil {
 		f.err = err
