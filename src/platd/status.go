@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
@@ -61,7 +62,8 @@ func (d *Daemon) Status() Status {
 }
 
 // WriteText prints st for people.
-func (st Status) WriteText(w io.Writer) {
+func (st Status) WriteText(out io.Writer) error {
+	w := &strings.Builder{}
 	fmt.Fprintf(w, "state:              %s\n", st.State)
 	fmt.Fprintf(w, "PLAT prefix:        %s\n", st.Prefix)
 	fmt.Fprintf(w, "management address: %s\n", st.ManagementAddress)
@@ -80,6 +82,8 @@ func (st Status) WriteText(w io.Writer) {
 			fmt.Fprintf(w, "  %-24s %d\n", k, st.Counters[k])
 		}
 	}
+	_, err := io.WriteString(out, w.String())
+	return err
 }
 
 // serve answers the control socket until ctx ends. Commands: "status"

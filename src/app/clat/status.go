@@ -1,15 +1,10 @@
 package clat
 
 import (
-	"context"
-	"encoding/json"
 	"flag"
-	"fmt"
-	"os"
-	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/clatd"
-	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
+	"github.com/gluon-464xlat/gluon-464xlat/subcmd"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
@@ -29,25 +24,5 @@ func runStatus(args []string) int {
 			path = underRoot(*root, cfg.CLAT.Socket)
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	reply, err := ctlsock.Call(ctx, path, "status")
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "xlat-clat status: %v (is xlat-clat running?)\n", err)
-		return 1
-	}
-	var st clatd.Status
-	if err := json.Unmarshal(reply, &st); err != nil {
-		fmt.Fprintf(os.Stderr, "xlat-clat status: bad reply from %s: %v\n", path, err)
-		return 1
-	}
-	if *asJSON {
-		b, _ := json.MarshalIndent(st, "", "  ")
-		fmt.Printf("%s\n", b)
-		return 0
-	}
-	if err := st.WriteText(os.Stdout); err != nil {
-		return 1
-	}
-	return 0
+	return subcmd.PrintStatus("xlat-clat", path, *asJSON, &clatd.Status{})
 }
