@@ -5,7 +5,6 @@ package babel_test
 import (
 	"context"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
@@ -18,9 +17,7 @@ import (
 // the neighbour redistributes appears, its withdrawal is seen, and after
 // babeld restarts the client resyncs from a fresh dump.
 func TestE2EBabelRealDaemon(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, babeld)")
-	}
+	meshlab.Need(t)
 	if err := babeldtest.Available(); err != nil {
 		t.Skip("babeld not installed (files/scripts/deps.sh installs it):", err)
 	}

@@ -72,9 +72,7 @@ var (
 // no PLAT, clients' IPv4 unreachable. On SIGTERM everything the daemon added
 // is gone.
 func TestE2EPlatSelection(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespaces, babeld, TUN)")
-	}
+	meshlab.Need(t)
 	if err := babeldtest.Available(); err != nil {
 		t.Skip("babeld not installed (files/scripts/deps.sh installs it):", err)
 	}

@@ -2,7 +2,6 @@ package meshlab
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -10,9 +9,7 @@ import (
 )
 
 func TestLabPingAndCleanup(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for network namespaces")
-	}
+	Need(t)
 	lab, err := New("mlt")
 	if err != nil {
 		t.Fatal(err)

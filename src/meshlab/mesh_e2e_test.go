@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -36,9 +35,7 @@ func buildBins(t *testing.T) string {
 			return
 		}
 		binDir = dir
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "gluon-464xlat"), "../cmd/gluon-464xlat")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v: %s", err, out)
+		if binErr = BuildBinary(filepath.Join(dir, "gluon-464xlat")); binErr != nil {
 			return
 		}
 		for _, l := range []string{"xlat-clat", "xlat-plat", "l3roamd-xlat"} {
@@ -56,14 +53,7 @@ func buildBins(t *testing.T) string {
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: network namespaces, babeld, iptables")
-	}
-	for _, tool := range []string{"babeld", "dnsmasq", "busybox", "iptables", "ip6tables"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s missing (files/scripts/deps.sh installs it)", tool)
-		}
-	}
+	Need(t, "babeld", "dnsmasq", "busybox", "iptables", "ip6tables")
 }
 
 // startSeedMesh starts the seed topology and waits for babel and the

@@ -4,7 +4,6 @@ package platd_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,12 +17,10 @@ import (
 // (idempotent set-up over leftovers of a killed run) and checks that SIGTERM
 // removes its chains, jumps, routes, management address and device.
 func TestE2EPLATUpAndClean(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: network namespaces, iptables")
-	}
+	meshlab.Need(t)
 	bin := filepath.Join(t.TempDir(), "gluon-464xlat")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/gluon-464xlat").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v: %s", err, out)
+	if err := meshlab.BuildBinary(bin); err != nil {
+		t.Fatal(err)
 	}
 	for _, backend := range []string{"auto", "tayga"} {
 		t.Run(backend, func(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -27,9 +26,7 @@ import (
 // Baseline in the same run: 10,000 "back home" ROAMs (full protocol path,
 // ACKed, no kernel route work). Three runs, medians.
 func TestBenchRoamScale(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (namespaces)")
-	}
+	meshlab.Need(t)
 	const nPrefixes, nClients, runs = 20, 10000, 3
 	lab, err := meshlab.New("r5b")
 	if err != nil {
@@ -39,8 +36,8 @@ func TestBenchRoamScale(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	bin := filepath.Join(lab.Dir(), "l3roamd-xlat")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/gluon-464xlat").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	if err := meshlab.BuildBinary(bin); err != nil {
+		t.Fatal(err)
 	}
 	s, err := lab.AddNS("s")
 	if err != nil {

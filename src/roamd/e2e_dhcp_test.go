@@ -21,14 +21,7 @@ import (
 // (authoritative, hostsfile written by B's daemon) renews the same address
 // for it and does not give that address to another client.
 func TestE2EDHCPContinuity(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (namespaces, dnsmasq)")
-	}
-	for _, b := range []string{"dnsmasq", "busybox", "ip6tables", "ipset"} {
-		if _, err := exec.LookPath(b); err != nil {
-			t.Skipf("%s missing", b)
-		}
-	}
+	meshlab.Need(t, "dnsmasq", "busybox", "ip6tables", "ipset")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	lab, err := meshlab.New("r5d")
@@ -44,8 +37,8 @@ func TestE2EDHCPContinuity(t *testing.T) {
 	})
 	l := &e2eLab{t: t, lab: lab, ns: map[string]*meshlab.NS{}, ctx: ctx}
 	l.bin = filepath.Join(lab.Dir(), "l3roamd-xlat")
-	if out, err := exec.Command("go", "build", "-o", l.bin, "../cmd/gluon-464xlat").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	if err := meshlab.BuildBinary(l.bin); err != nil {
+		t.Fatal(err)
 	}
 	for _, n := range []string{"mx", "air", "cl", "cl2", "d", "b"} {
 		x, err := lab.AddNS(n)

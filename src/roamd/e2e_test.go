@@ -85,14 +85,7 @@ type r5Opts struct {
 }
 
 func startR5(t *testing.T, ctx context.Context, o r5Opts) *r5 {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (namespaces, ip6tables, ipset, tayga)")
-	}
-	for _, b := range []string{"tayga", "ip6tables", "ipset"} {
-		if _, err := exec.LookPath(b); err != nil {
-			t.Skipf("%s missing (files/scripts/deps.sh installs it)", b)
-		}
-	}
+	meshlab.Need(t, "tayga", "ip6tables", "ipset")
 	lab, err := meshlab.New("r5")
 	if err != nil {
 		t.Fatal(err)
@@ -107,8 +100,8 @@ func startR5(t *testing.T, ctx context.Context, o r5Opts) *r5 {
 	l := &e2eLab{t: t, lab: lab, ns: map[string]*meshlab.NS{}, ctx: ctx}
 	r := &r5{e2eLab: l, procs: map[string]*meshlab.Proc{}, args: map[string][]string{}}
 	l.bin = filepath.Join(lab.Dir(), "l3roamd-xlat")
-	if out, err := exec.Command("go", "build", "-o", l.bin, "../cmd/gluon-464xlat").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+	if err := meshlab.BuildBinary(l.bin); err != nil {
+		t.Fatal(err)
 	}
 	meshNodes, clatNodes := []string{"d", "a", "b", "c"}, []string{"d", "a", "b"}
 	if o.attacker {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/meshlab"
 )
 
 // TestE2EBabeldRedistribution runs the real babeld (Debian) on the
@@ -23,12 +25,10 @@ import (
 // and plat_range and l3roamd-xlat's announce routes (proto 158) are
 // redistributed, never the PLATs' steering routes (proto 159).
 func TestE2EBabeldRedistribution(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespace)")
-	}
+	meshlab.Need(t, "babeld")
 	babeld, err := exec.LookPath("babeld")
 	if err != nil {
-		t.Skip("babeld not installed (files/scripts/deps.sh installs it)")
+		t.Fatal(err)
 	}
 	ns := fmt.Sprintf("upg%d", os.Getpid()%1000000)
 	run := func(args ...string) {

@@ -9,18 +9,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gluon-464xlat/gluon-464xlat/meshlab"
 )
 
 // TestE2ENAT66Include runs the PLAT's fw3 include script (golden file of the
 // full case) twice with the real ip6tables in a network namespace of its
 // own: it must add exactly one SNAT rule, also when fw3 reloads it again.
 func TestE2ENAT66Include(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (network namespace)")
-	}
-	if _, err := exec.LookPath("ip6tables"); err != nil {
-		t.Skip("ip6tables not installed (files/scripts/deps.sh installs it)")
-	}
+	meshlab.Need(t, "ip6tables")
 	ns := fmt.Sprintf("upn%d", os.Getpid()%1000000)
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v\n%s", err, out)
