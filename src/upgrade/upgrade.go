@@ -123,10 +123,7 @@ func apply(root string, pl *plan, opts Options) (*Result, error) {
 	tree := uci.NewTree(root)
 	// Phase 1: check and compute everything; nothing is written.
 	for _, e := range pl.uci {
-		p, err := tree.Load(e.pkg)
-		if errors.Is(err, uci.ErrNotFound) {
-			p, err = uci.NewPackage(e.pkg), nil
-		}
+		p, err := loadOrNew(tree, e.pkg)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +156,7 @@ func apply(root string, pl *plan, opts Options) (*Result, error) {
 	for _, pf := range files {
 		rel := "/" + filepath.ToSlash(pf.path)
 		if !pf.changed {
-			res.Unchanged = append(res.Unchanged, rel)
+			res.add(rel, false)
 			continue
 		}
 		if err := os.MkdirAll(filepath.Dir(pf.full), 0o755); err != nil {
@@ -168,7 +165,7 @@ func apply(root string, pl *plan, opts Options) (*Result, error) {
 		if err := uci.WriteFileAtomic(pf.full, pf.data, pf.mode); err != nil {
 			return res, err
 		}
-		res.Written = append(res.Written, rel)
+		res.add(rel, true)
 	}
 	for _, e := range pl.uci {
 		if e.pkg == xlatconf.File {
@@ -182,11 +179,7 @@ func apply(root string, pl *plan, opts Options) (*Result, error) {
 			if err != nil {
 				return res, err
 			}
-			if changed {
-				res.Written = append(res.Written, rel)
-			} else {
-				res.Unchanged = append(res.Unchanged, rel)
-			}
+			res.add(rel, changed)
 			continue
 		}
 		rel := "/etc/config/" + e.pkg
@@ -194,11 +187,7 @@ func apply(root string, pl *plan, opts Options) (*Result, error) {
 		if err != nil {
 			return res, err
 		}
-		if changed {
-			res.Written = append(res.Written, rel)
-		} else {
-			res.Unchanged = append(res.Unchanged, rel)
-		}
+		res.add(rel, changed)
 	}
 	sort.Strings(res.Written)
 	sort.Strings(res.Unchanged)
@@ -210,10 +199,7 @@ func apply(root string, pl *plan, opts Options) (*Result, error) {
 // (Tree.Save creates a missing config file empty: libuci cannot load, nor
 // replay deltas of, a package without one.)
 func save(tree *uci.Tree, e uciEdit) (bool, error) {
-	p, err := tree.Load(e.pkg)
-	if errors.Is(err, uci.ErrNotFound) {
-		p, err = uci.NewPackage(e.pkg), nil
-	}
+	p, err := loadOrNew(tree, e.pkg)
 	if err != nil {
 		return false, err
 	}
@@ -222,6 +208,25 @@ func save(tree *uci.Tree, e uciEdit) (bool, error) {
 	}
 	d, err := tree.Save(p)
 	return len(d) > 0, err
+}
+
+// loadOrNew loads the package (committed + pending), or a new empty one if
+// its config file does not exist yet.
+func loadOrNew(tree *uci.Tree, pkg string) (*uci.Package, error) {
+	p, err := tree.Load(pkg)
+	if errors.Is(err, uci.ErrNotFound) {
+		return uci.NewPackage(pkg), nil
+	}
+	return p, err
+}
+
+// add records rel as written or unchanged.
+func (r *Result) add(rel string, written bool) {
+	if written {
+		r.Written = append(r.Written, rel)
+	} else {
+		r.Unchanged = append(r.Unchanged, rel)
+	}
 }
 
 // makePrivate creates path (empty) if it is missing and makes it readable by
