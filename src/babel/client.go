@@ -11,10 +11,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 )
 
 // DefaultAddress is Gluon's read-write local socket (babeld -G 33123).
-const DefaultAddress = "[::1]:33123"
+const DefaultAddress = wellknown.BabelSocket
 
 // Client follows babeld's state over its local socket.
 type Client struct {

@@ -24,6 +24,10 @@ func ManagementIPv4() netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 0, 1})
 // ManagementAddress is the management address of the /96 p: p+192.0.0.1.
 func ManagementAddress(p netip.Prefix) netip.Addr { return addrmap.Embed(p, ManagementIPv4()) }
 
+// BabelSocket is Gluon's read-write local socket of babeld (gluon-mesh-babel
+// starts it with -G 33123), where a CLAT follows the routes.
+const BabelSocket = "[::1]:33123"
+
 // RoamPort is l3roamd-xlat's UDP port (l3roamd itself uses 5523).
 const RoamPort = 5524
 

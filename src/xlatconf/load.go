@@ -29,10 +29,10 @@ const (
 	DefaultWANDevice     = "br-wan"
 	DefaultTable         = 4464
 	DefaultMTU           = 1280
-	DefaultSwitchMargin  = 256
-	DefaultProbeInterval = 2 * time.Second
-	DefaultProbeFailures = 3
-	DefaultBabelSocket   = "[::1]:33123"
+	DefaultSwitchMargin  = site.DefaultSwitchMargin // the site's xlat464 defaults
+	DefaultProbeInterval = site.DefaultProbeInterval
+	DefaultProbeFailures = site.DefaultProbeFailures
+	DefaultBabelSocket   = wellknown.BabelSocket
 	DefaultCLATSocket    = "/var/run/xlat-clat.sock"
 	DefaultPLATSocket    = "/var/run/xlat-plat.sock"
 	DefaultRoamdSocket   = "/var/run/l3roamd-xlat.sock"
