@@ -1,6 +1,7 @@
 package meshlab
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -33,6 +34,31 @@ func (f *Flow) record() {
 	f.replies = append(f.replies, time.Now())
 	f.recv++
 	f.mu.Unlock()
+}
+
+func (f *Flow) sent1() {
+	f.mu.Lock()
+	f.sent++
+	f.mu.Unlock()
+}
+
+// sendEvery calls send with 0, 1, 2, ... every interval until Stop or until
+// send returns false, then closes the connection and waits for the reader.
+func (f *Flow) sendEvery(interval time.Duration, reader *sync.WaitGroup, send func(seq uint64) bool) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	defer reader.Wait()
+	defer f.conn.Close()
+	for seq := uint64(0); ; seq++ {
+		select {
+		case <-f.stop:
+			return
+		case <-t.C:
+		}
+		if !send(seq) {
+			return
+		}
+	}
 }
 
 func (f *Flow) fail(err error) {
@@ -110,12 +136,7 @@ func (f *Flow) Stop() error {
 // is checked (data verified) and timed. A reset or corrupted data ends the
 // flow with an error.
 func StartTCPFlow(ns *NS, addr string, interval time.Duration) (*Flow, error) {
-	var c net.Conn
-	err := ns.Do(func() error {
-		var err error
-		c, err = net.DialTimeout("tcp4", net.JoinHostPort(addr, fmt.Sprint(PortTCP)), 3*time.Second)
-		return err
-	})
+	c, err := ns.Dial(context.Background(), "tcp4", addr, PortTCP, 3*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -154,17 +175,8 @@ func StartTCPFlow(ns *NS, addr string, interval time.Duration) (*Flow, error) {
 				f.record()
 			}
 		}()
-		t := time.NewTicker(interval)
-		defer t.Stop()
 		rec := make([]byte, size)
-		for seq := uint64(0); ; seq++ {
-			select {
-			case <-f.stop:
-				c.Close()
-				wg.Wait()
-				return
-			case <-t.C:
-			}
+		f.sendEvery(interval, &wg, func(seq uint64) bool {
 			binary.BigEndian.PutUint64(rec, seq)
 			for i := 8; i < size; i++ {
 				rec[i] = byte(seq)
@@ -172,14 +184,11 @@ func StartTCPFlow(ns *NS, addr string, interval time.Duration) (*Flow, error) {
 			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			if _, err := c.Write(rec); err != nil {
 				f.fail(fmt.Errorf("tcp flow: write record %d: %w", seq, err))
-				c.Close()
-				wg.Wait()
-				return
+				return false
 			}
-			f.mu.Lock()
-			f.sent++
-			f.mu.Unlock()
-		}
+			f.sent1()
+			return true
+		})
 	}()
 	return f, nil
 }
@@ -188,12 +197,7 @@ func StartTCPFlow(ns *NS, addr string, interval time.Duration) (*Flow, error) {
 // service every interval and times the echoes (losses are allowed; the gap
 // measures the interruption).
 func StartUDPFlow(ns *NS, addr string, interval time.Duration) (*Flow, error) {
-	var c net.Conn
-	err := ns.Do(func() error {
-		var err error
-		c, err = net.Dial("udp4", net.JoinHostPort(addr, fmt.Sprint(PortUDP)))
-		return err
-	})
+	c, err := ns.Dial(context.Background(), "udp4", addr, PortUDP, 3*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -224,24 +228,14 @@ func StartUDPFlow(ns *NS, addr string, interval time.Duration) (*Flow, error) {
 				}
 			}
 		}()
-		t := time.NewTicker(interval)
-		defer t.Stop()
 		pkt := make([]byte, 16)
-		for seq := uint64(0); ; seq++ {
-			select {
-			case <-f.stop:
-				c.Close()
-				wg.Wait()
-				return
-			case <-t.C:
-			}
+		f.sendEvery(interval, &wg, func(seq uint64) bool {
 			binary.BigEndian.PutUint64(pkt, seq)
 			if _, err := c.Write(pkt); err == nil {
-				f.mu.Lock()
-				f.sent++
-				f.mu.Unlock()
+				f.sent1()
 			}
-		}
+			return true // losses are allowed
+		})
 	}()
 	return f, nil
 }

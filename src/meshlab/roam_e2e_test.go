@@ -23,23 +23,7 @@ func TestE2ESeedRoaming(t *testing.T) {
 	defer cancel()
 	spec := SeedSpec("lab", bin)
 	spec.Roaming = true
-	spec.Logf = t.Logf
-	m, err := Start(ctx, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			m.Lab.KeepDir()
-			t.Logf("lab logs kept in %s", m.Lab.Dir())
-		}
-		if err := m.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := m.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	m := startMesh(t, ctx, spec)
 	cl := m.Clients["cl"]
 	if _, err := cl.WaitLease(ctx); err != nil {
 		t.Fatal(err)

@@ -107,16 +107,23 @@ func (s *Servers) Close() error {
 	return err
 }
 
+// Dial connects from ns to addr:port over network ("tcp4", "udp4", ...)
+// within timeout.
+func (n *NS) Dial(ctx context.Context, network, addr string, port int, timeout time.Duration) (net.Conn, error) {
+	var c net.Conn
+	err := n.Do(func() error {
+		d := net.Dialer{Timeout: timeout}
+		var err error
+		c, err = d.DialContext(ctx, network, net.JoinHostPort(addr, fmt.Sprint(port)))
+		return err
+	})
+	return c, err
+}
+
 // TCPHello connects from ns to addr's TCP service and returns the address
 // the server saw (the "ip:port" of its greeting).
 func TCPHello(ctx context.Context, ns *NS, addr string, timeout time.Duration) (string, error) {
-	var c net.Conn
-	err := ns.Do(func() error {
-		d := net.Dialer{Timeout: timeout}
-		var err error
-		c, err = d.DialContext(ctx, "tcp4", net.JoinHostPort(addr, fmt.Sprint(PortTCP)))
-		return err
-	})
+	c, err := ns.Dial(ctx, "tcp4", addr, PortTCP, timeout)
 	if err != nil {
 		return "", err
 	}
@@ -136,12 +143,7 @@ func TCPHello(ctx context.Context, ns *NS, addr string, timeout time.Duration) (
 // UDPWhoami sends "whoami" from ns to addr's UDP service and returns the
 // address the server saw.
 func UDPWhoami(ctx context.Context, ns *NS, addr string, timeout time.Duration) (string, error) {
-	var c net.Conn
-	err := ns.Do(func() error {
-		var err error
-		c, err = net.Dial("udp4", net.JoinHostPort(addr, fmt.Sprint(PortUDP)))
-		return err
-	})
+	c, err := ns.Dial(ctx, "udp4", addr, PortUDP, timeout)
 	if err != nil {
 		return "", err
 	}
