@@ -78,6 +78,30 @@ func route(id string, p netip.Prefix, metric int) babel.Route {
 	return babel.Route{ID: id, Prefix: p, From: netip.MustParsePrefix("::/0"), Metric: metric, Installed: true}
 }
 
+// testOptions are the daemon tests' options: a CLAT section, a discarded
+// log, rec as kernel and data plane, and babel snapshots from snaps.
+func testOptions(rec *recorder, snaps chan babel.Snapshot) Options {
+	return Options{
+		CLAT: xlatconf.CLAT{Prefix: netip.MustParsePrefix("fddd:1:0:9::/96"), PLATRange: netip.MustParsePrefix("fddd:2::/48"),
+			Device: "b4clat", ClientBridge: "b4br", Table: 4464, MTU: 1280, SwitchMargin: 100},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Kernel: rec,
+		Open: func(ctx context.Context, dev string, mtu int, cfg translator.Config) (DataPlane, error) {
+			return fakeDP{rec}, nil
+		},
+		Babel: func(ctx context.Context, out chan babel.Snapshot) error {
+			for {
+				select {
+				case s := <-snaps:
+					out <- s
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+		},
+	}
+}
+
 func TestDaemonSelectionAndReconfiguration(t *testing.T) {
 	dir := t.TempDir()
 	plat1 := netip.MustParsePrefix("fddd:2:0:1::/96")
@@ -111,30 +135,14 @@ func TestDaemonSelectionAndReconfiguration(t *testing.T) {
 
 	snaps := make(chan babel.Snapshot, 1)
 	pinger := &fakePinger{down: map[netip.Addr]bool{}}
-	d, err := New(Options{
-		CLAT: xlatconf.CLAT{Prefix: netip.MustParsePrefix("fddd:1:0:9::/96"), PLATRange: netip.MustParsePrefix("fddd:2::/48"),
-			Device: "b4clat", ClientBridge: "b4br", Table: 4464, MTU: 1280, SwitchMargin: 100,
-			ProbeInterval: 20 * time.Millisecond, ProbeFailures: 2, BabelSocket: "test"},
-		Socket:      filepath.Join(dir, "clat.sock"),
-		RoamdSocket: roamSock,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Kernel:      rec,
-		Pinger:      pinger,
-		Open: func(ctx context.Context, dev string, mtu int, cfg translator.Config) (DataPlane, error) {
-			rec.add("open %s %d %s", dev, mtu, cfg.Pairs[0].Remote.V6)
-			return fakeDP{rec}, nil
-		},
-		Babel: func(ctx context.Context, out chan babel.Snapshot) error {
-			for {
-				select {
-				case s := <-snaps:
-					out <- s
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-		},
-	})
+	o := testOptions(rec, snaps)
+	o.CLAT.ProbeInterval, o.CLAT.ProbeFailures, o.CLAT.BabelSocket = 20*time.Millisecond, 2, "test"
+	o.Socket, o.RoamdSocket, o.Pinger = filepath.Join(dir, "clat.sock"), roamSock, pinger
+	o.Open = func(ctx context.Context, dev string, mtu int, cfg translator.Config) (DataPlane, error) {
+		rec.add("open %s %d %s", dev, mtu, cfg.Pairs[0].Remote.V6)
+		return fakeDP{rec}, nil
+	}
+	d, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,12 +234,6 @@ func TestDaemonSelectionAndReconfiguration(t *testing.T) {
 	}
 }
 
-func TestMgmtAddress(t *testing.T) {
-	if got := wellknown.ManagementAddress(netip.MustParsePrefix("fdff:ffff:ffff:aabb:ccdd:eeff::/96")); got.String() != "fdff:ffff:ffff:aabb:ccdd:eeff:c000:1" {
-		t.Errorf("got %s", got)
-	}
-}
-
 func TestNewRejectsBadConfig(t *testing.T) {
 	good := xlatconf.CLAT{Prefix: netip.MustParsePrefix("fddd:1::/96"), PLATRange: netip.MustParsePrefix("fddd:2::/48"),
 		Device: "clat", ClientBridge: "br-client", Table: 1, MTU: 1280}
@@ -257,27 +259,9 @@ func TestDaemonHoldsPLATWhileBabeldResyncs(t *testing.T) {
 	rec := &recorder{}
 	snaps := make(chan babel.Snapshot)
 	const grace = 300 * time.Millisecond
-	d, err := New(Options{
-		CLAT: xlatconf.CLAT{Prefix: netip.MustParsePrefix("fddd:1:0:9::/96"), PLATRange: netip.MustParsePrefix("fddd:2::/48"),
-			Device: "b4clat", ClientBridge: "b4br", Table: 4464, MTU: 1280, SwitchMargin: 100},
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Kernel:     rec,
-		NoProbe:    true,
-		BabelGrace: grace,
-		Open: func(ctx context.Context, dev string, mtu int, cfg translator.Config) (DataPlane, error) {
-			return fakeDP{rec}, nil
-		},
-		Babel: func(ctx context.Context, out chan babel.Snapshot) error {
-			for {
-				select {
-				case s := <-snaps:
-					out <- s
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			}
-		},
-	})
+	o := testOptions(rec, snaps)
+	o.NoProbe, o.BabelGrace = true, grace
+	d, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,8 +2,6 @@ package clatd
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -13,8 +11,6 @@ import (
 
 	"github.com/gluon-464xlat/gluon-464xlat/babel"
 	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
-	"github.com/gluon-464xlat/gluon-464xlat/translator"
-	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
 // A restarted l3roamd-xlat learns the current PLAT again: the daemon repeats
@@ -40,25 +36,12 @@ func TestDaemonRepeatsPLATToRoamd(t *testing.T) {
 	defer cancel()
 	go srv.Serve(ctx)
 	rec := &recorder{}
-	d, err := New(Options{
-		CLAT: xlatconf.CLAT{Prefix: netip.MustParsePrefix("fddd:1:0:9::/96"), PLATRange: netip.MustParsePrefix("fddd:2::/48"),
-			Device: "b4clat", ClientBridge: "b4br", Table: 4464, MTU: 1280, SwitchMargin: 100,
-			ProbeInterval: time.Hour, ProbeFailures: 3, BabelSocket: "test"},
-		Socket:      filepath.Join(dir, "clat.sock"),
-		RoamdSocket: roamSock,
-		RoamdResend: 20 * time.Millisecond,
-		NoProbe:     true,
-		Logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Kernel:      rec,
-		Open: func(ctx context.Context, dev string, mtu int, cfg translator.Config) (DataPlane, error) {
-			return fakeDP{rec}, nil
-		},
-		Babel: func(ctx context.Context, out chan babel.Snapshot) error {
-			out <- babel.Snapshot{Connected: true, Routes: []babel.Route{route("a", plat, 200)}}
-			<-ctx.Done()
-			return ctx.Err()
-		},
-	})
+	snaps := make(chan babel.Snapshot, 1)
+	snaps <- babel.Snapshot{Connected: true, Routes: []babel.Route{route("a", plat, 200)}}
+	o := testOptions(rec, snaps)
+	o.CLAT.ProbeInterval, o.CLAT.ProbeFailures, o.CLAT.BabelSocket = time.Hour, 3, "test"
+	o.Socket, o.RoamdSocket, o.RoamdResend, o.NoProbe = filepath.Join(dir, "clat.sock"), roamSock, 20*time.Millisecond, true
+	d, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
