@@ -24,29 +24,8 @@ func TestE2EDHCPContinuity(t *testing.T) {
 	meshlab.Need(t, "dnsmasq", "busybox", "ip6tables", "ipset")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	lab, err := meshlab.New("r5d")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() || os.Getenv("R5_KEEP") != "" {
-			lab.KeepDir()
-			t.Logf("logs in %s", lab.Dir())
-		}
-		lab.Close()
-	})
-	l := &e2eLab{t: t, lab: lab, ns: map[string]*meshlab.NS{}, ctx: ctx}
-	l.bin = filepath.Join(lab.Dir(), "l3roamd-xlat")
-	if err := meshlab.BuildBinary(l.bin); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []string{"mx", "air", "cl", "cl2", "d", "b"} {
-		x, err := lab.AddNS(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.ns[n] = x
-	}
+	l := newE2ELab(t, ctx, "r5d", "mx", "air", "cl", "cl2", "d", "b")
+	lab := l.lab
 	for _, n := range []string{"air", "cl", "cl2"} {
 		if err := l.ns[n].Sysctl("net.ipv6.conf.all.disable_ipv6", "1"); err != nil {
 			t.Fatal(err)

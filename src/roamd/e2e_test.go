@@ -84,9 +84,11 @@ type r5Opts struct {
 	lease    time.Duration // the client's lease at D
 }
 
-func startR5(t *testing.T, ctx context.Context, o r5Opts) *r5 {
-	meshlab.Need(t, "tayga", "ip6tables", "ipset")
-	lab, err := meshlab.New("r5")
+// newE2ELab makes a lab with the namespaces names (kept with its logs if
+// the test fails or R5_KEEP is set) and builds the daemon into it.
+func newE2ELab(t *testing.T, ctx context.Context, prefix string, names ...string) *e2eLab {
+	t.Helper()
+	lab, err := meshlab.New(prefix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,22 +100,29 @@ func startR5(t *testing.T, ctx context.Context, o r5Opts) *r5 {
 		lab.Close()
 	})
 	l := &e2eLab{t: t, lab: lab, ns: map[string]*meshlab.NS{}, ctx: ctx}
-	r := &r5{e2eLab: l, procs: map[string]*meshlab.Proc{}, args: map[string][]string{}}
 	l.bin = filepath.Join(lab.Dir(), "l3roamd-xlat")
 	if err := meshlab.BuildBinary(l.bin); err != nil {
 		t.Fatal(err)
 	}
-	meshNodes, clatNodes := []string{"d", "a", "b", "c"}, []string{"d", "a", "b"}
-	if o.attacker {
-		meshNodes, clatNodes = append(meshNodes, "m", "e"), append(clatNodes, "m")
-	}
-	for _, n := range append([]string{"mx", "air", "cl", "srv"}, meshNodes...) {
+	for _, n := range names {
 		x, err := lab.AddNS(n)
 		if err != nil {
 			t.Fatal(err)
 		}
 		l.ns[n] = x
 	}
+	return l
+}
+
+func startR5(t *testing.T, ctx context.Context, o r5Opts) *r5 {
+	meshlab.Need(t, "tayga", "ip6tables", "ipset")
+	meshNodes, clatNodes := []string{"d", "a", "b", "c"}, []string{"d", "a", "b"}
+	if o.attacker {
+		meshNodes, clatNodes = append(meshNodes, "m", "e"), append(clatNodes, "m")
+	}
+	l := newE2ELab(t, ctx, "r5", append([]string{"mx", "air", "cl", "srv"}, meshNodes...)...)
+	lab := l.lab
+	r := &r5{e2eLab: l, procs: map[string]*meshlab.Proc{}, args: map[string][]string{}}
 	// mesh
 	l.sh("mx", "ip link add r5mesh type bridge")
 	l.sh("mx", "ip link set r5mesh up")
