@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
+	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
 // NodeSpec is one mesh node.
@@ -522,7 +523,7 @@ func (m *Mesh) startDnsmasq(n *Node) error {
 	}
 	hosts := m.Spec.DHCPHostsFile
 	if hosts == "" && m.Spec.Roaming {
-		hosts = roamdHostsFile
+		hosts = xlatconf.DefaultRoamdHostsFile
 	}
 	if hosts != "" {
 		// The roaming helper keeps roamed clients' addresses here and
@@ -543,9 +544,6 @@ func (m *Mesh) startDnsmasq(n *Node) error {
 	n.Procs["dnsmasq"] = p
 	return nil
 }
-
-// roamdHostsFile is l3roamd-xlat's default dnsmasq hosts file (below root).
-const roamdHostsFile = "var/run/l3roamd-xlat.hosts"
 
 // startDaemon starts one package daemon on n as its init script does.
 func (m *Mesh) startDaemon(n *Node, pkg string) error {
@@ -583,7 +581,7 @@ func (m *Mesh) StartNodes(ctx context.Context) error {
 			}
 		}
 		for _, n := range m.NodeList() {
-			sock := filepath.Join(n.Root, "var/run/l3roamd-xlat.sock")
+			sock := filepath.Join(n.Root, xlatconf.DefaultRoamdSocket)
 			if err := m.Wait(ctx, "l3roamd-xlat's socket on "+n.Spec.Name, 50*time.Millisecond, func() (bool, error) {
 				_, err := os.Stat(sock)
 				return err == nil, err
