@@ -102,34 +102,41 @@ func testOptions(rec *recorder, snaps chan babel.Snapshot) Options {
 	}
 }
 
+// fakeRoamd answers l3roamd-xlat's set_platprefix and del_platprefix on a
+// control socket in dir until the test ends; lines returns what it got
+// ("set <prefix>", "del <prefix>").
+func fakeRoamd(t *testing.T, dir string) (sock string, lines func() []string) {
+	var mu sync.Mutex
+	var got []string
+	rec := func(verb string) ctlsock.Handler {
+		return func(_ context.Context, a []string) ([]byte, error) {
+			mu.Lock()
+			got = append(got, verb+" "+strings.Join(a, " "))
+			mu.Unlock()
+			return []byte("ok\n"), nil
+		}
+	}
+	sock = filepath.Join(dir, "roamd.sock")
+	srv, err := ctlsock.Listen(sock, map[string]ctlsock.Handler{"set_platprefix": rec("set"), "del_platprefix": rec("del")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go srv.Serve(ctx)
+	return sock, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), got...)
+	}
+}
+
 func TestDaemonSelectionAndReconfiguration(t *testing.T) {
 	dir := t.TempDir()
 	plat1 := netip.MustParsePrefix("fddd:2:0:1::/96")
 	plat2 := netip.MustParsePrefix("fddd:2:0:2::/96")
 	rec := &recorder{}
-	var roamMu sync.Mutex
-	var roamLines []string
-	roamSock := filepath.Join(dir, "roamd.sock")
-	srv, err := ctlsock.Listen(roamSock, map[string]ctlsock.Handler{
-		"set_platprefix": func(ctx context.Context, a []string) ([]byte, error) {
-			roamMu.Lock()
-			roamLines = append(roamLines, "set "+strings.Join(a, " "))
-			roamMu.Unlock()
-			return []byte("ok\n"), nil
-		},
-		"del_platprefix": func(ctx context.Context, a []string) ([]byte, error) {
-			roamMu.Lock()
-			roamLines = append(roamLines, "del "+strings.Join(a, " "))
-			roamMu.Unlock()
-			return []byte("ok\n"), nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srvCtx, srvCancel := context.WithCancel(context.Background())
-	defer srvCancel()
-	go srv.Serve(srvCtx)
+	roamSock, roamLines := fakeRoamd(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
@@ -204,10 +211,7 @@ func TestDaemonSelectionAndReconfiguration(t *testing.T) {
 	wantRoam := []string{"set " + plat1.String(), "set " + plat2.String(), "set " + plat1.String(), "del " + plat2.String(), "del " + plat1.String()}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		roamMu.Lock()
-		n := len(roamLines)
-		roamMu.Unlock()
-		if n >= len(wantRoam) || time.Now().After(deadline) {
+		if n := len(roamLines()); n >= len(wantRoam) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -227,10 +231,8 @@ func TestDaemonSelectionAndReconfiguration(t *testing.T) {
 	if got := rec.calls(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("kernel calls:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	roamMu.Lock()
-	defer roamMu.Unlock()
-	if strings.Join(roamLines, "|") != strings.Join(wantRoam, "|") {
-		t.Errorf("roamd got %q, want %q", roamLines, wantRoam)
+	if got := roamLines(); strings.Join(got, "|") != strings.Join(wantRoam, "|") {
+		t.Errorf("roamd got %q, want %q", got, wantRoam)
 	}
 }
 

@@ -4,13 +4,10 @@ import (
 	"context"
 	"net/netip"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/babel"
-	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
 )
 
 // A restarted l3roamd-xlat learns the current PLAT again: the daemon repeats
@@ -18,23 +15,9 @@ import (
 func TestDaemonRepeatsPLATToRoamd(t *testing.T) {
 	dir := t.TempDir()
 	plat := netip.MustParsePrefix("fddd:2:0:1::/96")
-	var mu sync.Mutex
-	var lines []string
-	roamSock := filepath.Join(dir, "roamd.sock")
-	srv, err := ctlsock.Listen(roamSock, map[string]ctlsock.Handler{
-		"set_platprefix": func(_ context.Context, a []string) ([]byte, error) {
-			mu.Lock()
-			lines = append(lines, strings.Join(a, " "))
-			mu.Unlock()
-			return []byte("ok\n"), nil
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	roamSock, lines := fakeRoamd(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go srv.Serve(ctx)
 	rec := &recorder{}
 	snaps := make(chan babel.Snapshot, 1)
 	snaps <- babel.Snapshot{Connected: true, Routes: []babel.Route{route("a", plat, 200)}}
@@ -49,19 +32,17 @@ func TestDaemonRepeatsPLATToRoamd(t *testing.T) {
 	go func() { done <- d.Run(ctx) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		mu.Lock()
-		n, got := len(lines), append([]string(nil), lines...)
-		mu.Unlock()
-		if n >= 3 {
+		got := lines()
+		if n := len(got); n >= 3 {
 			for _, l := range got {
-				if l != plat.String() {
+				if l != "set "+plat.String() {
 					t.Fatalf("set_platprefix lines %q, want only %v", got, plat)
 				}
 			}
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("set_platprefix sent %d times in 5 s, want it repeated: %q", n, got)
+			t.Fatalf("set_platprefix sent %d times in 5 s, want it repeated: %q", len(got), got)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
