@@ -1,6 +1,7 @@
 package meshlab
 
 import (
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -70,6 +71,24 @@ func TestFlowMaxGap(t *testing.T) {
 		got := f.MaxGap(t0.Add(time.Duration(tt.from)*time.Millisecond), t0.Add(time.Duration(tt.to)*time.Millisecond))
 		if got != tt.want {
 			t.Errorf("MaxGap(%d, %d) = %v, want %v", tt.from, tt.to, got, tt.want)
+		}
+	}
+}
+
+func TestDeriveSeedNodes(t *testing.T) {
+	spec := SeedSpec("x", "/nonexistent")
+	for _, ns := range spec.Nodes {
+		mac, err := net.ParseMAC(ns.MAC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := &Node{Spec: ns, MAC: mac}
+		if err := n.derive(spec.Site); err != nil {
+			t.Fatalf("node %s: %v", ns.Name, err)
+		}
+		if !spec.Site.CLATRange.Contains(n.CLATPrefix.Addr()) || n.CLATPrefix.Bits() != 96 ||
+			!spec.Site.NodePrefix6.Contains(n.Address) || ns.PLAT != n.PLATPrefix.IsValid() {
+			t.Errorf("node %s: address %s, CLAT %s, PLAT %s", ns.Name, n.Address, n.CLATPrefix, n.PLATPrefix)
 		}
 	}
 }
