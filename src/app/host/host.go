@@ -17,7 +17,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,6 +26,7 @@ import (
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
+	"github.com/gluon-464xlat/gluon-464xlat/subcmd"
 )
 
 // DefaultSocket is the host's control socket (below --root).
@@ -62,10 +62,12 @@ func Main(roles map[string]Role, args []string) int {
 	rolesDir := fs.String("roles-dir", "", "directory below root whose files NAME hold a role's ARGS (the init scripts' roles, started when the host starts)")
 	var initial roleFlags
 	fs.Var(&initial, "role", "role to start: 'NAME ARGS' as given to the separate command, e.g. 'xlat-clat run' (repeatable)")
+	var lf subcmd.LogFlag
+	lf.Register(fs)
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("daemon", "gluon-464xlat host")
+	log := lf.Logger("daemon", "gluon-464xlat host")
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	signal.Ignore(syscall.SIGHUP, syscall.SIGPIPE)
