@@ -2,6 +2,7 @@ package meshlab
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -92,7 +93,14 @@ type PathLab struct {
 type PathOptions struct {
 	Prefix string // namespace prefix (default "pb")
 	BinDir string
-	Logf   func(format string, args ...any)
+	// Unpinned leaves the client node's CLAT free to choose its PLAT (with
+	// probes and failover, as on a node). By default it is pinned (UCI
+	// plat_prefix) to the nearest platnode, the PLAT the native and TAYGA
+	// paths use: under the benchmark's load its probes can time out and
+	// move it to a farther PLAT, and the variants would then be measured
+	// over different hops.
+	Unpinned bool
+	Logf     func(format string, args ...any)
 }
 
 // StartPathLab starts the seed mesh (without roaming), waits for the
@@ -113,26 +121,32 @@ func StartPathLab(ctx context.Context, o PathOptions) (pl *PathLab, err error) {
 			m.Close()
 		}
 	}()
-	if err := m.Up(ctx); err != nil {
+	if err := m.WaitConverged(ctx); err != nil {
 		return nil, err
 	}
-	c := m.Clients[spec.Clients[0].Name]
-	addr, err := c.WaitLease(ctx)
-	if err != nil {
+	pl = &PathLab{Mesh: m, Procs: map[PathVariant][]*Proc{}}
+	if err := pl.findHops(ctx, m.Nodes[spec.Clients[0].Node]); err != nil {
 		return nil, err
 	}
-	pl = &PathLab{Mesh: m, Client: c, Addr4: addr, Procs: map[PathVariant][]*Proc{}}
+	if !o.Unpinned {
+		if err := pinPLAT(pl.Hops[0], pl.PLAT.PLATPrefix); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.StartNodes(ctx); err != nil {
+		return nil, err
+	}
+	pl.Client = m.Clients[spec.Clients[0].Name]
+	if pl.Addr4, err = pl.Client.WaitLease(ctx); err != nil {
+		return nil, err
+	}
+	c := pl.Client
 	if err := m.Wait(ctx, "the client's IPv4 through the CLAT", 200*time.Millisecond, func() (bool, error) {
 		_, err := TCPHello(ctx, c.NS, ServerAddr.String(), time.Second)
 		return err == nil, err
 	}); err != nil {
 		return nil, err
 	}
-	if err := pl.findHops(ctx); err != nil {
-		return nil, err
-	}
-	// Every platnode's xlat-plat: the CPU figures then also show which
-	// PLAT the CLAT really uses.
 	pl.Procs[PathXlat] = []*Proc{pl.Hops[0].Procs["xlat-clat"]}
 	for _, p := range m.PLATNodes() {
 		pl.Procs[PathXlat] = append(pl.Procs[PathXlat], p.Procs["xlat-plat"])
@@ -159,11 +173,59 @@ func StartPathLab(ctx context.Context, o PathOptions) (pl *PathLab, err error) {
 	return pl, nil
 }
 
-// findHops follows the IPv6 route from the client's node towards the PLAT
+// pinPLAT fixes n's CLAT to plat (option plat_prefix in its UCI config).
+func pinPLAT(n *Node, plat netip.Prefix) error {
+	path := filepath.Join(n.Root, "etc/config/gluon-464xlat")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("meshlab: pin the CLAT of %s: %w", n.Spec.Name, err)
+	}
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "config" && f[1] == "clat" {
+			lines = append(lines[:i+1], append([]string{fmt.Sprintf("\toption plat_prefix '%s'", plat)}, lines[i+1:]...)...)
+			return os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644)
+		}
+	}
+	return fmt.Errorf("meshlab: pin the CLAT of %s: no clat section in %s", n.Spec.Name, path)
+}
+
+// CLATState is the part of `xlat-clat status --json` the benchmark reports.
+type CLATState struct {
+	PLAT       string `json:"plat"`
+	Fixed      bool   `json:"fixed"`
+	Switches   int    `json:"switches"`
+	LastSwitch *struct {
+		At     time.Time `json:"at"`
+		From   string    `json:"from"`
+		To     string    `json:"to"`
+		Reason string    `json:"reason"`
+	} `json:"last_switch"`
+	Probe struct {
+		Sent      uint64 `json:"sent"`
+		Failed    uint64 `json:"failed"`
+		LastError string `json:"last_error"`
+	} `json:"probe"`
+}
+
+// CLATState asks the client node's CLAT for its state.
+func (pl *PathLab) CLATState(ctx context.Context) (CLATState, error) {
+	n := pl.Hops[0]
+	var st CLATState
+	out, err := n.NS.Run(ctx, pl.Mesh.Cmd("xlat-clat", "status", "--json", "--root", n.Root)...)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		return st, fmt.Errorf("meshlab: xlat-clat status on %s: %w: %.200s", n.Spec.Name, err, out)
+	}
+	return st, nil
+}
+
+// findHops follows the IPv6 route from the client's node (first) towards the PLAT
 // that babel prefers (the nearest platnode) and records the nodes on it.
-func (pl *PathLab) findHops(ctx context.Context) error {
+func (pl *PathLab) findHops(ctx context.Context, first *Node) error {
 	m := pl.Mesh
-	first := m.Nodes[pl.Client.Node]
 	routes, err := first.BabelRoutes(ctx)
 	if err != nil {
 		return err

@@ -27,6 +27,7 @@ func pathBench(ctx context.Context, args []string) int {
 	secs := fs.Int("time", 5, "seconds per iperf3 measurement")
 	jsonPath := fs.String("json", os.Getenv("BENCH_JSON"), `add the medians as "path" to this JSON file`)
 	verbose := fs.Bool("v", false, "report the lab's progress and every sample")
+	unpinned := fs.Bool("unpinned", false, "let the client node's CLAT choose its PLAT (default: pinned to the nearest, the native and TAYGA paths' PLAT)")
 	hold := fs.Duration("hold", 0, "keep the lab up this long before measuring (to look at it)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -39,7 +40,7 @@ func pathBench(ctx context.Context, args []string) int {
 	budget := time.Minute + *hold + time.Duration(*runs*len(meshlab.PathVariants)*(4*(*secs+3)+5))*time.Second
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	res, err := runPathBench(ctx, *bin, *runs, *secs, *verbose, *hold)
+	res, err := runPathBench(ctx, meshlab.PathOptions{BinDir: *bin, Unpinned: *unpinned}, *runs, *secs, *verbose, *hold)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "xlat-lab path-bench:", err)
 		return 1
@@ -59,6 +60,7 @@ type pathResult struct {
 	path        string
 	loadBefore  string
 	loadAfter   string
+	clat        string // the CLAT's PLAT, switches and probes at the end
 	samples     meshlab.PathSamples
 	cpu         map[meshlab.PathVariant]map[meshlab.PathMetric]map[string][]float64
 	med         map[meshlab.PathMetric]map[meshlab.PathVariant]float64
@@ -74,12 +76,13 @@ func loadAvg() string {
 	return strings.Join(strings.Fields(string(b))[:3], " ")
 }
 
-func runPathBench(ctx context.Context, bin string, runs, secs int, verbose bool, hold time.Duration) (*pathResult, error) {
+func runPathBench(ctx context.Context, o meshlab.PathOptions, runs, secs int, verbose bool, hold time.Duration) (*pathResult, error) {
 	logf := func(string, ...any) {}
 	if verbose {
 		logf = func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }
 	}
-	pl, err := meshlab.StartPathLab(ctx, meshlab.PathOptions{BinDir: bin, Logf: logf})
+	o.Logf = logf
+	pl, err := meshlab.StartPathLab(ctx, o)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +144,18 @@ func runPathBench(ctx context.Context, bin string, runs, secs int, verbose bool,
 		}
 	}
 	r.loadAfter = loadAvg()
+	if st, err := pl.CLATState(ctx); err != nil {
+		r.clat = "CLAT state: " + err.Error()
+	} else {
+		r.clat = fmt.Sprintf("CLAT on %s: PLAT %s (fixed %v), %d switches, probes %d sent %d failed",
+			pl.Hops[0].Spec.Name, st.PLAT, st.Fixed, st.Switches, st.Probe.Sent, st.Probe.Failed)
+		if ls := st.LastSwitch; ls != nil {
+			r.clat += fmt.Sprintf("; last switch %s -> %s (%s) at %s", ls.From, ls.To, ls.Reason, ls.At.UTC().Format("15:04:05"))
+		}
+		if st.Probe.LastError != "" {
+			r.clat += "; last probe error: " + st.Probe.LastError
+		}
+	}
 	r.med = map[meshlab.PathMetric]map[meshlab.PathVariant]float64{}
 	for _, k := range meshlab.PathMetrics {
 		r.med[k] = map[meshlab.PathVariant]float64{}
@@ -193,6 +208,7 @@ func (r *pathResult) print(w io.Writer) {
 		}
 	}
 	tw.Flush()
+	fmt.Fprintln(w, r.clat)
 	fwd, rev := r.med[meshlab.TCP], r.med[meshlab.TCPRev]
 	verdict := func(ok bool) string {
 		if ok {
@@ -228,7 +244,7 @@ func (r *pathResult) json() map[string]any {
 	}
 	return map[string]any{
 		"path": r.path, "runs": r.runs, "seconds": r.secs,
-		"load_before": r.loadBefore, "load_after": r.loadAfter,
+		"load_before": r.loadBefore, "load_after": r.loadAfter, "clat": r.clat,
 		"medians": metrics, "samples": samples, "cpu_share": cpu,
 	}
 }
