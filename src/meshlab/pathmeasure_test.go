@@ -2,6 +2,8 @@ package meshlab
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -90,5 +92,32 @@ func TestParseStatCPU(t *testing.T) {
 	}
 	if _, _, ok := parseStatCPU("1 (x) S 1"); ok {
 		t.Error("short stat line parsed")
+	}
+}
+
+func TestPinPLAT(t *testing.T) {
+	n := &Node{Spec: NodeSpec{Name: "d"}, Root: t.TempDir()}
+	path := filepath.Join(n.Root, "etc/config/gluon-464xlat")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in := "\nconfig clat 'clat'\n\toption device 'clat'\n\nconfig plat 'plat'\n"
+	if err := os.WriteFile(path, []byte(in), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plat := netip.MustParsePrefix("64:ff9b:1:200:5e00:530c::/96")
+	if err := pinPLAT(n, plat); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	want := "\nconfig clat 'clat'\n\toption plat_prefix '64:ff9b:1:200:5e00:530c::/96'\n\toption device 'clat'\n\nconfig plat 'plat'\n"
+	if string(b) != want {
+		t.Errorf("pinned config:\n%s\nwant:\n%s", b, want)
+	}
+	if err := os.WriteFile(path, []byte("config plat 'plat'\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := pinPLAT(n, plat); err == nil {
+		t.Error("pinPLAT without a clat section: no error")
 	}
 }
