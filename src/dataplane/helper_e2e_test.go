@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/header"
 )
 
 // The e2e tests run small network programs inside namespaces by re-executing
@@ -193,31 +195,31 @@ func icmpCap(d time.Duration) error {
 }
 
 func describeICMP(p []byte) string {
-	if len(p) < 20 {
+	if len(p) < header.IPv4MinSize {
 		return ""
 	}
-	ihl := int(p[0]&15) * 4
-	if len(p) < ihl+8 {
+	h := header.IPv4(p)
+	if len(p) < h.HeaderLen()+header.ICMPMinSize {
 		return ""
 	}
-	src := netip.AddrFrom4([4]byte(p[12:16]))
-	icmp := p[ihl:]
-	typ, code := icmp[0], icmp[1]
+	src := netip.AddrFrom4([4]byte(h.Src()))
+	icmp := header.ICMP(p[h.HeaderLen():])
+	typ, code := icmp.Type(), icmp.Code()
 	if typ == 0 || typ == 8 {
 		return fmt.Sprintf("icmp src=%s type=%d", src, typ)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "icmp src=%s type=%d code=%d", src, typ, code)
 	if typ == 3 && code == 4 {
-		fmt.Fprintf(&b, " mtu=%d", binary.BigEndian.Uint16(icmp[6:]))
+		fmt.Fprintf(&b, " mtu=%d", icmp.MTU4())
 	}
-	in := icmp[8:]
-	if len(in) >= 20 && in[0]>>4 == 4 {
-		iihl := int(in[0]&15) * 4
-		fmt.Fprintf(&b, " inner=%s>%s proto=%d ttl=%d len=%d", netip.AddrFrom4([4]byte(in[12:16])),
-			netip.AddrFrom4([4]byte(in[16:20])), in[9], in[8], binary.BigEndian.Uint16(in[2:]))
-		if (in[9] == 17 || in[9] == 6) && len(in) >= iihl+4 {
-			fmt.Fprintf(&b, " dport=%d", binary.BigEndian.Uint16(in[iihl+2:]))
+	in := icmp.Payload()
+	if len(in) >= header.IPv4MinSize && header.Version(in) == 4 {
+		ih := header.IPv4(in)
+		fmt.Fprintf(&b, " inner=%s>%s proto=%d ttl=%d len=%d", netip.AddrFrom4([4]byte(ih.Src())),
+			netip.AddrFrom4([4]byte(ih.Dst())), ih.Protocol(), ih.TTL(), ih.TotalLen())
+		if p := ih.Protocol(); (p == header.ProtoUDP || p == header.ProtoTCP) && len(in) >= ih.HeaderLen()+4 {
+			fmt.Fprintf(&b, " dport=%d", binary.BigEndian.Uint16(in[ih.HeaderLen()+2:]))
 		}
 	}
 	return b.String()
