@@ -450,6 +450,7 @@ func (m *Mesh) checkRedistribution(n *Node) error {
 	}
 	if m.Spec.Roaming {
 		want = append(want, "redistribute proto 159 deny",
+			fmt.Sprintf("redistribute proto 160 ip %s eq 128 metric 16384", m.Spec.Site.CLATRange),
 			fmt.Sprintf("redistribute proto 158 ip %s eq 128 allow", m.Spec.Site.CLATRange))
 	}
 	var missing []string
@@ -545,6 +546,9 @@ func (m *Mesh) startDnsmasq(n *Node) error {
 	return nil
 }
 
+// labReleaseHold is l3roamd-xlat's --release-hold in the lab.
+const labReleaseHold = 10 * time.Second
+
 // startDaemon starts one package daemon on n as its init script does.
 func (m *Mesh) startDaemon(n *Node, pkg string) error {
 	args := []string{"run", "--root", n.Root}
@@ -552,8 +556,10 @@ func (m *Mesh) startDaemon(n *Node, pkg string) error {
 		args = append(args, "--prefix", n.PLATPrefix.String(), "--wan", "br-wan")
 	}
 	if pkg == "l3roamd-xlat" {
-		// dnsmasq re-reads the hosts file on SIGHUP.
-		args = append(args, "--dnsmasq-pidfile", "/var/run/dnsmasq.pid")
+		// dnsmasq re-reads the hosts file on SIGHUP. The lab's babel sends
+		// full updates every 4 s, so release routes need not stay the
+		// default 60 s (tests wait for them to go).
+		args = append(args, "--dnsmasq-pidfile", "/var/run/dnsmasq.pid", "--release-hold", labReleaseHold.String())
 	}
 	if m.Spec.Hosted {
 		return m.startRole(n, pkg, args)

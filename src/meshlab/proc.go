@@ -20,3 +20,11 @@ func (p *Proc) Kill() error {
 		return fmt.Errorf("meshlab: %s (pid %d) did not die", p.Name, p.PID())
 	}
 }
+
+// Signal sends sig to the process (not its group).
+func (p *Proc) Signal(sig syscall.Signal) error {
+	if p.Exited() {
+		return fmt.Errorf("meshlab: %s has exited", p.Name)
+	}
+	return p.cmd.Process.Signal(sig)
+}

@@ -9,9 +9,39 @@ import (
 // RoamResult is one hop of the roaming sequence.
 type RoamResult struct {
 	From, To           string
+	Kind               HopKind
 	TCPStall, UDPStall time.Duration // longest gap between replies around the roam
+	UDPLost            uint64        // datagrams sent during the hop that got no echo
 	NewConn            string        // address the server saw on a new connection after the roam
 }
+
+// HopKind says what a roam was, for the stall tables.
+type HopKind string
+
+// Hop kinds: to a node other than the lease node and not straight back to
+// the node before (away), back to the lease node (home), and back to the
+// node the client came from (ping-pong, unless that is home).
+const (
+	HopAway     HopKind = "away"
+	HopHome     HopKind = "back home"
+	HopPingPong HopKind = "ping-pong"
+)
+
+// hopKind classifies a roam from -> to, given the lease node and the node
+// before from ("" if none).
+func hopKind(lease, prev, to string) HopKind {
+	switch {
+	case to == lease:
+		return HopHome
+	case to == prev:
+		return HopPingPong
+	}
+	return HopAway
+}
+
+// hopDeadline bounds the wait for the flows after one roam: a roam that
+// needs longer has failed (the stream would break at 10 s anyway).
+const hopDeadline = 15 * time.Second
 
 // Roam moves client through the nodes in path while a TCP stream and a UDP
 // flow (one datagram every 10 ms) run to the internet host, and measures the
@@ -33,16 +63,20 @@ func (m *Mesh) Roam(ctx context.Context, client string, path []string, settle ti
 	}
 	defer udp.Stop()
 	var out []RoamResult
+	lease, prev := c.Spec.Node, ""
 	for _, to := range path {
-		r := RoamResult{From: c.Node, To: to}
+		r := RoamResult{From: c.Node, To: to, Kind: hopKind(lease, prev, to)}
+		prev = c.Node
 		t0 := time.Now()
+		udpSent0, udpRecv0, _ := udp.Stats()
 		if err := m.MoveClient(ctx, client, to); err != nil {
 			return out, err
 		}
 		// Let both flows run on until each has answered again and a
 		// settle time has passed, then take the longest gap.
 		var broken error
-		err := WaitFor(ctx, "the flows to recover after roaming to "+to, 20*time.Millisecond, func() (bool, error) {
+		hctx, cancel := context.WithTimeout(ctx, settle+hopDeadline)
+		err := WaitFor(hctx, "the flows to recover after roaming "+r.From+" -> "+to, 20*time.Millisecond, func() (bool, error) {
 			if _, _, err := tcp.Stats(); err != nil {
 				broken = err // the stream is gone: no use waiting
 				return true, nil
@@ -50,8 +84,13 @@ func (m *Mesh) Roam(ctx context.Context, client string, path []string, settle ti
 			recent := func(f *Flow) bool { return time.Since(f.LastReply()) < 200*time.Millisecond }
 			return time.Since(t0) > settle && recent(tcp) && recent(udp), nil
 		})
+		cancel()
 		now := time.Now()
 		r.TCPStall, r.UDPStall = tcp.MaxGap(t0, now), udp.MaxGap(t0, now)
+		udpSent1, udpRecv1, _ := udp.Stats()
+		if s, rcv := udpSent1-udpSent0, udpRecv1-udpRecv0; s > rcv {
+			r.UDPLost = s - rcv
+		}
 		if broken != nil {
 			return append(out, r), fmt.Errorf("TCP stream broke after roaming %s -> %s: %w", r.From, r.To, broken)
 		}

@@ -75,6 +75,12 @@ type Config struct {
 	// its TUN device and adds /32s of its own at metric 0: ours must not
 	// depend on it nor be replaced by it (files/docs/roaming.md).
 	ClientRouteMetric int
+	// ReleaseProto is the route protocol of a /128 this node announced and
+	// has released (default 160): babel redistributes it with a high
+	// metric, so that every copy of the old announcement loses against the
+	// client's new node (files/docs/roaming.md, "Release routes").
+	ReleaseProto int
+	ReleaseHold  time.Duration // how long a release route stays (default 60 s)
 }
 
 // Defaults fills unset fields.
@@ -148,6 +154,10 @@ func (c *Config) Defaults() {
 	if c.SteerProto == 0 {
 		c.SteerProto = wellknown.RouteProtoSteer
 	}
+	if c.ReleaseProto == 0 {
+		c.ReleaseProto = wellknown.RouteProtoRelease
+	}
+	set(&c.ReleaseHold, 60*time.Second)
 }
 
 func is96(p netip.Prefix) bool {

@@ -30,11 +30,13 @@ type Kernel interface {
 	DropPLAT(netip.Prefix) error
 	SetNeigh(ip netip.Addr, mac net.HardwareAddr) error
 	DelNeigh(ip netip.Addr, mac net.HardwareAddr) error
-	Announce(dst netip.Addr) error       // B: /128 to the CLAT device, for babel
-	Unannounce(dst netip.Addr) error     //
-	Steer(dst, towards netip.Addr) error // C: /128 via the next hop towards
-	Unsteer(dst netip.Addr) error        //
-	Routed(a netip.Addr) bool            // C: a /96 (or longer) route covers a (a node announces it)
+	Announce(dst netip.Addr) error         // B: /128 to the CLAT device, for babel
+	Unannounce(dst netip.Addr) error       //
+	Retract(dst, towards netip.Addr) error // A: announce route -> release route (babel: high metric)
+	Unretract(dst netip.Addr) error        //
+	Steer(dst, towards netip.Addr) error   // C: /128 via the next hop towards
+	Unsteer(dst netip.Addr) error          //
+	Routed(a netip.Addr) bool              // C: a /96 (or longer) route covers a (a node announces it)
 	// Present probes whether the client still answers on the client
 	// bridge (the old node, before it hands the client over); blocks.
 	Present(ip netip.Addr, mac net.HardwareAddr) bool
@@ -121,6 +123,7 @@ type Daemon struct {
 	stCLAT  map[netip.Prefix]int // steering entries per NEWCLAT
 	clatLim *limiter[netip.Prefix]
 	glob    *global
+	rel     map[netip.Addr]time.Time // release routes (CLATD::ip) -> when they go
 }
 
 // New checks cfg (after Defaults) and returns a daemon; res may be nil.
@@ -140,7 +143,8 @@ func New(cfg Config, k Kernel, tx Transport, res Reserver, log *slog.Logger) (*D
 		ho: map[netip.Addr]*handover{}, vr: map[verifyKey]*verifyReq{}, vrNonce: map[uint32]*verifyReq{},
 		vrCLAT: map[netip.Prefix]int{}, stCLAT: map[netip.Prefix]int{},
 		clatLim: newLimiter[netip.Prefix](cfg.HandoverRateCLAT, int(2*cfg.HandoverRateCLAT), maxSources),
-		glob:    &global{rate: cfg.HandoverRate, burst: 2 * cfg.HandoverRate}}, nil
+		glob:    &global{rate: cfg.HandoverRate, burst: 2 * cfg.HandoverRate},
+		rel:     map[netip.Addr]time.Time{}}, nil
 }
 
 // Config returns the daemon's configuration with defaults applied.
@@ -219,9 +223,12 @@ func (d *Daemon) Seen(mac net.HardwareAddr, ip netip.Addr) {
 		}
 		return
 	}
-	if d.clm[key] != nil {
+	if cl := d.clm[key]; cl != nil && !cl.done {
 		return
 	}
+	// A finished claim (kept to re-ACK a retransmitted INFO) of a client
+	// that has roamed away since: it is back (ping-pong), claim it afresh.
+	delete(d.clm, key)
 	if len(d.clm) >= d.cfg.MaxClaims {
 		d.count("drop_claims_full") // the next frame of the client tries again
 		return
@@ -322,6 +329,13 @@ func (d *Daemon) Lease(op LeaseOp, mac net.HardwareAddr, ip netip.Addr, expires 
 		d.release(c, "new address")
 		c = nil
 	}
+	if c == nil && op == LeaseOld {
+		// dnsmasq repeats every lease it holds as "old" when it starts and
+		// on each SIGHUP (the hostsfile changed): that says nothing about
+		// where the client is now. Seen by the bridge, it is claimed.
+		d.count("lease_old_unknown")
+		return nil
+	}
 	if c == nil {
 		d.takeNew(mac, ip, expires)
 		return nil
@@ -375,8 +389,10 @@ func (d *Daemon) installRoamed(c *Client, fresh bool) {
 			d.kerr("conntrack flush", d.k.FlushConntrack(d.roamedState(c)))
 		}
 	}
-	if c.Origin != d.cfg.OwnCLAT {
-		d.kerr("announce", d.k.Announce(addrmap.Embed(c.Origin, c.IP)))
+	if announces(c) {
+		dst := addrmap.Embed(c.Origin, c.IP)
+		d.kerr("announce", d.k.Announce(dst))
+		delete(d.rel, dst) // Announce replaced it
 	}
 	if d.res != nil {
 		d.kerr("dhcp reserve", d.res.Reserve(c.MAC, c.IP))
@@ -449,8 +465,19 @@ func (d *Daemon) pendingTick(p *pending) {
 	})
 }
 
+// announces: c's CLATD::ip/128 is announced here. Every node that got c
+// through INFO announces it, the lease node too when c comes back: its /96
+// alone would lose against the /128s of the nodes c went through.
+func announces(c *Client) bool {
+	return c.IP.IsValid() && c.Origin.IsValid() && c.Roamed
+}
+
 // release drops every piece of state for c (old node A, or lease end).
-func (d *Daemon) release(c *Client, why string) {
+func (d *Daemon) release(c *Client, why string) { d.releaseTo(c, why, netip.Addr{}) }
+
+// releaseTo is release when c went to the node with address towards: the
+// announced /128 becomes a release route towards it for ReleaseHold.
+func (d *Daemon) releaseTo(c *Client, why string, towards netip.Addr) {
 	key := c.MAC.String()
 	d.kerr("del node-client-IP", d.k.DelNodeClientIP(c.NodeIP))
 	if c.IP.IsValid() {
@@ -459,8 +486,10 @@ func (d *Daemon) release(c *Client, why string) {
 			if d.needsXlatState(c) {
 				d.kerr("ipset del", d.k.RemoveRoamed(d.roamedState(c)))
 			}
-			if c.Origin != d.cfg.OwnCLAT {
-				d.kerr("unannounce", d.k.Unannounce(addrmap.Embed(c.Origin, c.IP)))
+			if announces(c) {
+				dst := addrmap.Embed(c.Origin, c.IP)
+				d.kerr("release route", d.k.Retract(dst, towards))
+				d.rel[dst] = d.now().Add(d.cfg.ReleaseHold)
 			}
 		}
 	}
@@ -680,6 +709,12 @@ func (d *Daemon) Sweep() {
 		}
 	}
 	d.sweepHandovers(now)
+	for dst, until := range d.rel {
+		if now.After(until) {
+			d.kerr("delete release route", d.k.Unretract(dst))
+			delete(d.rel, dst)
+		}
+	}
 	for k, c := range d.clm {
 		if c.done && now.Sub(c.doneAt) > 10*time.Second {
 			delete(d.clm, k)
@@ -820,6 +855,10 @@ func (d *Daemon) ReleaseAll() {
 	defer d.mu.Unlock()
 	for _, c := range d.cl {
 		d.release(c, "shutdown")
+	}
+	for dst := range d.rel {
+		d.kerr("delete release route", d.k.Unretract(dst))
+		delete(d.rel, dst)
 	}
 	for k := range d.st {
 		d.delSteer(k)

@@ -11,6 +11,7 @@ import (
 	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 	"github.com/gluon-464xlat/gluon-464xlat/nfstate"
 	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 )
 
 // recKernel records what the daemon asks of the kernel.
@@ -20,6 +21,7 @@ type recKernel struct {
 	nodeIPs  map[netip.Addr]bool
 	roamed   map[netip.Addr]nfstate.Roamed // by client IP
 	announce map[netip.Addr]bool
+	retract  map[netip.Addr]netip.Addr // release routes: dst -> towards (invalid: unreachable)
 	steer    map[netip.Addr]netip.Addr
 	neigh    map[netip.Addr]string
 	dropped  []netip.Prefix
@@ -28,7 +30,7 @@ type recKernel struct {
 
 func newRecKernel(n *fakeNet) *recKernel {
 	return &recKernel{net: n, nodeIPs: map[netip.Addr]bool{}, roamed: map[netip.Addr]nfstate.Roamed{},
-		announce: map[netip.Addr]bool{}, steer: map[netip.Addr]netip.Addr{}, neigh: map[netip.Addr]string{},
+		announce: map[netip.Addr]bool{}, retract: map[netip.Addr]netip.Addr{}, steer: map[netip.Addr]netip.Addr{}, neigh: map[netip.Addr]string{},
 		present: map[netip.Addr]bool{}}
 }
 
@@ -87,6 +89,20 @@ func (k *recKernel) DelNeigh(ip netip.Addr, _ net.HardwareAddr) error {
 func (k *recKernel) Announce(a netip.Addr) error {
 	k.mu.Lock()
 	k.announce[a] = true
+	delete(k.retract, a) // replaced, as a kernel route
+	k.mu.Unlock()
+	return nil
+}
+func (k *recKernel) Retract(a, towards netip.Addr) error {
+	k.mu.Lock()
+	delete(k.announce, a)
+	k.retract[a] = towards
+	k.mu.Unlock()
+	return nil
+}
+func (k *recKernel) Unretract(a netip.Addr) error {
+	k.mu.Lock()
+	delete(k.retract, a)
 	k.mu.Unlock()
 	return nil
 }
@@ -214,6 +230,12 @@ func (x *node) has(f func(k *recKernel) bool) bool {
 	return f(x.k)
 }
 
+// mgmtOf is a node's management address (<own CLAT>::192.0.0.1), where
+// INFOs to it go and where a release route towards it points.
+func mgmtOf(name string) netip.Addr {
+	return wellknown.ManagementAddress(clatOf(name))
+}
+
 func TestRoamDAB(t *testing.T) {
 	for _, secret := range [][]byte{nil, []byte("site key")} {
 		t.Run(fmt.Sprintf("secret=%t", secret != nil), func(t *testing.T) { testRoamDAB(t, secret) })
@@ -254,6 +276,17 @@ func testRoamDAB(t *testing.T, secret []byte) {
 			return !k.nodeIPs[nip] && !k.announce[dIP] && len(k.roamed) == 0 && len(k.neigh) == 0
 		})
 	})
+	if to, ok := A.k.retract[dIP]; !ok || to != mgmtOf("b") {
+		t.Errorf("A's release route goes towards %v (held: %t), want B %v", to, ok, mgmtOf("b"))
+	}
+	// A's dnsmasq repeats its leases as "old" on the SIGHUP after the
+	// hostsfile change: that must not make A take the client back
+	if err := A.d.Lease(LeaseOld, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if len(A.d.Clients()) != 0 {
+		t.Fatalf("A took the client back on a repeated lease: %+v", A.d.Clients())
+	}
 	cv := B.d.Clients()
 	if len(cv) != 1 || cv[0].CLAT != clatOf("d").String() || cv[0].PLAT != platC.String() || !cv[0].Roamed {
 		t.Fatalf("B clients: %+v", cv)
@@ -261,21 +294,51 @@ func testRoamDAB(t *testing.T, secret []byte) {
 	if cv[0].LeaseSec < 3500 {
 		t.Errorf("lease not carried over: %d s", cv[0].LeaseSec)
 	}
-	// B -> D (home): C stops steering, B releases
+	// B -> D (home): C stops steering, B releases towards D, D announces
+	// the client's /128 itself (it must beat the release routes' copies)
 	D.d.Seen(clientMAC, netip.Addr{})
 	waitFor(t, "C unsteered", func() bool { return C.has(func(k *recKernel) bool { return len(k.steer) == 0 }) })
 	waitFor(t, "B released", func() bool {
-		return B.has(func(k *recKernel) bool { return len(k.roamed) == 0 && len(k.announce) == 0 && len(k.nodeIPs) == 0 })
+		return B.has(func(k *recKernel) bool {
+			return len(k.roamed) == 0 && len(k.announce) == 0 && len(k.nodeIPs) == 0 && k.retract[dIP] == mgmtOf("d")
+		})
 	})
-	if D.has(func(k *recKernel) bool { return len(k.roamed) != 0 || len(k.announce) != 0 }) {
+	if D.has(func(k *recKernel) bool { return len(k.roamed) != 0 }) {
 		t.Error("D installed rewrite state for its own client")
 	}
-	// lease end at D
-	if err := D.d.Lease(LeaseDel, clientMAC, clientIP, time.Time{}); err != nil {
+	if !D.has(func(k *recKernel) bool { return k.announce[dIP] }) {
+		t.Error("D does not announce its client's /128 after it came back")
+	}
+	// back to A, where the release route becomes an announce route again
+	A.d.Seen(clientMAC, netip.Addr{})
+	waitFor(t, "A announces again", func() bool {
+		return A.has(func(k *recKernel) bool { _, held := k.retract[dIP]; return k.announce[dIP] && !held })
+	})
+	if to := D.k.retract[dIP]; to != mgmtOf("a") {
+		t.Errorf("D's release route goes towards %v, want A", to)
+	}
+	if _, held := A.d.rel[dIP]; held {
+		t.Error("A still times out a release route it replaced")
+	}
+	// lease end at A: an unreachable release route, gone after ReleaseHold
+	if err := A.d.Lease(LeaseDel, clientMAC, clientIP, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(D.d.Clients()) != 0 || D.has(func(k *recKernel) bool { return len(k.nodeIPs) != 0 }) {
-		t.Error("D kept state after lease del")
+	if len(A.d.Clients()) != 0 || A.has(func(k *recKernel) bool { return len(k.nodeIPs) != 0 || len(k.announce) != 0 }) {
+		t.Error("A kept state after lease del")
+	}
+	if to, held := A.k.retract[dIP]; !held || to.IsValid() {
+		t.Errorf("A's release route after the lease end: towards %v (held %t), want unreachable", to, held)
+	}
+	for _, x := range []*node{A, B, D} {
+		later := time.Now().Add(A.d.cfg.ReleaseHold + time.Second)
+		x.d.mu.Lock()
+		x.d.now = func() time.Time { return later }
+		x.d.mu.Unlock()
+		x.d.Sweep()
+		if x.has(func(k *recKernel) bool { return len(k.retract) != 0 || len(k.announce) != 0 }) {
+			t.Errorf("%s: routes left after the release hold: %+v %+v", x.name, x.k.retract, x.k.announce)
+		}
 	}
 }
 

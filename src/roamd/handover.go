@@ -107,7 +107,7 @@ func (d *Daemon) handoverStep(h *handover) {
 		return
 	}
 	if c := d.cl[h.mac]; c != nil && c.IP == h.ip {
-		d.release(c, "roamed away")
+		d.releaseTo(c, "roamed away", addrmap.Embed(h.to, d.cfg.MgmtIPv4))
 	}
 	h.done, h.until = true, d.now().Add(handoverKeep)
 	d.count("handover_done")

@@ -273,6 +273,33 @@ func (k *NetKernel) Unannounce(dst netip.Addr) error {
 	return nil
 }
 
+// Retract replaces the announce route of dst/128 by its release route
+// (ReleaseProto, which babel redistributes with a high metric): via the next
+// hop towards `towards` (the node the client went to), so that packets this
+// node still forwards for the client reach it, or unreachable if towards is
+// invalid or has no route (the lease ended).
+func (k *NetKernel) Retract(dst, towards netip.Addr) error {
+	r := &netlink.Route{Dst: host(dst), Protocol: netlink.RouteProtocol(k.cfg.ReleaseProto), Type: unix.RTN_UNREACHABLE}
+	if towards.IsValid() {
+		if rs, err := netlink.RouteGet(net.IP(towards.AsSlice())); err == nil && len(rs) > 0 && rs[0].LinkIndex > 0 {
+			r.Type, r.Gw, r.LinkIndex = unix.RTN_UNICAST, rs[0].Gw, rs[0].LinkIndex
+		}
+	}
+	if err := netlink.RouteReplace(r); err != nil {
+		return fmt.Errorf("release route %s: %w", dst, err)
+	}
+	return k.Unannounce(dst) // replaced already, unless its metric differed
+}
+
+// Unretract deletes the release route of dst.
+func (k *NetKernel) Unretract(dst netip.Addr) error {
+	err := netlink.RouteDel(&netlink.Route{Dst: host(dst), Protocol: netlink.RouteProtocol(k.cfg.ReleaseProto)})
+	if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("delete release route %s: %w", dst, err)
+	}
+	return nil
+}
+
 // Steer routes dst/128 via the next hop towards `towards` (the new node's
 // CLAT address of the client), at a metric that babel's own /128 beats.
 func (k *NetKernel) Steer(dst, towards netip.Addr) error {

@@ -116,11 +116,14 @@ func babelLines(cfg *site.Config) []string {
 	return out
 }
 
-// Route protocols of l3roamd-xlat's routes (see package wellknown): only
-// the announce routes may be redistributed.
+// Route protocols of l3roamd-xlat's routes (see package wellknown): the
+// announce routes are redistributed, the release routes with ReleaseMetric
+// (files/docs/roaming.md, "Release routes"), the steering routes never.
 const (
 	AnnounceProto = wellknown.RouteProtoAnnounce
 	SteerProto    = wellknown.RouteProtoSteer
+	ReleaseProto  = wellknown.RouteProtoRelease
+	ReleaseMetric = wellknown.ReleaseMetric
 )
 
 // roamdBabelLines are the roaming step's redistribute lines: never the
@@ -132,7 +135,10 @@ func roamdBabelLines(cfg *site.Config) func(foreign []string) []string {
 	return func(foreign []string) []string {
 		out := []string{fmt.Sprintf("redistribute proto %d deny", SteerProto)}
 		if cfg.CLATRange.IsValid() {
-			out = append(out, fmt.Sprintf("redistribute proto %d ip %s eq 128 allow", AnnounceProto, cfg.CLATRange))
+			// "metric N" is the action: babeld's "allow" after it would
+			// reset the metric to 0.
+			out = append(out, fmt.Sprintf("redistribute proto %d ip %s eq 128 metric %d", ReleaseProto, cfg.CLATRange, ReleaseMetric),
+				fmt.Sprintf("redistribute proto %d ip %s eq 128 allow", AnnounceProto, cfg.CLATRange))
 		}
 		if cfg.NodeClientPrefix6.IsValid() {
 			l := "redistribute ip " + cfg.NodeClientPrefix6.String() + " eq 128 allow"

@@ -35,8 +35,18 @@ const RoamPort = 5524
 // announces a roamed client's old CLAT address CLATD::ip/128 towards its
 // CLAT device with RouteProtoAnnounce (l3roamd's 158), and a PLAT steers
 // such an address towards the new node with RouteProtoSteer before babel's
-// route arrives. Only the announce routes may be redistributed into babel.
+// route arrives; a node the client left keeps the /128 (and the client's
+// node-client-IP) for a while as a release route with RouteProtoRelease,
+// redistributed with ReleaseMetric so that every copy of its old
+// announcement loses against the client's new node. The steering routes
+// are never redistributed into babel.
 const (
 	RouteProtoAnnounce = 158
 	RouteProtoSteer    = 159
+	RouteProtoRelease  = 160
 )
+
+// ReleaseMetric is the babel metric of release routes: above any real
+// path's metric (wired hop 96, wireless 256 and more) and below INFINITY/2
+// (65535/2), where babeld stops asking for alternatives.
+const ReleaseMetric = 16384

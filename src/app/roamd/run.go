@@ -29,7 +29,7 @@ type runFlags struct {
 	clatDev, clatPrefix, clatRange, platPrefix, platRange, ownPLAT              string
 	secretFile, hostsFile, pidFile, mgmt                                        string
 	port                                                                        int
-	leaseMin, leaseMax                                                          time.Duration
+	leaseMin, leaseMax, releaseHold                                             time.Duration
 	handoverRate, handoverRateCLAT                                              float64
 	keepRules                                                                   bool
 	log                                                                         subcmd.LogFlag
@@ -55,6 +55,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.pidFile, "dnsmasq-pidfile", "", "dnsmasq pid file below root, SIGHUPed after hostsfile changes")
 	fs.DurationVar(&f.leaseMin, "lease-min", 0, "shortest accepted LEASETIME (default 60s)")
 	fs.DurationVar(&f.leaseMax, "lease-max", 0, "longest accepted LEASETIME (default 168h)")
+	fs.DurationVar(&f.releaseHold, "release-hold", 0, "how long a released client's /128 stays as a release route (default 60s)")
 	fs.StringVar(&f.mgmt, "mgmt-ipv4", "", "IPv4 of the management address in the own CLAT/PLAT /96 (default "+wellknown.ManagementIPv4().String()+"; same on all nodes)")
 	fs.Float64Var(&f.handoverRate, "handover-rate", 0, "PLAT: handovers (VERIFYs) started per second in total (default 1000, burst 2x)")
 	fs.Float64Var(&f.handoverRateCLAT, "handover-rate-clat", 0, "PLAT: handovers per second and NEWCLAT (default 100, burst 2x)")
@@ -152,7 +153,7 @@ func (f *runFlags) config() (roamd.Config, roamd.Options, error) {
 		}
 		cfg.Secret = []byte(strings.TrimSpace(string(b)))
 	}
-	cfg.LeaseMin, cfg.LeaseMax = f.leaseMin, f.leaseMax
+	cfg.LeaseMin, cfg.LeaseMax, cfg.ReleaseHold = f.leaseMin, f.leaseMax, f.releaseHold
 	cfg.HandoverRate, cfg.HandoverRateCLAT = f.handoverRate, f.handoverRateCLAT
 	if f.socket != "" {
 		opt.Socket = f.socket
