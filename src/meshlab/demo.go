@@ -251,7 +251,7 @@ func RunDemo(ctx context.Context, opts DemoOptions) (err error) {
 	// roaming helpers with state for the client, which must not blur the
 	// failover measurement above.
 	if !roaming {
-		d.skip("roaming D -> A -> B with TCP and UDP flows", why)
+		d.skip("roaming D -> A -> B -> D with TCP and UDP flows", why)
 		return nil
 	}
 	return d.roamingSequence(ctx, "E")

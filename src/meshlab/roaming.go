@@ -110,10 +110,10 @@ func (m *Mesh) Roam(ctx context.Context, client string, path []string, settle ti
 	return out, nil
 }
 
-// roamingSequence is the demo's roaming part, the seed's example: a client
-// that leased on D (a second one, "cl2", whose lease is made while plat is
-// D's PLAT) roams D -> A -> B while its flows run through plat. (Coming back to
-// the node of the lease, B -> D, is a known limit: files/docs/roaming.md.)
+// roamingSequence is the demo's roaming part, the seed's example and the
+// way back: a client that leased on D (a second one, "cl2", whose lease is
+// made while plat is D's PLAT) roams D -> A -> B and back home to D while
+// its flows run through plat.
 func (d *demo) roamingSequence(ctx context.Context, plat string) error {
 	var cl2 *Client
 	if err := d.step("a second client associates with D and gets a lease (PLAT "+plat+")", func() (string, error) {
@@ -135,14 +135,14 @@ func (d *demo) roamingSequence(ctx context.Context, plat string) error {
 	}); err != nil {
 		return err
 	}
-	return d.step("roaming D -> A -> B with a TCP stream and a UDP flow (10 ms) through "+plat, func() (string, error) {
+	return d.step("roaming D -> A -> B -> D (back home) with a TCP stream and a UDP flow (10 ms) through "+plat, func() (string, error) {
 		if err := d.m.CheckDaemon("l3roamd-xlat"); err != nil {
 			return "", err
 		}
-		res, err := d.m.Roam(ctx, "cl2", []string{"a", "b"}, 2*time.Second)
+		res, err := d.m.Roam(ctx, "cl2", []string{"a", "b", "d"}, 2*time.Second)
 		s := ""
 		for _, r := range res {
-			s += fmt.Sprintf("%s->%s: TCP stall %v, UDP stall %v; ", r.From, r.To,
+			s += fmt.Sprintf("%s->%s (%s): TCP stall %v, UDP stall %v; ", r.From, r.To, r.Kind,
 				r.TCPStall.Round(time.Millisecond), r.UDPStall.Round(time.Millisecond))
 		}
 		if err == nil {

@@ -370,14 +370,30 @@ func (s *State) RemoveRoamed(r Roamed) error {
 	return errors.Join(errs...)
 }
 
-// DropPLAT removes the rule and set of a PLAT that is gone.
+// DropPLAT removes the rule and set of a PLAT that is gone (or that no
+// client served here uses any more).
 func (s *State) DropPLAT(plat netip.Prefix) error {
 	if err := check96(plat, "PLAT"); err != nil {
 		return err
 	}
 	name := SetName(setPLAT, plat)
-	if err := s.ipt.DeleteIfExists("nat", ChainPre, "-i", s.cfg.CLATDevice, "-m", "set", "--match-set", name, "src",
-		"-j", "NETMAP", "--to", plat.String()); err != nil {
+	return s.drop(name, ChainPre, "-i", s.cfg.CLATDevice, "-m", "set", "--match-set", name, "src",
+		"-j", "NETMAP", "--to", plat.String())
+}
+
+// DropOrigin removes the rule and set of an origin CLAT that no client
+// served here uses any more, so that no rule outlives the last lease.
+func (s *State) DropOrigin(clat netip.Prefix) error {
+	if err := check96(clat, "CLAT"); err != nil {
+		return err
+	}
+	name := SetName(setOrigin, clat)
+	return s.drop(name, ChainPost, "-m", "set", "--match-set", name, "src", "-j", "NETMAP", "--to", clat.String())
+}
+
+// drop deletes a per-prefix set's rule (in nat chain) and then the set.
+func (s *State) drop(name, chain string, rule ...string) error {
+	if err := s.ipt.DeleteIfExists("nat", chain, rule...); err != nil {
 		return fmt.Errorf("nfstate: delete rule for %s: %w", name, err)
 	}
 	if err := netlink.IpsetDestroy(name); err != nil && !errors.Is(err, unix.ENOENT) {

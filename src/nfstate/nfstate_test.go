@@ -130,6 +130,17 @@ func TestStateInNamespace(t *testing.T) {
 	if n, _ := st.RuleCount(); n != base+2 {
 		t.Errorf("after DropPLAT %d rules, want %d", n, base+2)
 	}
+	// the origin's rule and set go too once its last client left
+	n0, _ := st.RuleCount()
+	if err := st.DropOrigin(clatD); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := st.RuleCount(); n != n0-1 {
+		t.Errorf("after DropOrigin %d rules, want %d", n, n0-1)
+	}
+	if out, _ := exec.Command("ipset", "list", "-n").CombinedOutput(); strings.Contains(string(out), SetName(setOrigin, clatD)) {
+		t.Errorf("origin set left after DropOrigin: %s", out)
+	}
 	if err := st.Teardown(); err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,7 @@ type Kernel interface {
 	RemoveRoamed(nfstate.Roamed) error
 	FlushConntrack(nfstate.Roamed) error // entries that predate a new rewrite
 	DropPLAT(netip.Prefix) error
+	DropOrigin(netip.Prefix) error // rule and set of an origin CLAT no client uses
 	SetNeigh(ip netip.Addr, mac net.HardwareAddr) error
 	DelNeigh(ip netip.Addr, mac net.HardwareAddr) error
 	Announce(dst netip.Addr) error         // B: /128 to the CLAT device, for babel
@@ -485,6 +486,7 @@ func (d *Daemon) releaseTo(c *Client, why string, towards netip.Addr) {
 		if d.cfg.OwnCLAT.IsValid() && c.Origin.IsValid() {
 			if d.needsXlatState(c) {
 				d.kerr("ipset del", d.k.RemoveRoamed(d.roamedState(c)))
+				defer d.dropUnused(d.roamedState(c)) // once c is gone from d.cl
 			}
 			if announces(c) {
 				dst := addrmap.Embed(c.Origin, c.IP)
@@ -502,6 +504,29 @@ func (d *Daemon) releaseTo(c *Client, why string, towards netip.Addr) {
 	delete(d.cl, key)
 	d.count("released")
 	d.log.Info("client released", "mac", key, "ip", c.IP, "why", why)
+}
+
+// dropUnused removes the per-origin and per-PLAT rules and sets of r once
+// no client served here uses them: no rule outlives the last lease.
+func (d *Daemon) dropUnused(r nfstate.Roamed) {
+	origin, plat := r.CLAT != d.cfg.OwnCLAT, r.PLAT.IsValid()
+	for _, o := range d.cl {
+		if !origin && !plat {
+			return
+		}
+		if !d.needsXlatState(o) {
+			continue
+		}
+		or := d.roamedState(o)
+		origin = origin && or.CLAT != r.CLAT
+		plat = plat && or.PLAT != r.PLAT
+	}
+	if origin {
+		d.kerr("drop origin rule", d.k.DropOrigin(r.CLAT))
+	}
+	if plat {
+		d.kerr("drop PLAT rule", d.k.DropPLAT(r.PLAT))
+	}
 }
 
 // ---- packets ------------------------------------------------------------

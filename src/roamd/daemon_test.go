@@ -16,16 +16,17 @@ import (
 
 // recKernel records what the daemon asks of the kernel.
 type recKernel struct {
-	net      *fakeNet
-	mu       sync.Mutex
-	nodeIPs  map[netip.Addr]bool
-	roamed   map[netip.Addr]nfstate.Roamed // by client IP
-	announce map[netip.Addr]bool
-	retract  map[netip.Addr]netip.Addr // release routes: dst -> towards (invalid: unreachable)
-	steer    map[netip.Addr]netip.Addr
-	neigh    map[netip.Addr]string
-	dropped  []netip.Prefix
-	present  map[netip.Addr]bool // clients that answer the presence probe here
+	net            *fakeNet
+	mu             sync.Mutex
+	nodeIPs        map[netip.Addr]bool
+	roamed         map[netip.Addr]nfstate.Roamed // by client IP
+	announce       map[netip.Addr]bool
+	retract        map[netip.Addr]netip.Addr // release routes: dst -> towards (invalid: unreachable)
+	steer          map[netip.Addr]netip.Addr
+	neigh          map[netip.Addr]string
+	dropped        []netip.Prefix
+	present        map[netip.Addr]bool // clients that answer the presence probe here
+	droppedOrigins []netip.Prefix
 }
 
 func newRecKernel(n *fakeNet) *recKernel {
@@ -68,6 +69,12 @@ func (k *recKernel) RemoveRoamed(r nfstate.Roamed) error {
 	return nil
 }
 func (k *recKernel) FlushConntrack(nfstate.Roamed) error { return nil }
+func (k *recKernel) DropOrigin(p netip.Prefix) error {
+	k.mu.Lock()
+	k.droppedOrigins = append(k.droppedOrigins, p)
+	k.mu.Unlock()
+	return nil
+}
 func (k *recKernel) DropPLAT(p netip.Prefix) error {
 	k.mu.Lock()
 	k.dropped = append(k.dropped, p)
@@ -278,6 +285,9 @@ func testRoamDAB(t *testing.T, secret []byte) {
 	})
 	if to, ok := A.k.retract[dIP]; !ok || to != mgmtOf("b") {
 		t.Errorf("A's release route goes towards %v (held: %t), want B %v", to, ok, mgmtOf("b"))
+	}
+	if !A.has(func(k *recKernel) bool { return len(k.droppedOrigins) == 1 && k.droppedOrigins[0] == clatOf("d") }) {
+		t.Errorf("A kept the rule of origin D after its last client left: %v", A.k.droppedOrigins)
 	}
 	// A's dnsmasq repeats its leases as "old" on the SIGHUP after the
 	// hostsfile change: that must not make A take the client back

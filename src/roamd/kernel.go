@@ -180,6 +180,13 @@ func (k *NetKernel) DropPLAT(p netip.Prefix) error {
 	return k.nf.DropPLAT(p)
 }
 
+func (k *NetKernel) DropOrigin(p netip.Prefix) error {
+	if k.nf == nil {
+		return nil
+	}
+	return k.nf.DropOrigin(p)
+}
+
 func (k *NetKernel) SetNeigh(ip netip.Addr, mac net.HardwareAddr) error {
 	if k.cfg.ClientBridge == "" {
 		return nil
