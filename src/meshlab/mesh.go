@@ -148,6 +148,7 @@ type Client struct {
 	Air  *NS // the client's "air": a bridge to one node's client bridge at a time
 	MAC  net.HardwareAddr
 	Node string // node it is associated with now
+	prev string // node it was associated with before ("" if none)
 	dhcp *Proc
 	m    *Mesh
 }
@@ -727,7 +728,7 @@ func (c *Client) attach(ctx context.Context, n *Node) error {
 	if _, err := c.Air.Run(ctx, "ip", "link", "set", ifName("n-", n.Spec.Name), "master", "air"); err != nil {
 		return err
 	}
-	c.Node = n.Spec.Name
+	c.prev, c.Node = c.Node, n.Spec.Name
 	return nil
 }
 

@@ -5,6 +5,8 @@ package meshlab
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -94,6 +96,121 @@ func TestE2ERoamBackHome(t *testing.T) {
 		t.Log(line)
 	}
 	t.Logf("leftovers gone %v after the release", time.Since(t0).Round(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestE2ERoamRestarts: while a roamed client's TCP stream and UDP flow run
+// (leased on D, served by A, PLAT C), the daemons of A and C are restarted,
+// each by SIGTERM + start (an init script restart) and by SIGKILL + start
+// (a crash and procd's respawn). The stream must survive every restart,
+// and the roaming state in A's and C's kernels must be the same after it
+// as before (nothing lost, nothing duplicated), also after ten restarts of
+// A's l3roamd-xlat in a row. Then the client roams on (A must still hand
+// it over) and home; after the lease no node holds anything of it.
+func TestE2ERoamRestarts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
+	defer cancel()
+	m := startRoamLab(t, ctx)
+	cl := m.Clients["cl"]
+	f, err := cl.StartFlows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	hop := func(to string) {
+		t.Helper()
+		r, err := m.Hop(ctx, cl, f, to, time.Second)
+		logHops(t, []RoamResult{r})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	hop("a")
+	state := func() map[string]map[string]int {
+		t.Helper()
+		out := map[string]map[string]int{}
+		for _, n := range []string{"a", "c"} {
+			st, err := m.Nodes[n].RoamState(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[n] = st
+		}
+		return out
+	}
+	same := func(what string, before, after map[string]map[string]int) {
+		t.Helper()
+		if fmt.Sprint(before) != fmt.Sprint(after) {
+			t.Errorf("%s: roaming state changed:\nbefore %v\nafter  %v", what, before, after)
+		}
+	}
+	how := map[bool]string{false: "SIGTERM + start", true: "SIGKILL + respawn"}
+	for _, s := range []struct {
+		node, pkg string
+		kill      bool
+	}{
+		{"a", "l3roamd-xlat", false}, {"a", "l3roamd-xlat", true},
+		{"a", "xlat-clat", false}, {"a", "xlat-clat", true},
+		{"c", "l3roamd-xlat", false}, {"c", "l3roamd-xlat", true},
+		{"c", "xlat-plat", false}, {"c", "xlat-plat", true},
+	} {
+		what := fmt.Sprintf("%s of %s's %s", how[s.kill], s.node, s.pkg)
+		before := state()
+		mk := f.Mark()
+		if err := m.RestartDaemon(m.Nodes[s.node], s.pkg, s.kill); err != nil {
+			t.Fatal(err)
+		}
+		g, err := f.Settle(ctx, mk, 2*time.Second, what)
+		line := fmt.Sprintf("RESTART %s: TCP stall %v, UDP stall %v (%d lost)", what, g.TCP.Round(time.Millisecond),
+			g.UDP.Round(time.Millisecond), g.UDPLost)
+		fmt.Println(line)
+		t.Log(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same(what, before, state())
+	}
+	before := state()
+	mk := f.Mark()
+	for i := 0; i < 10; i++ {
+		if err := m.RestartDaemon(m.Nodes["a"], "l3roamd-xlat", i%2 == 1); err != nil {
+			t.Fatal(err)
+		}
+		sock := filepath.Join(m.Nodes["a"].Root, "var/run/l3roamd-xlat.sock")
+		if err := WaitFor(ctx, "l3roamd-xlat's socket on a", 20*time.Millisecond, func() (bool, error) {
+			_, err := os.Stat(sock)
+			return err == nil, nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := f.Settle(ctx, mk, 2*time.Second, "ten restarts of a's l3roamd-xlat")
+	line := fmt.Sprintf("RESTART ten in a row of a's l3roamd-xlat: TCP stall %v, UDP stall %v (%d lost)",
+		g.TCP.Round(time.Millisecond), g.UDP.Round(time.Millisecond), g.UDPLost)
+	fmt.Println(line)
+	t.Log(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := state()
+	same("ten restarts", before, after)
+	t.Logf("roaming state of a and c: %v", after)
+	hop("b")
+	hop("d")
+	if err := f.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := m.WaitNoLeftovers(ctx)
+	for _, n := range m.NodeList() {
+		line := fmt.Sprintf("LEFTOVERS %s after the lease ended: %v", n.Spec.Name, counts[n.Spec.Name])
+		fmt.Println(line)
+		t.Log(line)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

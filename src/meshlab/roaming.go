@@ -43,6 +43,81 @@ func hopKind(lease, prev, to string) HopKind {
 // needs longer has failed (the stream would break at 10 s anyway).
 const hopDeadline = 15 * time.Second
 
+// Flows are a client's TCP stream and UDP flow (one record or datagram
+// every 10 ms each) to the internet host.
+type Flows struct {
+	TCP, UDP *Flow
+	ns       *NS
+}
+
+// StartFlows opens both flows from the client.
+func (c *Client) StartFlows() (*Flows, error) {
+	tcp, err := StartTCPFlow(c.NS, ServerAddr.String(), 10*time.Millisecond)
+	if err != nil {
+		return nil, fmt.Errorf("start TCP flow of %s: %w", c.Spec.Name, err)
+	}
+	udp, err := StartUDPFlow(c.NS, ServerAddr.String(), 10*time.Millisecond)
+	if err != nil {
+		tcp.Stop()
+		return nil, fmt.Errorf("start UDP flow of %s: %w", c.Spec.Name, err)
+	}
+	return &Flows{TCP: tcp, UDP: udp, ns: c.NS}, nil
+}
+
+// Stop ends both flows and returns the TCP stream's error (nil: it
+// survived with its data intact).
+func (f *Flows) Stop() error {
+	f.UDP.Stop()
+	if err := f.TCP.Stop(); err != nil {
+		return fmt.Errorf("TCP stream did not survive: %w", err)
+	}
+	return nil
+}
+
+// Gap is what an event (a roam, a restart) did to the flows.
+type Gap struct {
+	TCP, UDP time.Duration // longest time without a reply
+	UDPLost  uint64        // datagrams sent meanwhile that got no echo
+}
+
+// Mark is the flows' state when an event starts.
+type Mark struct {
+	t0                 time.Time
+	udpSent0, udpRecv0 uint64
+}
+
+// Mark notes the start of an event.
+func (f *Flows) Mark() Mark {
+	s, r, _ := f.UDP.Stats()
+	return Mark{t0: time.Now(), udpSent0: s, udpRecv0: r}
+}
+
+// Settle waits until at least settle has passed since the mark and both
+// flows answer again, then returns the longest gaps since the mark. A
+// broken stream ends the wait with its error.
+func (f *Flows) Settle(ctx context.Context, mk Mark, settle time.Duration, what string) (Gap, error) {
+	var broken error
+	hctx, cancel := context.WithTimeout(ctx, settle+hopDeadline)
+	defer cancel()
+	err := WaitFor(hctx, "the flows to recover after "+what, 20*time.Millisecond, func() (bool, error) {
+		if _, _, err := f.TCP.Stats(); err != nil {
+			broken = err // the stream is gone: no use waiting
+			return true, nil
+		}
+		recent := func(fl *Flow) bool { return time.Since(fl.LastReply()) < 200*time.Millisecond }
+		return time.Since(mk.t0) > settle && recent(f.TCP) && recent(f.UDP), nil
+	})
+	now := time.Now()
+	g := Gap{TCP: f.TCP.MaxGap(mk.t0, now), UDP: f.UDP.MaxGap(mk.t0, now)}
+	if s, r, _ := f.UDP.Stats(); s-mk.udpSent0 > r-mk.udpRecv0 {
+		g.UDPLost = (s - mk.udpSent0) - (r - mk.udpRecv0)
+	}
+	if broken != nil {
+		return g, fmt.Errorf("TCP stream broke after %s: %w", what, broken)
+	}
+	return g, err
+}
+
 // Roam moves client through the nodes in path while a TCP stream and a UDP
 // flow (one datagram every 10 ms) run to the internet host, and measures the
 // longest stall per roam. The TCP connection must survive every roam with
@@ -52,62 +127,42 @@ func (m *Mesh) Roam(ctx context.Context, client string, path []string, settle ti
 	if c == nil {
 		return nil, fmt.Errorf("meshlab: unknown client %q", client)
 	}
-	tcp, err := StartTCPFlow(c.NS, ServerAddr.String(), 10*time.Millisecond)
+	f, err := c.StartFlows()
 	if err != nil {
-		return nil, fmt.Errorf("start TCP flow: %w", err)
+		return nil, err
 	}
-	defer tcp.Stop()
-	udp, err := StartUDPFlow(c.NS, ServerAddr.String(), 10*time.Millisecond)
-	if err != nil {
-		return nil, fmt.Errorf("start UDP flow: %w", err)
-	}
-	defer udp.Stop()
+	defer f.Stop()
 	var out []RoamResult
-	lease, prev := c.Spec.Node, ""
 	for _, to := range path {
-		r := RoamResult{From: c.Node, To: to, Kind: hopKind(lease, prev, to)}
-		prev = c.Node
-		t0 := time.Now()
-		udpSent0, udpRecv0, _ := udp.Stats()
-		if err := m.MoveClient(ctx, client, to); err != nil {
+		r, err := m.Hop(ctx, c, f, to, settle)
+		out = append(out, r)
+		if err != nil {
 			return out, err
 		}
-		// Let both flows run on until each has answered again and a
-		// settle time has passed, then take the longest gap.
-		var broken error
-		hctx, cancel := context.WithTimeout(ctx, settle+hopDeadline)
-		err := WaitFor(hctx, "the flows to recover after roaming "+r.From+" -> "+to, 20*time.Millisecond, func() (bool, error) {
-			if _, _, err := tcp.Stats(); err != nil {
-				broken = err // the stream is gone: no use waiting
-				return true, nil
-			}
-			recent := func(f *Flow) bool { return time.Since(f.LastReply()) < 200*time.Millisecond }
-			return time.Since(t0) > settle && recent(tcp) && recent(udp), nil
-		})
-		cancel()
-		now := time.Now()
-		r.TCPStall, r.UDPStall = tcp.MaxGap(t0, now), udp.MaxGap(t0, now)
-		udpSent1, udpRecv1, _ := udp.Stats()
-		if s, rcv := udpSent1-udpSent0, udpRecv1-udpRecv0; s > rcv {
-			r.UDPLost = s - rcv
-		}
-		if broken != nil {
-			return append(out, r), fmt.Errorf("TCP stream broke after roaming %s -> %s: %w", r.From, r.To, broken)
-		}
-		if err != nil {
-			return append(out, r), err
-		}
-		seen, err := TCPHello(ctx, c.NS, ServerAddr.String(), 2*time.Second)
-		if err != nil {
-			return append(out, r), fmt.Errorf("new connection after roaming to %s: %w", to, err)
-		}
-		r.NewConn = seen
-		out = append(out, r)
 	}
-	if err := tcp.Stop(); err != nil {
-		return out, fmt.Errorf("TCP stream did not survive: %w", err)
+	return out, f.Stop()
+}
+
+// Hop roams client c (whose flows f run) to node `to`, waits until the
+// flows answer again (at least settle), and checks that a new connection
+// works.
+func (m *Mesh) Hop(ctx context.Context, c *Client, f *Flows, to string, settle time.Duration) (RoamResult, error) {
+	r := RoamResult{From: c.Node, To: to, Kind: hopKind(c.Spec.Node, c.prev, to)}
+	mk := f.Mark()
+	if err := m.MoveClient(ctx, c.Spec.Name, to); err != nil {
+		return r, err
 	}
-	return out, nil
+	g, err := f.Settle(ctx, mk, settle, "roaming "+r.From+" -> "+to)
+	r.TCPStall, r.UDPStall, r.UDPLost = g.TCP, g.UDP, g.UDPLost
+	if err != nil {
+		return r, err
+	}
+	seen, err := TCPHello(ctx, c.NS, ServerAddr.String(), 2*time.Second)
+	if err != nil {
+		return r, fmt.Errorf("new connection after roaming to %s: %w", to, err)
+	}
+	r.NewConn = seen
+	return r, nil
 }
 
 // roamingSequence is the demo's roaming part, the seed's example and the

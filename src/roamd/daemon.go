@@ -29,6 +29,7 @@ type Kernel interface {
 	FlushConntrack(nfstate.Roamed) error // entries that predate a new rewrite
 	DropPLAT(netip.Prefix) error
 	DropOrigin(netip.Prefix) error // rule and set of an origin CLAT no client uses
+	DeviceChanged() bool           // the CLAT device was created anew (its routes are gone)
 	SetNeigh(ip netip.Addr, mac net.HardwareAddr) error
 	DelNeigh(ip netip.Addr, mac net.HardwareAddr) error
 	Announce(dst netip.Addr) error         // B: /128 to the CLAT device, for babel
@@ -125,6 +126,7 @@ type Daemon struct {
 	clatLim *limiter[netip.Prefix]
 	glob    *global
 	rel     map[netip.Addr]time.Time // release routes (CLATD::ip) -> when they go
+	dirty   bool                     // changed since the state file was written
 }
 
 // New checks cfg (after Defaults) and returns a daemon; res may be nil.
@@ -271,6 +273,7 @@ func (d *Daemon) claimTick(c *claim) {
 
 // takeNew makes a client nobody else served ours.
 func (d *Daemon) takeNew(mac net.HardwareAddr, ip netip.Addr, until time.Time) {
+	d.dirty = true
 	c := &Client{MAC: mac, NodeIP: d.nodeClientIP(mac), Origin: d.cfg.OwnCLAT, PLAT: d.cfg.PLAT}
 	if ip.Is4() {
 		c.IP, c.Expires = ip, until
@@ -309,6 +312,7 @@ func (d *Daemon) Lease(op LeaseOp, mac net.HardwareAddr, ip netip.Addr, expires 
 	defer d.mu.Unlock()
 	key := mac.String()
 	d.count("lease_" + string(op))
+	d.dirty = true
 	if op == LeaseDel {
 		if c := d.cl[key]; c != nil && c.IP == ip {
 			d.release(c, "lease deleted")
@@ -383,6 +387,7 @@ func (d *Daemon) remaining(c *Client) time.Duration {
 // entries from before the rewrite are dropped (not on a lease refresh,
 // whose flows are already rewritten).
 func (d *Daemon) installRoamed(c *Client, fresh bool) {
+	d.dirty = true
 	lease := d.remaining(c)
 	if c.Origin != d.cfg.OwnCLAT || (c.PLAT.IsValid() && c.PLAT != d.cfg.PLAT) {
 		d.kerr("ipset add", d.k.AddRoamed(d.roamedState(c), lease))
@@ -479,6 +484,7 @@ func (d *Daemon) release(c *Client, why string) { d.releaseTo(c, why, netip.Addr
 // releaseTo is release when c went to the node with address towards: the
 // announced /128 becomes a release route towards it for ReleaseHold.
 func (d *Daemon) releaseTo(c *Client, why string, towards netip.Addr) {
+	d.dirty = true
 	key := c.MAC.String()
 	d.kerr("del node-client-IP", d.k.DelNodeClientIP(c.NodeIP))
 	if c.IP.IsValid() {
@@ -731,6 +737,7 @@ func (d *Daemon) Sweep() {
 		if now.After(s.Expires) {
 			d.delSteer(k)
 			d.count("steer_expired")
+			d.dirty = true
 		}
 	}
 	d.sweepHandovers(now)
@@ -738,6 +745,16 @@ func (d *Daemon) Sweep() {
 		if now.After(until) {
 			d.kerr("delete release route", d.k.Unretract(dst))
 			delete(d.rel, dst)
+			d.dirty = true
+		}
+	}
+	if d.k.DeviceChanged() && d.cfg.OwnCLAT.IsValid() {
+		// xlat-clat restarted: its new device has none of our routes
+		d.count("clat_device_changed")
+		for _, c := range d.cl {
+			if announces(c) {
+				d.kerr("announce", d.k.Announce(addrmap.Embed(c.Origin, c.IP)))
+			}
 		}
 	}
 	for k, c := range d.clm {
@@ -759,6 +776,7 @@ func (d *Daemon) SetPLAT(p netip.Prefix) error {
 		return nil
 	}
 	var errs []error
+	d.dirty = true
 	old := d.cfg.PLAT
 	for _, c := range d.cl {
 		if d.needsXlatState(c) { // drop members that refer to the old choice
@@ -788,6 +806,7 @@ func (d *Daemon) DelPLAT(p netip.Prefix) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var errs []error
+	d.dirty = true
 	for _, c := range d.cl {
 		if c.PLAT == p {
 			if d.needsXlatState(c) {

@@ -69,6 +69,7 @@ func (k *recKernel) RemoveRoamed(r nfstate.Roamed) error {
 	return nil
 }
 func (k *recKernel) FlushConntrack(nfstate.Roamed) error { return nil }
+func (k *recKernel) DeviceChanged() bool                 { return false }
 func (k *recKernel) DropOrigin(p netip.Prefix) error {
 	k.mu.Lock()
 	k.droppedOrigins = append(k.droppedOrigins, p)

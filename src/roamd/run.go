@@ -15,10 +15,14 @@ import (
 
 // Options are the daemon's file paths (already below --root) and logger.
 type Options struct {
-	Socket    string       // control socket
-	HostsFile string       // dnsmasq dhcp-hostsfile ("" = none)
-	PIDFile   string       // dnsmasq pid file
-	KeepRules bool         // leave ipsets/rules in place on exit
+	Socket    string // control socket
+	HostsFile string // dnsmasq dhcp-hostsfile ("" = none)
+	PIDFile   string // dnsmasq pid file
+	StateFile string // state kept across restarts ("" = none); see state.go
+	// CleanExit releases every client and removes rules, sets and routes
+	// on exit, and the state file. Without it everything stays in place
+	// for the next start (a restart loses and duplicates nothing).
+	CleanExit bool
 	Logger    *slog.Logger // nil: slog.Default()
 }
 
@@ -36,7 +40,7 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 	if err != nil {
 		return err
 	}
-	if !opt.KeepRules {
+	if opt.CleanExit {
 		defer func() {
 			if err := k.Teardown(); err != nil {
 				log.Warn("teardown", "err", err)
@@ -61,10 +65,17 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 				log.Info("steering routes flushed", "when", when, "routes", n)
 			}
 		}
-		flush("start") // left behind by a crash: nobody tracks them
-		defer flush("stop")
+		// Left behind by a crash and nobody tracks them, unless a state
+		// file does: then Reconcile keeps the restored ones (their flows go
+		// on across a restart) and removes the rest.
+		if opt.StateFile == "" {
+			flush("start")
+		}
+		if opt.CleanExit {
+			defer flush("stop")
+		}
 	}
-	for _, f := range []string{opt.Socket, opt.HostsFile} {
+	for _, f := range []string{opt.Socket, opt.HostsFile, opt.StateFile} {
 		if f != "" {
 			if err := os.MkdirAll(filepath.Dir(f), 0o755); err != nil {
 				return fmt.Errorf("directory of %s: %w", f, err)
@@ -89,7 +100,29 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 		return err
 	}
 	defer d.Close()
-	defer d.ReleaseAll()
+	if opt.StateFile != "" {
+		saved, err := loadState(opt.StateFile)
+		if err != nil {
+			log.Warn("starting without the previous state", "err", err)
+		}
+		d.Restore(saved)
+		n, err := k.Reconcile(d.Owned())
+		if err != nil {
+			log.Warn("removing leftovers", "err", err)
+		}
+		log.Info("state restored", "clients", len(saved.Clients), "steering", len(saved.Steer),
+			"release_routes", len(saved.Release), "leftovers_removed", n)
+		defer func() {
+			if opt.CleanExit {
+				os.Remove(opt.StateFile)
+			} else if err := d.SaveState(opt.StateFile, true); err != nil {
+				log.Warn("state file", "err", err)
+			}
+		}()
+	}
+	if opt.CleanExit {
+		defer d.ReleaseAll()
+	}
 	var rules func() (int, error)
 	if nf := k.NF(); nf != nil {
 		rules = nf.RuleCount
@@ -130,6 +163,11 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 			}
 		case <-tick.C:
 			d.Sweep()
+			if opt.StateFile != "" {
+				if err := d.SaveState(opt.StateFile, false); err != nil {
+					log.Warn("state file", "err", err)
+				}
+			}
 		}
 	}
 }

@@ -198,6 +198,7 @@ func (d *Daemon) onRefuse(m *roamproto.Message, from netip.AddrPort) {
 // applySteer installs the steering entry for key (CLATD::ip) towards
 // NEWCLAT to, within the caps; false: not applied.
 func (d *Daemon) applySteer(key netip.Addr, clat, to netip.Prefix, ip netip.Addr, exp time.Time) bool {
+	d.dirty = true
 	old := d.st[key]
 	if to == clat { // back at the node it leased on
 		if old != nil {
@@ -236,6 +237,7 @@ func (d *Daemon) delSteer(key netip.Addr) {
 	if s == nil {
 		return
 	}
+	d.dirty = true
 	if s.NewCLAT != d.cfg.OwnCLAT {
 		d.kerr("unsteer", d.k.Unsteer(key))
 	}

@@ -22,6 +22,9 @@ import (
 const (
 	defaultSocket = xlatconf.DefaultRoamdSocket
 	defaultHosts  = xlatconf.DefaultRoamdHostsFile
+	// defaultState is the state file: tmpfs, so it lives as long as the
+	// kernel state it describes (a daemon restart, not a reboot).
+	defaultState = "/var/run/l3roamd-xlat.state"
 )
 
 type runFlags struct {
@@ -31,7 +34,7 @@ type runFlags struct {
 	port                                                                        int
 	leaseMin, leaseMax, releaseHold                                             time.Duration
 	handoverRate, handoverRateCLAT                                              float64
-	keepRules                                                                   bool
+	cleanExit                                                                   bool
 	log                                                                         subcmd.LogFlag
 }
 
@@ -59,7 +62,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.mgmt, "mgmt-ipv4", "", "IPv4 of the management address in the own CLAT/PLAT /96 (default "+wellknown.ManagementIPv4().String()+"; same on all nodes)")
 	fs.Float64Var(&f.handoverRate, "handover-rate", 0, "PLAT: handovers (VERIFYs) started per second in total (default 1000, burst 2x)")
 	fs.Float64Var(&f.handoverRateCLAT, "handover-rate-clat", 0, "PLAT: handovers per second and NEWCLAT (default 100, burst 2x)")
-	fs.BoolVar(&f.keepRules, "keep-rules", false, "leave ipsets and ip6tables rules in place on exit")
+	fs.BoolVar(&f.cleanExit, "clean-exit", false, "on exit release every client and remove rules, sets, routes and the state file (default: keep them for the next start)")
 	f.log.Register(fs)
 }
 
@@ -172,7 +175,8 @@ func (f *runFlags) config() (roamd.Config, roamd.Options, error) {
 	if f.pidFile != "" {
 		opt.PIDFile = filepath.Join(f.root, f.pidFile)
 	}
-	opt.KeepRules = f.keepRules
+	opt.CleanExit = f.cleanExit
+	opt.StateFile = filepath.Join(f.root, defaultState)
 	if err := errors.Join(errs...); err != nil {
 		return cfg, opt, err
 	}
