@@ -1,6 +1,7 @@
 package meshlab
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -90,5 +91,45 @@ func TestDeriveSeedNodes(t *testing.T) {
 			!spec.Site.NodePrefix6.Contains(n.Address) || ns.PLAT != n.PLATPrefix.IsValid() {
 			t.Errorf("node %s: address %s, CLAT %s, PLAT %s", ns.Name, n.Address, n.CLATPrefix, n.PLATPrefix)
 		}
+	}
+}
+
+func TestRandomWalkDeterministic(t *testing.T) {
+	s := RingSpec("x", "")
+	w1, w2 := s.RandomWalk(11, 20), s.RandomWalk(11, 20)
+	if fmt.Sprint(w1) != fmt.Sprint(w2) || len(w1) != 60 {
+		t.Fatalf("walk not deterministic or wrong length: %d", len(w1))
+	}
+	kinds := map[HopKind]int{}
+	cur, prev := map[string]string{}, map[string]string{}
+	for _, c := range s.Clients {
+		cur[c.Name] = c.Node
+	}
+	home := map[string]string{}
+	for _, c := range s.Clients {
+		home[c.Name] = c.Node
+	}
+	for _, st := range w1 {
+		if st.To == cur[st.Client] {
+			t.Fatalf("step %v stays on its node", st)
+		}
+		kinds[hopKind(home[st.Client], prev[st.Client], st.To)]++
+		prev[st.Client], cur[st.Client] = cur[st.Client], st.To
+	}
+	t.Logf("hop kinds: %v", kinds)
+	for _, k := range []HopKind{HopAway, HopHome, HopPingPong} {
+		if kinds[k] < 5 {
+			t.Errorf("only %d hops of kind %s", kinds[k], k)
+		}
+	}
+}
+
+func TestQuantiles(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 20; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	if q := Quantiles(d); q.Median != 10*time.Millisecond || q.P95 != 19*time.Millisecond || q.Max != 20*time.Millisecond {
+		t.Errorf("quantiles %+v", q)
 	}
 }

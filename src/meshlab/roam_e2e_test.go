@@ -215,3 +215,113 @@ func TestE2ERoamRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestE2ERoamWalk is the bigger mesh: eight nodes in a ring, two PLATs,
+// three clients (leased on a, d and g) with a TCP stream and a 10 ms UDP
+// flow each, and a random walk (fixed seed) of 20 roams per client with
+// returns to the lease node and ping-pong, 1 s dwell; the clients take
+// turns and all flows run all the time. Every stream must survive; per
+// hop the TCP stall median must be <= 300 ms and the maximum <= 1 s, the
+// UDP loss <= 1 s of datagrams. Finally each client walks home and gives
+// its lease back: no node may hold anything of any client (counts printed).
+func TestE2ERoamWalk(t *testing.T) {
+	needRoot(t)
+	bin := buildBins(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 480*time.Second)
+	defer cancel()
+	spec := RingSpec("lab", bin)
+	spec.Roaming = true
+	spec.Logf = t.Logf
+	m, err := Start(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			m.Lab.KeepDir()
+			t.Logf("lab logs kept in %s", m.Lab.Dir())
+		}
+		if err := m.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	flows := map[string]*Flows{}
+	for _, cs := range spec.Clients {
+		c := m.Clients[cs.Name]
+		if _, err := c.WaitLease(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Wait(ctx, "TCP from "+cs.Name, 200*time.Millisecond, func() (bool, error) {
+			_, err := TCPHello(ctx, c.NS, ServerAddr.String(), time.Second)
+			return err == nil, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if flows[cs.Name], err = c.StartFlows(); err != nil {
+			t.Fatal(err)
+		}
+		defer flows[cs.Name].Stop()
+	}
+	const seed = 11
+	walk := spec.RandomWalk(seed, 20)
+	for _, cs := range spec.Clients { // and home at the end
+		last := cs.Node
+		for _, s := range walk {
+			if s.Client == cs.Name {
+				last = s.To
+			}
+		}
+		if last != cs.Node {
+			walk = append(walk, WalkStep{Client: cs.Name, To: cs.Node})
+		}
+	}
+	t0 := time.Now()
+	var res []RoamResult
+	for i, s := range walk {
+		c := m.Clients[s.Client]
+		r, err := m.Hop(ctx, c, flows[s.Client], s.To, time.Second)
+		res = append(res, r)
+		t.Logf("%2d %s %s -> %s (%s): TCP stall %v, UDP stall %v (%d lost)", i+1, s.Client, r.From, r.To, r.Kind,
+			r.TCPStall.Round(time.Millisecond), r.UDPStall.Round(time.Millisecond), r.UDPLost)
+		if err != nil {
+			t.Fatalf("%s: %v", s.Client, err)
+		}
+	}
+	walkTime := time.Since(t0)
+	for name, f := range flows {
+		if err := f.Stop(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	table := StallTable(res)
+	fmt.Printf("WALK seed %d, %d roams in %v:\n%s", seed, len(res), walkTime.Round(time.Second), table)
+	t.Logf("walk seed %d, %d roams in %v:\n%s", seed, len(res), walkTime.Round(time.Second), table)
+	var tcp []time.Duration
+	for _, r := range res {
+		tcp = append(tcp, r.TCPStall)
+		if r.TCPStall > time.Second || r.UDPStall > time.Second || r.UDPLost > 100 {
+			t.Errorf("roam %s -> %s (%s): TCP stall %v, UDP stall %v, %d datagrams lost (want <= 1 s, <= 100)",
+				r.From, r.To, r.Kind, r.TCPStall, r.UDPStall, r.UDPLost)
+		}
+	}
+	if q := Quantiles(tcp); q.Median > 300*time.Millisecond {
+		t.Errorf("TCP stall median %v, want <= 300 ms", q.Median)
+	}
+	for _, cs := range spec.Clients {
+		if err := m.Clients[cs.Name].Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts, err := m.WaitNoLeftovers(ctx)
+	for _, n := range m.NodeList() {
+		line := fmt.Sprintf("LEFTOVERS %s after the leases ended: %v", n.Spec.Name, counts[n.Spec.Name])
+		fmt.Println(line)
+		t.Log(line)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
