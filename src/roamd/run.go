@@ -23,7 +23,11 @@ type Options struct {
 	// on exit, and the state file. Without it everything stays in place
 	// for the next start (a restart loses and duplicates nothing).
 	CleanExit bool
-	Logger    *slog.Logger // nil: slog.Default()
+	// StopFile, if it exists at exit, makes that exit clean (and is
+	// removed): the init script creates it on a plain stop, when the
+	// daemon is not coming back (not on restart or reload).
+	StopFile string
+	Logger   *slog.Logger // nil: slog.Default()
 }
 
 // Run runs the daemon until ctx ends.
@@ -40,13 +44,6 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 	if err != nil {
 		return err
 	}
-	if opt.CleanExit {
-		defer func() {
-			if err := k.Teardown(); err != nil {
-				log.Warn("teardown", "err", err)
-			}
-		}()
-	}
 	if cfg.OwnCLAT.IsValid() {
 		if err := k.AddAddr(addrmap.Embed(cfg.OwnCLAT, cfg.MgmtIPv4)); err != nil {
 			return fmt.Errorf("management address: %w", err)
@@ -56,23 +53,11 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 		if err := k.AddAddr(addrmap.Embed(cfg.OwnPLAT, cfg.MgmtIPv4)); err != nil {
 			return fmt.Errorf("PLAT management address: %w", err)
 		}
-		flush := func(when string) {
-			n, err := k.FlushSteering()
-			if err != nil {
-				log.Warn("steering routes", "when", when, "err", err)
-			}
-			if n > 0 {
-				log.Info("steering routes flushed", "when", when, "routes", n)
-			}
-		}
 		// Left behind by a crash and nobody tracks them, unless a state
 		// file does: then Reconcile keeps the restored ones (their flows go
 		// on across a restart) and removes the rest.
 		if opt.StateFile == "" {
-			flush("start")
-		}
-		if opt.CleanExit {
-			defer flush("stop")
+			flushSteering(k, log, "start")
 		}
 	}
 	for _, f := range []string{opt.Socket, opt.HostsFile, opt.StateFile} {
@@ -112,17 +97,8 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 		}
 		log.Info("state restored", "clients", len(saved.Clients), "steering", len(saved.Steer),
 			"release_routes", len(saved.Release), "leftovers_removed", n)
-		defer func() {
-			if opt.CleanExit {
-				os.Remove(opt.StateFile)
-			} else if err := d.SaveState(opt.StateFile, true); err != nil {
-				log.Warn("state file", "err", err)
-			}
-		}()
 	}
-	if opt.CleanExit {
-		defer d.ReleaseAll()
-	}
+	defer exit(d, k, opt, log)
 	var rules func() (int, error)
 	if nf := k.NF(); nf != nil {
 		rules = nf.RuleCount
@@ -169,5 +145,48 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 				}
 			}
 		}
+	}
+}
+
+// exit ends a run: by default everything stays in place and the state is
+// saved for the next start; a clean exit (CleanExit, or the init script's
+// stop file) releases every client and removes rules, sets, routes and the
+// state file.
+func exit(d *Daemon, k *NetKernel, opt Options, log *slog.Logger) {
+	clean := opt.CleanExit
+	if opt.StopFile != "" {
+		if err := os.Remove(opt.StopFile); err == nil {
+			clean = true
+		}
+	}
+	if !clean {
+		if opt.StateFile != "" {
+			if err := d.SaveState(opt.StateFile, true); err != nil {
+				log.Warn("state file", "err", err)
+			}
+		}
+		log.Info("exit: state kept for the next start")
+		return
+	}
+	d.ReleaseAll()
+	if d.Config().OwnPLAT.IsValid() {
+		flushSteering(k, log, "stop")
+	}
+	if err := k.Teardown(); err != nil {
+		log.Warn("teardown", "err", err)
+	}
+	if opt.StateFile != "" {
+		os.Remove(opt.StateFile)
+	}
+	log.Info("exit: clients released, state removed")
+}
+
+func flushSteering(k *NetKernel, log *slog.Logger, when string) {
+	n, err := k.FlushSteering()
+	if err != nil {
+		log.Warn("steering routes", "when", when, "err", err)
+	}
+	if n > 0 {
+		log.Info("steering routes flushed", "when", when, "routes", n)
 	}
 }

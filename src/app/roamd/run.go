@@ -25,6 +25,8 @@ const (
 	// defaultState is the state file: tmpfs, so it lives as long as the
 	// kernel state it describes (a daemon restart, not a reboot).
 	defaultState = "/var/run/l3roamd-xlat.state"
+	// defaultStop is created by the init script on a plain stop.
+	defaultStop = "/var/run/l3roamd-xlat.stop"
 )
 
 type runFlags struct {
@@ -177,6 +179,7 @@ func (f *runFlags) config() (roamd.Config, roamd.Options, error) {
 	}
 	opt.CleanExit = f.cleanExit
 	opt.StateFile = filepath.Join(f.root, defaultState)
+	opt.StopFile = filepath.Join(f.root, defaultStop)
 	if err := errors.Join(errs...); err != nil {
 		return cfg, opt, err
 	}
