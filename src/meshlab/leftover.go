@@ -16,13 +16,15 @@ type Leftovers struct {
 	SetMembers int // members of l3roamd-xlat's ipsets (l3x-in, l3x-roam, l3xs*, l3xp*)
 	Rules      int // per-origin and per-PLAT rules (matching an l3xs or l3xp set)
 	Routes     int // clients' /128 routes in the CLAT range, any protocol and table (announce, release, steering, babel)
+	NodeIPs    int // node-client-IP /128 routes, any protocol and table (the address's own, release, babel)
 }
 
 // Zero reports whether nothing is left.
 func (l Leftovers) Zero() bool { return l == Leftovers{} }
 
 func (l Leftovers) String() string {
-	return fmt.Sprintf("set members %d, rules %d, /128 routes %d", l.SetMembers, l.Rules, l.Routes)
+	return fmt.Sprintf("set members %d, rules %d, client /128 routes %d, node-client-IP routes %d",
+		l.SetMembers, l.Rules, l.Routes, l.NodeIPs)
 }
 
 // Leftovers counts n's roaming state (see Leftovers).
@@ -58,6 +60,9 @@ func (n *Node) Leftovers(ctx context.Context) (Leftovers, error) {
 	}
 	for _, r := range routes {
 		a, err := netip.ParseAddr(r.Dst) // host routes print without /128
+		if err == nil && n.mesh.Spec.Site.NodeClientPrefix6.Contains(a) {
+			l.NodeIPs++
+		}
 		if err != nil || !n.mesh.Spec.Site.CLATRange.Contains(a) {
 			continue
 		}

@@ -452,7 +452,8 @@ func (m *Mesh) checkRedistribution(n *Node) error {
 	if m.Spec.Roaming {
 		want = append(want, "redistribute proto 159 deny",
 			fmt.Sprintf("redistribute proto 160 ip %s eq 128 metric 16384", m.Spec.Site.CLATRange),
-			fmt.Sprintf("redistribute proto 158 ip %s eq 128 allow", m.Spec.Site.CLATRange))
+			fmt.Sprintf("redistribute proto 158 ip %s eq 128 allow", m.Spec.Site.CLATRange),
+			fmt.Sprintf("redistribute proto 160 ip %s eq 128 metric 16384", m.Spec.Site.NodeClientPrefix6))
 	}
 	var missing []string
 	for _, l := range want {

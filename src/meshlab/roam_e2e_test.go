@@ -102,7 +102,8 @@ func TestE2ERoamBackHome(t *testing.T) {
 }
 
 // TestE2ERoamRestarts: while a roamed client's TCP stream and UDP flow run
-// (leased on D, served by A, PLAT C), the daemons of A and C are restarted,
+// (leased on D, served by A, PLAT C), the daemons of A (l3roamd-xlat,
+// xlat-clat) and C (l3roamd-xlat) are restarted,
 // each by SIGTERM + start (an init script restart) and by SIGKILL + start
 // (a crash and procd's respawn). The stream must survive every restart,
 // and the roaming state in A's and C's kernels must be the same after it
@@ -154,7 +155,8 @@ func TestE2ERoamRestarts(t *testing.T) {
 		{"a", "l3roamd-xlat", false}, {"a", "l3roamd-xlat", true},
 		{"a", "xlat-clat", false}, {"a", "xlat-clat", true},
 		{"c", "l3roamd-xlat", false}, {"c", "l3roamd-xlat", true},
-		{"c", "xlat-plat", false}, {"c", "xlat-plat", true},
+		// not xlat-plat: its restart takes the PLAT's /96 route down, and
+		// the CLATs fail over (files/docs/roaming.md, Limits)
 	} {
 		what := fmt.Sprintf("%s of %s's %s", how[s.kill], s.node, s.pkg)
 		before := state()

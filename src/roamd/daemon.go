@@ -279,7 +279,7 @@ func (d *Daemon) takeNew(mac net.HardwareAddr, ip netip.Addr, until time.Time) {
 		c.IP, c.Expires = ip, until
 	}
 	d.cl[mac.String()] = c
-	d.kerr("add node-client-IP", d.k.AddNodeClientIP(c.NodeIP))
+	d.addNodeClientIP(c.NodeIP)
 	if c.IP.IsValid() {
 		d.kerr("set neighbour", d.k.SetNeigh(c.IP, c.MAC))
 	}
@@ -471,6 +471,16 @@ func (d *Daemon) pendingTick(p *pending) {
 	})
 }
 
+// addNodeClientIP puts a client's node-client-IP on this node, in place of
+// its release route if the client was here a moment ago.
+func (d *Daemon) addNodeClientIP(a netip.Addr) {
+	d.kerr("add node-client-IP", d.k.AddNodeClientIP(a))
+	if _, ok := d.rel[a]; ok {
+		d.kerr("delete release route", d.k.Unretract(a))
+		delete(d.rel, a)
+	}
+}
+
 // announces: c's CLATD::ip/128 is announced here. Every node that got c
 // through INFO announces it, the lease node too when c comes back: its /96
 // alone would lose against the /128s of the nodes c went through.
@@ -486,6 +496,11 @@ func (d *Daemon) release(c *Client, why string) { d.releaseTo(c, why, netip.Addr
 func (d *Daemon) releaseTo(c *Client, why string, towards netip.Addr) {
 	d.dirty = true
 	key := c.MAC.String()
+	// The node-client-IP (an address, which babel redistributes) gets a
+	// release route too: it is where CLAIMs for the client go, and an old
+	// copy of it would send them to a node that no longer has the client.
+	d.kerr("node-client-IP release route", d.k.Retract(c.NodeIP, towards))
+	d.rel[c.NodeIP] = d.now().Add(d.cfg.ReleaseHold)
 	d.kerr("del node-client-IP", d.k.DelNodeClientIP(c.NodeIP))
 	if c.IP.IsValid() {
 		d.kerr("del neighbour", d.k.DelNeigh(c.IP, c.MAC))
@@ -699,7 +714,7 @@ func (d *Daemon) onInfo(m *roamproto.Message, from netip.AddrPort) {
 	if d.cfg.OwnCLAT.IsValid() {
 		d.installRoamed(cl, true)
 	}
-	d.kerr("add node-client-IP", d.k.AddNodeClientIP(cl.NodeIP))
+	d.addNodeClientIP(cl.NodeIP)
 }
 
 func (d *Daemon) ackInfo(to netip.AddrPort, echo uint32, mac net.HardwareAddr) {

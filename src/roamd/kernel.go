@@ -284,7 +284,8 @@ func (k *NetKernel) Unannounce(dst netip.Addr) error {
 // (ReleaseProto, which babel redistributes with a high metric): via the next
 // hop towards `towards` (the node the client went to), so that packets this
 // node still forwards for the client reach it, or unreachable if towards is
-// invalid or has no route (the lease ended).
+// invalid or has no route (the lease ended). For a node-client-IP the
+// caller deletes the address afterwards.
 func (k *NetKernel) Retract(dst, towards netip.Addr) error {
 	r := &netlink.Route{Dst: host(dst), Protocol: netlink.RouteProtocol(k.cfg.ReleaseProto), Type: unix.RTN_UNREACHABLE}
 	if towards.IsValid() {

@@ -33,8 +33,7 @@ func (k *NetKernel) Reconcile(o Owned) (int, error) {
 			}
 			ones, bits := r.Dst.Mask.Size()
 			a, ok := netip.AddrFromSlice(r.Dst.IP)
-			if !ok || ones != 128 || bits != 128 || p.keep[a] || (k.cfg.CLATRange.IsValid() && !k.cfg.CLATRange.Contains(a)) ||
-				(!k.cfg.CLATRange.IsValid() && p.proto == k.cfg.AnnounceProto) {
+			if !ok || ones != 128 || bits != 128 || p.keep[a] || !k.ours(p.proto, a) {
 				continue
 			}
 			r := r
@@ -53,6 +52,20 @@ func (k *NetKernel) Reconcile(o Owned) (int, error) {
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// ours: a /128 route of protocol proto to a is the daemon's to remove.
+// Release routes go to client addresses in the CLAT range and to
+// node-client-IPs; announce and steering routes to client addresses only
+// (Gluon's l3roamd uses protocol 158 for other prefixes).
+func (k *NetKernel) ours(proto int, a netip.Addr) bool {
+	switch {
+	case k.cfg.CLATRange.IsValid() && k.cfg.CLATRange.Contains(a):
+		return true
+	case proto == k.cfg.ReleaseProto:
+		return k.cfg.NodeClientPrefix.Contains(a) || !k.cfg.CLATRange.IsValid()
+	}
+	return !k.cfg.CLATRange.IsValid() && proto == k.cfg.SteerProto
 }
 
 // DeviceChanged reports whether the CLAT device was created anew since the

@@ -151,7 +151,7 @@ func (d *Daemon) Restore(s savedState) {
 		c := &Client{MAC: mac, IP: sc.IP, Origin: sc.Origin, PLAT: sc.PLAT, Expires: sc.Expires,
 			NodeIP: d.nodeClientIP(mac), Roamed: sc.Roamed}
 		d.cl[mac.String()] = c
-		d.kerr("add node-client-IP", d.k.AddNodeClientIP(c.NodeIP))
+		d.addNodeClientIP(c.NodeIP)
 		if c.IP.IsValid() {
 			d.kerr("set neighbour", d.k.SetNeigh(c.IP, c.MAC))
 		}

@@ -141,6 +141,8 @@ func roamdBabelLines(cfg *site.Config) func(foreign []string) []string {
 				fmt.Sprintf("redistribute proto %d ip %s eq 128 allow", AnnounceProto, cfg.CLATRange))
 		}
 		if cfg.NodeClientPrefix6.IsValid() {
+			// a released node-client-IP too: CLAIMs go there
+			out = append(out, fmt.Sprintf("redistribute proto %d ip %s eq 128 metric %d", ReleaseProto, cfg.NodeClientPrefix6, ReleaseMetric))
 			l := "redistribute ip " + cfg.NodeClientPrefix6.String() + " eq 128 allow"
 			present := false
 			for _, f := range foreign {
