@@ -125,7 +125,7 @@ type Daemon struct {
 	stCLAT  map[netip.Prefix]int // steering entries per NEWCLAT
 	clatLim *limiter[netip.Prefix]
 	glob    *global
-	rel     map[netip.Addr]time.Time // release routes (CLATD::ip) -> when they go
+	rel     map[netip.Addr]time.Time // release routes (CLATD::ip, node-client-IP) -> when they go
 	dirty   bool                     // changed since the state file was written
 }
 
