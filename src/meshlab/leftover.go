@@ -16,7 +16,7 @@ type Leftovers struct {
 	SetMembers int // members of l3roamd-xlat's ipsets (l3x-in, l3x-roam, l3xs*, l3xp*)
 	Rules      int // per-origin and per-PLAT rules (matching an l3xs or l3xp set)
 	Routes     int // clients' /128 routes in the CLAT range, any protocol and table (announce, release, steering, babel)
-	NodeIPs    int // node-client-IP /128 routes, any protocol and table (the address's own, release, babel)
+	NodeIPs    int // routes to the lab clients' node-client-IPs, any protocol and table (the address's own, release, babel)
 }
 
 // Zero reports whether nothing is left.
@@ -58,9 +58,13 @@ func (n *Node) Leftovers(ctx context.Context) (Leftovers, error) {
 	if err := json.Unmarshal([]byte(out), &routes); err != nil {
 		return l, fmt.Errorf("meshlab: ip -j route on %s: %w", n.Spec.Name, err)
 	}
+	nodeIPs := map[netip.Addr]bool{} // only the lab's clients: a node also takes stray MACs as clients
+	for _, c := range n.mesh.Clients {
+		nodeIPs[EUI64(n.mesh.Spec.Site.NodeClientPrefix6, c.MAC)] = true
+	}
 	for _, r := range routes {
 		a, err := netip.ParseAddr(r.Dst) // host routes print without /128
-		if err == nil && n.mesh.Spec.Site.NodeClientPrefix6.Contains(a) {
+		if err == nil && nodeIPs[a] {
 			l.NodeIPs++
 		}
 		if err != nil || !n.mesh.Spec.Site.CLATRange.Contains(a) {
