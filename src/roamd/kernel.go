@@ -291,6 +291,12 @@ func (k *NetKernel) Retract(dst, towards netip.Addr) error {
 	if towards.IsValid() {
 		if rs, err := netlink.RouteGet(net.IP(towards.AsSlice())); err == nil && len(rs) > 0 && rs[0].LinkIndex > 0 {
 			r.Type, r.Gw, r.LinkIndex = unix.RTN_UNICAST, rs[0].Gw, rs[0].LinkIndex
+			// As babel's routes (install pref-src): this node's own
+			// packets, CLAIMs to a node-client-IP above all, must leave
+			// from the node address, which the receiver checks against
+			// the header's sender. The kernel's choice would be another
+			// node-client-IP on lo (longest match).
+			r.Src = net.IP(k.cfg.NodeAddress.AsSlice())
 		}
 	}
 	if err := netlink.RouteReplace(r); err != nil {
