@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 )
 
 // Leftovers is the roaming state a node still holds for clients: what must
@@ -60,7 +62,11 @@ func (n *Node) Leftovers(ctx context.Context) (Leftovers, error) {
 	}
 	nodeIPs := map[netip.Addr]bool{} // only the lab's clients: a node also takes stray MACs as clients
 	for _, c := range n.mesh.Clients {
-		nodeIPs[EUI64(n.mesh.Spec.Site.NodeClientPrefix6, c.MAC)] = true
+		var mac addrmap.MAC
+		copy(mac[:], c.MAC)
+		if a, err := addrmap.EUI64(n.mesh.Spec.Site.NodeClientPrefix6, mac); err == nil {
+			nodeIPs[a] = true
+		}
 	}
 	for _, r := range routes {
 		a, err := netip.ParseAddr(r.Dst) // host routes print without /128

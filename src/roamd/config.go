@@ -79,8 +79,9 @@ type Config struct {
 	// has released (default 160): babel redistributes it with a high
 	// metric, so that every copy of the old announcement loses against the
 	// client's new node (files/docs/roaming.md, "Release routes").
-	ReleaseProto int
-	ReleaseHold  time.Duration // how long a release route stays (default 60 s)
+	ReleaseProto  int
+	ReleaseHold   time.Duration // how long a release route stays (default 60 s)
+	ReleaseMetric int           // babel metric the upgrade step gives release routes (default 16384)
 }
 
 // Defaults fills unset fields.
@@ -158,6 +159,9 @@ func (c *Config) Defaults() {
 		c.ReleaseProto = wellknown.RouteProtoRelease
 	}
 	set(&c.ReleaseHold, 60*time.Second)
+	if c.ReleaseMetric == 0 {
+		c.ReleaseMetric = 16384 // upgrade.ReleaseMetric
+	}
 }
 
 func is96(p netip.Prefix) bool {

@@ -32,13 +32,14 @@ type Kernel interface {
 	DeviceChanged() bool           // the CLAT device was created anew (its routes are gone)
 	SetNeigh(ip netip.Addr, mac net.HardwareAddr) error
 	DelNeigh(ip netip.Addr, mac net.HardwareAddr) error
-	Announce(dst netip.Addr) error         // B: /128 to the CLAT device, for babel
-	Unannounce(dst netip.Addr) error       //
-	Retract(dst, towards netip.Addr) error // A: announce route -> release route (babel: high metric)
-	Unretract(dst netip.Addr) error        //
-	Steer(dst, towards netip.Addr) error   // C: /128 via the next hop towards
-	Unsteer(dst netip.Addr) error          //
-	Routed(a netip.Addr) bool              // C: a /96 (or longer) route covers a (a node announces it)
+	Announce(dst netip.Addr) error                 // B: /128 to the CLAT device, for babel
+	Unannounce(dst netip.Addr) error               //
+	Retract(dst, towards netip.Addr) error         // A: announce route -> release route (babel: high metric)
+	Unretract(dst netip.Addr) error                //
+	Repoint(dst, via netip.Addr, dev string) error // release route via a babel neighbour
+	Steer(dst, towards netip.Addr) error           // C: /128 via the next hop towards
+	Unsteer(dst netip.Addr) error                  //
+	Routed(a netip.Addr) bool                      // C: a /96 (or longer) route covers a (a node announces it)
 	// Present probes whether the client still answers on the client
 	// bridge (the old node, before it hands the client over); blocks.
 	Present(ip netip.Addr, mac net.HardwareAddr) bool
@@ -126,6 +127,7 @@ type Daemon struct {
 	clatLim *limiter[netip.Prefix]
 	glob    *global
 	rel     map[netip.Addr]time.Time // release routes (CLATD::ip, node-client-IP) -> when they go
+	relHop  map[netip.Addr]hop6      // release routes re-pointed by Follow
 	dirty   bool                     // changed since the state file was written
 }
 
@@ -147,7 +149,7 @@ func New(cfg Config, k Kernel, tx Transport, res Reserver, log *slog.Logger) (*D
 		vrCLAT: map[netip.Prefix]int{}, stCLAT: map[netip.Prefix]int{},
 		clatLim: newLimiter[netip.Prefix](cfg.HandoverRateCLAT, int(2*cfg.HandoverRateCLAT), maxSources),
 		glob:    &global{rate: cfg.HandoverRate, burst: 2 * cfg.HandoverRate},
-		rel:     map[netip.Addr]time.Time{}}, nil
+		rel:     map[netip.Addr]time.Time{}, relHop: map[netip.Addr]hop6{}}, nil
 }
 
 // Config returns the daemon's configuration with defaults applied.
@@ -501,6 +503,7 @@ func (d *Daemon) releaseTo(c *Client, why string, towards netip.Addr) {
 	// copy of it would send them to a node that no longer has the client.
 	d.kerr("node-client-IP release route", d.k.Retract(c.NodeIP, towards))
 	d.rel[c.NodeIP] = d.now().Add(d.cfg.ReleaseHold)
+	delete(d.relHop, c.NodeIP)
 	d.kerr("del node-client-IP", d.k.DelNodeClientIP(c.NodeIP))
 	if c.IP.IsValid() {
 		d.kerr("del neighbour", d.k.DelNeigh(c.IP, c.MAC))
@@ -513,6 +516,7 @@ func (d *Daemon) releaseTo(c *Client, why string, towards netip.Addr) {
 				dst := addrmap.Embed(c.Origin, c.IP)
 				d.kerr("release route", d.k.Retract(dst, towards))
 				d.rel[dst] = d.now().Add(d.cfg.ReleaseHold)
+				delete(d.relHop, dst)
 			}
 		}
 	}
@@ -760,6 +764,7 @@ func (d *Daemon) Sweep() {
 		if now.After(until) {
 			d.kerr("delete release route", d.k.Unretract(dst))
 			delete(d.rel, dst)
+			delete(d.relHop, dst)
 			d.dirty = true
 		}
 	}

@@ -108,6 +108,12 @@ func (k *recKernel) Retract(a, towards netip.Addr) error {
 	k.mu.Unlock()
 	return nil
 }
+func (k *recKernel) Repoint(a, via netip.Addr, dev string) error {
+	k.mu.Lock()
+	k.retract[a] = via
+	k.mu.Unlock()
+	return nil
+}
 func (k *recKernel) Unretract(a netip.Addr) error {
 	k.mu.Lock()
 	delete(k.retract, a)

@@ -305,6 +305,20 @@ func (k *NetKernel) Retract(dst, towards netip.Addr) error {
 	return k.Unannounce(dst) // replaced already, unless its metric differed
 }
 
+// Repoint sends the release route of dst via babel neighbour via on dev.
+func (k *NetKernel) Repoint(dst, via netip.Addr, dev string) error {
+	idx, err := k.link(dev)
+	if err != nil {
+		return err
+	}
+	r := &netlink.Route{Dst: host(dst), Gw: net.IP(via.AsSlice()), LinkIndex: idx,
+		Protocol: netlink.RouteProtocol(k.cfg.ReleaseProto), Src: net.IP(k.cfg.NodeAddress.AsSlice())}
+	if err := netlink.RouteReplace(r); err != nil {
+		return fmt.Errorf("release route %s via %s dev %s: %w", dst, via, dev, err)
+	}
+	return nil
+}
+
 // Unretract deletes the release route of dst.
 func (k *NetKernel) Unretract(dst netip.Addr) error {
 	err := netlink.RouteDel(&netlink.Route{Dst: host(dst), Protocol: netlink.RouteProtocol(k.cfg.ReleaseProto)})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
+	"github.com/gluon-464xlat/gluon-464xlat/babel"
 	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
 )
 
@@ -28,6 +29,9 @@ type Options struct {
 	// daemon is not coming back (not on restart or reload).
 	StopFile string
 	Logger   *slog.Logger // nil: slog.Default()
+	// BabelSocket is babeld's local socket (babel.Client's Address; ""
+	// = none): release routes follow babel's route to the client's node.
+	BabelSocket string
 }
 
 // Run runs the daemon until ctx ends.
@@ -112,6 +116,11 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 	errc := make(chan error, 3)
 	go func() { errc <- srv.Serve(ctx) }()
 	go func() { errc <- u.Serve(ctx, d) }()
+	bch := make(chan babel.Snapshot, 1)
+	if opt.BabelSocket != "" {
+		bc := &babel.Client{Address: opt.BabelSocket, Logger: log, MaxBackoff: 30 * time.Second}
+		go func() { _ = bc.Run(ctx, bch) }()
+	}
 	if cfg.ClientBridge != "" {
 		go func() {
 			if err := WatchNeighbours(ctx, d, cfg.ClientBridge); err != nil {
@@ -137,6 +146,8 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 			if ctx.Err() != nil {
 				return nil
 			}
+		case s := <-bch:
+			d.Follow(s)
 		case <-tick.C:
 			d.Sweep()
 			if opt.StateFile != "" {

@@ -1,12 +1,14 @@
 package roamd
 
 import (
-	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
+	"github.com/gluon-464xlat/gluon-464xlat/babel"
 )
 
 // TestStateRestart: a node that serves a roamed client, a PLAT that steers
@@ -82,5 +84,34 @@ func TestStateRestart(t *testing.T) {
 	}
 	if s, err := loadState(path); err == nil || len(s.Clients) != 0 {
 		t.Errorf("broken state file: %v, %+v", err, s)
+	}
+}
+
+// TestFollowBabel: a release route follows babel's best route of a node
+// that announces the address itself, not the copies of release routes.
+func TestFollowBabel(t *testing.T) {
+	n := &fakeNet{}
+	A := n.add(t, "a", false, nil)
+	dst := addrmap.Embed(clatOf("d"), clientIP)
+	A.d.mu.Lock()
+	A.d.rel[dst] = time.Now().Add(time.Minute)
+	A.d.mu.Unlock()
+	p := netip.PrefixFrom(dst, 128)
+	via := func(s string) netip.Addr { return netip.MustParseAddr(s) }
+	A.d.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{
+		{ID: "1", Prefix: p, Metric: 16384 + 96, Via: via("fe80::b"), Interface: "mesh-b"}, // B's release copy
+		{ID: "2", Prefix: p, Metric: 288, Via: via("fe80::c"), Interface: "mesh-c"},
+		{ID: "3", Prefix: p, Metric: 96, Via: via("fe80::d"), Interface: "mesh-d"}, // D has the client
+		{ID: "4", Prefix: netip.MustParsePrefix("fddd::/96"), Metric: 1, Via: via("fe80::e"), Interface: "mesh-e"},
+	}})
+	if got := A.k.retract[dst]; got != via("fe80::d") {
+		t.Errorf("release route via %v, want fe80::d", got)
+	}
+	if A.d.Counters()["release_repointed"] != 1 {
+		t.Errorf("counters %v", A.d.Counters())
+	}
+	A.d.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{{ID: "3", Prefix: p, Metric: 96, Via: via("fe80::d"), Interface: "mesh-d"}}})
+	if A.d.Counters()["release_repointed"] != 1 {
+		t.Error("re-pointed again to the same next hop")
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gluon-464xlat/gluon-464xlat/babel"
 	"github.com/gluon-464xlat/gluon-464xlat/roamd"
 	"github.com/gluon-464xlat/gluon-464xlat/subcmd"
 	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
@@ -32,7 +33,7 @@ const (
 type runFlags struct {
 	root, nodeAddr, nodeClientPrefix, nodeClientDev, socket, bridge, clientIPv4 string
 	clatDev, clatPrefix, clatRange, platPrefix, platRange, ownPLAT              string
-	secretFile, hostsFile, pidFile, mgmt                                        string
+	secretFile, hostsFile, pidFile, mgmt, babelSocket                           string
 	port                                                                        int
 	leaseMin, leaseMax, releaseHold                                             time.Duration
 	handoverRate, handoverRateCLAT                                              float64
@@ -64,6 +65,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.mgmt, "mgmt-ipv4", "", "IPv4 of the management address in the own CLAT/PLAT /96 (default "+wellknown.ManagementIPv4().String()+"; same on all nodes)")
 	fs.Float64Var(&f.handoverRate, "handover-rate", 0, "PLAT: handovers (VERIFYs) started per second in total (default 1000, burst 2x)")
 	fs.Float64Var(&f.handoverRateCLAT, "handover-rate-clat", 0, "PLAT: handovers per second and NEWCLAT (default 100, burst 2x)")
+	fs.StringVar(&f.babelSocket, "babel-socket", babel.DefaultAddress, "babeld's local socket (release routes follow babel's route to the client's node; \"\" = off)")
 	fs.BoolVar(&f.cleanExit, "clean-exit", false, "on exit release every client and remove rules, sets, routes and the state file (default: keep them for the next start)")
 	f.log.Register(fs)
 }
@@ -180,6 +182,7 @@ func (f *runFlags) config() (roamd.Config, roamd.Options, error) {
 	opt.CleanExit = f.cleanExit
 	opt.StateFile = filepath.Join(f.root, defaultState)
 	opt.StopFile = filepath.Join(f.root, defaultStop)
+	opt.BabelSocket = f.babelSocket
 	if err := errors.Join(errs...); err != nil {
 		return cfg, opt, err
 	}
