@@ -218,8 +218,8 @@ func TestE2ERoamRestarts(t *testing.T) {
 	}
 }
 
-// TestE2ERoamWalk is the bigger mesh: eight nodes in a ring, two PLATs,
-// three clients (leased on a, d and g) with a TCP stream and a 10 ms UDP
+// TestE2ERoamWalk is the bigger mesh: eight nodes in a ring and two PLATs
+// beside it, three clients (leased on a, c and g) with a TCP stream and a 10 ms UDP
 // flow each, and a random walk (fixed seed) of 20 roams per client with
 // returns to the lease node and ping-pong, 1 s dwell; the clients take
 // turns and all flows run all the time. Every stream must survive; per

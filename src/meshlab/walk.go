@@ -9,18 +9,21 @@ import (
 )
 
 // RingSpec is the bigger mesh of the roaming walk: eight nodes in a ring
-// a-b-c-d-e-f-g-h-a with two platnodes, b and e (placed so that no node
-// has two PLATs at the same distance), and three clients leased on a
-// (PLAT b), d and g (PLAT e).
+// a-b-c-d-e-f-g-h-a, and two platnodes p (beside b) and q (beside f) that
+// clients do not associate with (a client roaming onto its own PLAT's node
+// is a known limit: files/docs/roaming.md). Three clients lease on a and c
+// (PLAT p) and g (PLAT q).
 func RingSpec(prefix, binDir string) Spec {
 	s := Spec{Prefix: prefix, BinDir: binDir, Site: DefaultSite()}
 	names := "abcdefgh"
 	for i, n := range names {
-		s.Nodes = append(s.Nodes, NodeSpec{Name: string(n), MAC: fmt.Sprintf("02:00:5e:00:54:%02x", i+1),
-			PLAT: n == 'b' || n == 'e'})
+		s.Nodes = append(s.Nodes, NodeSpec{Name: string(n), MAC: fmt.Sprintf("02:00:5e:00:54:%02x", i+1)})
 		s.Links = append(s.Links, LinkSpec{A: string(n), B: string(names[(i+1)%len(names)])})
 	}
-	for i, home := range []string{"a", "d", "g"} {
+	s.Nodes = append(s.Nodes, NodeSpec{Name: "p", MAC: "02:00:5e:00:54:10", PLAT: true},
+		NodeSpec{Name: "q", MAC: "02:00:5e:00:54:11", PLAT: true})
+	s.Links = append(s.Links, LinkSpec{A: "b", B: "p"}, LinkSpec{A: "f", B: "q"})
+	for i, home := range []string{"a", "c", "g"} {
 		s.Clients = append(s.Clients, ClientSpec{Name: fmt.Sprintf("cl%d", i+1), Node: home,
 			MAC: fmt.Sprintf("02:c1:1e:00:01:%02x", i+1)})
 	}
@@ -33,13 +36,20 @@ type WalkStep struct{ Client, To string }
 // RandomWalk returns a walk of n roams per client, the clients taking
 // turns, deterministic for a seed: each roam goes back to the node the
 // client came from (ping-pong, 1 in 4), straight back to its lease node
-// (1 in 6, when away), or to a neighbour of its node in the mesh.
+// (1 in 6, when away), or to a neighbour of its node in the mesh (nodes
+// without PLAT only).
 func (s Spec) RandomWalk(seed int64, n int) []WalkStep {
 	rng := rand.New(rand.NewSource(seed))
-	nb := map[string][]string{}
+	plat := map[string]bool{}
+	for _, n := range s.Nodes {
+		plat[n.Name] = n.PLAT
+	}
+	nb := map[string][]string{} // clients walk between the nodes without PLAT
 	for _, l := range s.Links {
-		nb[l.A] = append(nb[l.A], l.B)
-		nb[l.B] = append(nb[l.B], l.A)
+		if !plat[l.A] && !plat[l.B] {
+			nb[l.A] = append(nb[l.A], l.B)
+			nb[l.B] = append(nb[l.B], l.A)
+		}
 	}
 	for _, v := range nb {
 		sort.Strings(v)
