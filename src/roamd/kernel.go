@@ -140,6 +140,12 @@ func (k *NetKernel) HasRoute(a netip.Addr) bool {
 		return false
 	}
 	r := rs[0]
+	if int(r.Protocol) == k.cfg.ReleaseProto {
+		// our own release route: the client was here a moment ago; a
+		// CLAIM goes where it went (or nowhere, after its lease ended,
+		// and the client is taken as new after the CLAIMs, as before)
+		return true
+	}
 	if r.Type != 0 && r.Type != unix.RTN_UNICAST {
 		return false
 	}
