@@ -555,7 +555,7 @@ const labReleaseHold = 10 * time.Second
 func (m *Mesh) startDaemon(n *Node, pkg string) error {
 	args := []string{"run", "--root", n.Root}
 	if n.flagConfig && pkg == "xlat-plat" {
-		args = append(args, "--prefix", n.PLATPrefix.String(), "--wan", "br-wan")
+		args = append(args, "--prefix", n.PLATPrefix.String(), "--clat-range", m.Spec.Site.CLATRange.String(), "--wan", "br-wan")
 	}
 	if pkg == "l3roamd-xlat" {
 		// dnsmasq re-reads the hosts file on SIGHUP. The lab's babel sends

@@ -3,10 +3,12 @@ package platd
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 
 	"github.com/coreos/go-iptables/iptables"
 
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
 )
 
@@ -16,8 +18,16 @@ const (
 	ChainMasq   = "XLAT-PLAT-MASQ"  // iptables nat, from POSTROUTING -o <wan>
 	ChainFwd    = "XLAT-PLAT-FWD"   // iptables filter, from FORWARD -i <dev> and -o <dev>
 	ChainInput  = "XLAT-PLAT-IN"    // iptables filter, from INPUT -i <dev>
+	ChainSrc6   = "XLAT-PLAT-SRC"   // ip6tables filter, from FORWARD -o <dev>
+	ChainMgmt6  = "XLAT-PLAT-MGMT"  // ip6tables filter, from INPUT -d <management address>
 	chainTarget = "-j"
 )
+
+// mgmtIIDMask selects the low 32 bits of an IPv6 address: a source whose
+// low 32 bits are 192.0.0.1 is a CLAT's management address (the roaming
+// daemons send from there), anything else inside clat_range is a client's
+// translated IPv4 address.
+const mgmtIIDMask = "::ffff:ffff"
 
 type rule struct {
 	table, chain string
@@ -42,20 +52,38 @@ func newFirewall(cfg xlatconf.PLAT) (*firewall, error) {
 	}
 	dev, wan := cfg.Device, cfg.WANDevice
 	f := &firewall{v4: v4, v6: v6}
+	mgmt := wellknown.ManagementAddress(cfg.Prefix).String() + "/128"
+	clats := cfg.CLATRange.String()
 	f.chains6 = []rule{
 		{"nat", ChainNAT66, []string{"-j", "SNAT", "--to-source", cfg.NAT66Address.String()}},
+		// No open relay: only the CLATs' addresses are translated.
+		{"filter", ChainSrc6, []string{"!", "-s", clats, "-j", "DROP"}},
+		// 192.0.0.1 from a client (<clat /96>+client IPv4) would reach
+		// every IPv6 listener of this node through the management address.
+		{"filter", ChainMgmt6, []string{"-s", wellknown.ManagementAddress(netip.PrefixFrom(netip.IPv6Unspecified(), 96)).String() + "/" + mgmtIIDMask, "-j", "RETURN"}},
+		{"filter", ChainMgmt6, []string{"-s", clats, "-j", "DROP"}},
 	}
 	f.jumps6 = []rule{
 		{"nat", "POSTROUTING", []string{"-o", dev, chainTarget, ChainNAT66}},
+		{"filter", "FORWARD", []string{"-o", dev, chainTarget, ChainSrc6}},
+		{"filter", "INPUT", []string{"-d", mgmt, chainTarget, ChainMgmt6}},
 	}
 	for _, p := range cfg.BlockedIPv4 {
 		f.chains4 = append(f.chains4,
-			rule{"filter", ChainFwd, []string{"-i", dev, "-d", p.String(), "-j", "DROP"}},
-			rule{"filter", ChainInput, []string{"-d", p.String(), "-j", "DROP"}})
+			rule{"filter", ChainFwd, []string{"-i", dev, "-d", p.String(), "-j", "DROP"}})
 	}
 	f.chains4 = append(f.chains4,
 		rule{"filter", ChainFwd, []string{"-i", dev, "-o", wan, "-s", cfg.IPv4Address.String(), "-j", "ACCEPT"}},
+		rule{"filter", ChainFwd, []string{"-i", dev, "-o", wan, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"}},
 		rule{"filter", ChainFwd, []string{"-i", wan, "-o", dev, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"}},
+		// Translated traffic leaves through the WAN only (not into the
+		// client bridge, the CLAT or back into the translator), and only
+		// replies enter the translator.
+		rule{"filter", ChainFwd, []string{"-i", dev, "-j", "DROP"}},
+		rule{"filter", ChainFwd, []string{"-o", dev, "-j", "DROP"}},
+		// None of this node's own IPv4 addresses (WAN included) is reachable
+		// through the translator.
+		rule{"filter", ChainInput, []string{"-j", "DROP"}},
 		rule{"nat", ChainMasq, []string{"-s", cfg.IPv4Address.String() + "/32", "-j", "MASQUERADE"}},
 	)
 	f.jumps4 = []rule{
@@ -130,11 +158,22 @@ func (f *firewall) remove() error {
 	return errors.Join(errs...)
 }
 
-// blockedDrops sums the packets dropped by the blocked-destination rules.
+// blockedDrops sums the packets dropped by the IPv4 rules (blocked
+// destinations, the node's own addresses, anything but WAN).
 func (f *firewall) blockedDrops() (uint64, error) {
+	return drops(f.v4, ChainFwd, ChainInput)
+}
+
+// sourceDrops sums the IPv6 packets dropped for their source (not a CLAT,
+// or a client at the management address).
+func (f *firewall) sourceDrops() (uint64, error) {
+	return drops(f.v6, ChainSrc6, ChainMgmt6)
+}
+
+func drops(ipt *iptables.IPTables, chains ...string) (uint64, error) {
 	var sum uint64
-	for _, chain := range []string{ChainFwd, ChainInput} {
-		stats, err := f.v4.Stats("filter", chain)
+	for _, chain := range chains {
+		stats, err := ipt.Stats("filter", chain)
 		if err != nil {
 			return 0, err
 		}

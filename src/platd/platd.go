@@ -89,6 +89,10 @@ func Check(cfg xlatconf.PLAT) error {
 		return fmt.Errorf("%s: option prefix %q: want an IPv6 /96", where, cfg.Prefix)
 	case cfg.Prefix.Masked() != cfg.Prefix:
 		return fmt.Errorf("%s: option prefix %s: host bits set", where, cfg.Prefix)
+	case !cfg.CLATRange.IsValid() || !cfg.CLATRange.Addr().Is6() || cfg.CLATRange.Addr().Is4In6() || cfg.CLATRange.Bits() > 96:
+		return fmt.Errorf("%s: option clat_range %q: want the site's IPv6 clat_range (the PLAT translates for sources inside it only)", where, cfg.CLATRange)
+	case cfg.CLATRange.Overlaps(cfg.Prefix):
+		return fmt.Errorf("%s: option clat_range %s overlaps prefix %s", where, cfg.CLATRange, cfg.Prefix)
 	case !cfg.NAT66Address.Is6() || cfg.NAT66Address.Is4In6():
 		return fmt.Errorf("%s: option nat66_address %q: want an IPv6 address", where, cfg.NAT66Address)
 	case !cfg.IPv4Address.Is4():

@@ -58,7 +58,7 @@ func upAndClean(t *testing.T, bin, backend, nat66 string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	root := t.TempDir()
-	args := []string{bin, "xlat-plat", "run", "--root", root, "--prefix", "fddd:1337:2:200:5e00:530c::/96", "--wan", "br-wan", "--backend", backend, "--nat66", nat66}
+	args := []string{bin, "xlat-plat", "run", "--root", root, "--prefix", "fddd:1337:2:200:5e00:530c::/96", "--clat-range", "fddd:1337:1337::/48", "--wan", "br-wan", "--backend", backend, "--nat66", nat66}
 	state := func() string {
 		var b strings.Builder
 		for _, c := range [][]string{

@@ -12,6 +12,7 @@ import (
 func validConfig() xlatconf.PLAT {
 	return xlatconf.PLAT{
 		Prefix:       netip.MustParsePrefix("64:ff9b:1:1234:5678:9abc::/96"),
+		CLATRange:    netip.MustParsePrefix("fddd:1337:1337::/48"),
 		Device:       "plat",
 		NAT66Address: netip.MustParseAddr("64:ff9b:1:1234:5678:9abc:c000:8"),
 		IPv4Address:  netip.MustParseAddr("192.0.0.8"),
@@ -82,7 +83,13 @@ func TestFirewallRules(t *testing.T) {
 	got := strings.Join(lines, "\n")
 	for _, want := range []string{
 		"filter XLAT-PLAT-FWD -i plat -d 10.0.0.0/8 -j DROP",
-		"filter XLAT-PLAT-IN -d 10.0.0.0/8 -j DROP",
+		"filter XLAT-PLAT-IN -j DROP",
+		"filter XLAT-PLAT-FWD -i plat -j DROP",
+		"filter XLAT-PLAT-SRC ! -s fddd:1337:1337::/48 -j DROP",
+		"filter FORWARD -o plat -j XLAT-PLAT-SRC",
+		"filter XLAT-PLAT-MGMT -s ::c000:1/::ffff:ffff -j RETURN",
+		"filter XLAT-PLAT-MGMT -s fddd:1337:1337::/48 -j DROP",
+		"filter INPUT -d 64:ff9b:1:1234:5678:9abc:c000:1/128 -j XLAT-PLAT-MGMT",
 		"nat XLAT-PLAT-MASQ -s 192.0.0.8/32 -j MASQUERADE",
 		"nat POSTROUTING -o br-wan -j XLAT-PLAT-MASQ",
 		"nat XLAT-PLAT-NAT66 -j SNAT --to-source 64:ff9b:1:1234:5678:9abc:c000:8",

@@ -25,6 +25,8 @@ type Status struct {
 	WANDevice         string            `json:"wan_device"`
 	BlockedIPv4       []string          `json:"blocked_ipv4"`
 	BlockedDrops      uint64            `json:"blocked_drops"`
+	CLATRange         string            `json:"clat_range"`
+	SourceDrops       uint64            `json:"source_drops"`
 	UptimeSeconds     int64             `json:"uptime_seconds"`
 	Counters          map[string]uint64 `json:"counters,omitempty"`
 }
@@ -43,6 +45,7 @@ func (d *Daemon) Status() Status {
 		NAT66Address:      d.cfg.NAT66Address.String(),
 		IPv4Address:       d.cfg.IPv4Address.String(),
 		WANDevice:         d.cfg.WANDevice,
+		CLATRange:         d.cfg.CLATRange.String(),
 	}
 	for _, p := range d.cfg.BlockedIPv4 {
 		st.BlockedIPv4 = append(st.BlockedIPv4, p.String())
@@ -57,6 +60,9 @@ func (d *Daemon) Status() Status {
 		if n, err := fw.blockedDrops(); err == nil {
 			st.BlockedDrops = n
 		}
+		if n, err := fw.sourceDrops(); err == nil {
+			st.SourceDrops = n
+		}
 	}
 	return st
 }
@@ -70,6 +76,7 @@ func (st Status) WriteText(out io.Writer) error {
 	fmt.Fprintf(w, "translator:         %s (%s)\n", st.Device, st.Backend)
 	fmt.Fprintf(w, "NAT66 address:      %s -> IPv4 %s, masqueraded on %s\n", st.NAT66Address, st.IPv4Address, st.WANDevice)
 	fmt.Fprintf(w, "blocked IPv4:       %d prefixes, %d packets dropped\n", len(st.BlockedIPv4), st.BlockedDrops)
+	fmt.Fprintf(w, "IPv6 sources:       %s only, %d packets of others dropped\n", st.CLATRange, st.SourceDrops)
 	fmt.Fprintf(w, "uptime:             %ds\n", st.UptimeSeconds)
 	if len(st.Counters) > 0 {
 		keys := make([]string, 0, len(st.Counters))

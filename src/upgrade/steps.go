@@ -398,7 +398,8 @@ func dhcpRange(p netip.Prefix, gw netip.Addr) (start, limit int) {
 // --- PLAT ---------------------------------------------------------------
 
 func planPLAT(cfg *site.Config, pkg string) (*plan, error) {
-	if err := cfg.Require(pkg, "plat_range"); err != nil {
+	// clat_range: the PLAT translates for sources inside it only
+	if err := cfg.Require(pkg, "plat_range", "clat_range"); err != nil {
 		return nil, err
 	}
 	prefix, err := cfg.PLATPrefix()
@@ -419,6 +420,7 @@ func planPLAT(cfg *site.Config, pkg string) (*plan, error) {
 	}
 	plat := &xlatconf.PLAT{
 		Prefix:       prefix,
+		CLATRange:    cfg.CLATRange,
 		Device:       xlatconf.DefaultPLATDevice,
 		NAT66Address: xlatconf.DefaultNAT66Address(prefix, xlatconf.DefaultPLATIPv4),
 		IPv4Address:  xlatconf.DefaultPLATIPv4,

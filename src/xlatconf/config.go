@@ -27,6 +27,7 @@
 //
 //	config plat 'plat'
 //		option prefix 'fddd:1337:2:1234:5678:9abc::/96'       # own PLAT /96
+//		option clat_range 'fddd:1337:1337::/48'               # the only IPv6 sources translated
 //		option device 'plat'
 //		option nat66_address 'fddd:...::c000:8'               # default <prefix>+ipv4_address
 //		option ipv4_address '192.0.0.8'
@@ -83,6 +84,7 @@ type CLAT struct {
 // PLAT configures xlat-plat.
 type PLAT struct {
 	Prefix       netip.Prefix // own PLAT /96
+	CLATRange    netip.Prefix // site clat_range: the only IPv6 sources the PLAT translates
 	Device       string
 	NAT66Address netip.Addr // every CLAT source is NAT66-ed to this address
 	IPv4Address  netip.Addr // ... which the translator maps 1:1 to this IPv4

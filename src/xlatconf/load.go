@@ -42,12 +42,20 @@ const (
 )
 
 // DefaultBlockedIPv4 are the IPv4 destinations a PLAT never forwards mesh
-// clients to: "this network", RFC 1918, shared address space, loopback,
-// link-local, multicast and reserved.
+// clients to: the entries of IANA's IPv4 special-purpose address registry
+// (RFC 6890) that are not globally reachable: "this network", RFC 1918,
+// shared address space, loopback, link-local, IETF protocol assignments
+// (192.0.0.0/24: the design's 192.0.0.1 and 192.0.0.8 are never a
+// destination), the deprecated 6to4 relay anycast, benchmarking, multicast
+// and reserved (which holds the limited broadcast). Not blocked: the
+// documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24),
+// which no internet route leads to anyway and which labs and examples use
+// as "the internet"; a site adds them with xlat464.blocked_ipv4.
 func DefaultBlockedIPv4() []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range []string{"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8",
-		"169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4"} {
+		"169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.88.99.0/24", "192.168.0.0/16",
+		"198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4"} {
 		out = append(out, netip.MustParsePrefix(s))
 	}
 	return out
@@ -277,6 +285,7 @@ func readCLAT(r *reader) *CLAT {
 func readPLAT(r *reader) *PLAT {
 	c := &PLAT{
 		Prefix:      r.prefix("prefix", true, v6Len(96)),
+		CLATRange:   r.prefix("clat_range", true, v6Len(48)),
 		Device:      r.ifname("device", DefaultPLATDevice),
 		IPv4Address: r.addr("ipv4_address", false, true),
 		WANDevice:   r.ifname("wan_device", DefaultWANDevice),
@@ -363,6 +372,7 @@ func WritePLAT(p *uci.Package, c *PLAT) error {
 		return err
 	}
 	s.Set("prefix", c.Prefix.String())
+	s.Set("clat_range", c.CLATRange.String())
 	s.Set("device", c.Device)
 	s.Set("nat66_address", c.NAT66Address.String())
 	s.Set("ipv4_address", c.IPv4Address.String())

@@ -35,6 +35,7 @@ config clat 'clat'
 
 config plat 'plat'
 	option prefix '64:ff9b:1:1234:5678:9abc::/96'
+	option clat_range 'fddd:1337:1337::/48'
 
 config roamd 'roamd'
 	option node_address 'fdca:ffee:8::1034:56ff:fe78:9abc'
@@ -53,7 +54,7 @@ config roamd 'roamd'
 		t.Errorf("CLAT = %+v\nwant %+v", c.CLAT, wantCLAT)
 	}
 	wantPLAT := &PLAT{
-		Prefix: netip.MustParsePrefix("64:ff9b:1:1234:5678:9abc::/96"), Device: "plat",
+		Prefix: netip.MustParsePrefix("64:ff9b:1:1234:5678:9abc::/96"), CLATRange: netip.MustParsePrefix("fddd:1337:1337::/48"), Device: "plat",
 		NAT66Address: netip.MustParseAddr("64:ff9b:1:1234:5678:9abc:c000:8"), IPv4Address: netip.MustParseAddr("192.0.0.8"),
 		WANDevice: "br-wan", BlockedIPv4: DefaultBlockedIPv4(), MTU: 1280, Socket: "/var/run/xlat-plat.sock",
 	}
@@ -70,7 +71,7 @@ config roamd 'roamd'
 }
 
 func TestLoadPartialAndMissing(t *testing.T) {
-	c, err := Load(writeConf(t, "\nconfig plat 'plat'\n\toption prefix 'fddd::/96'\n\tlist blocked_ipv4 '198.18.0.0/15'\n"))
+	c, err := Load(writeConf(t, "\nconfig plat 'plat'\n\toption prefix 'fddd::/96'\n\toption clat_range 'fdde::/48'\n\tlist blocked_ipv4 '198.18.0.0/15'\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +100,11 @@ func TestLoadErrors(t *testing.T) {
 			`section clat: option probe_interval: "soon" is not a positive number`},
 		{"config clat 'clat'\n\toption prefix 'fddd::/96'\n\toption plat_range 'fddd::/48'\n\toption client_ipv4 '10.0.0.0/8'\n\toption mtu '576'\n",
 			`section clat: option mtu: "576" is not a whole number in [1280, 65535]`},
-		{"config plat 'plat'\n\toption prefix 'fddd::/96'\n\toption device 'a-very-long-device'\n",
+		{"config plat 'plat'\n\toption prefix 'fddd::/96'\n\toption clat_range 'fdde::/48'\n\toption device 'a-very-long-device'\n",
 			`section plat: option device: "a-very-long-device" is not an interface name`},
-		{"config plat 'plat'\n\toption prefix 'fddd::/96'\n\tlist blocked_ipv4 'fd00::/8'\n",
+		{"config plat 'plat'\n\toption prefix 'fddd::/96'\n\toption clat_range 'fdde::/48'\n\tlist blocked_ipv4 'fd00::/8'\n",
 			`section plat: option blocked_ipv4: "fd00::/8" is not an IPv4 prefix`},
-		{"config plat 'plat'\n\toption prefix 'fddd::/96'\n\toption nat66_address '192.0.0.8'\n",
+		{"config plat 'plat'\n\toption prefix 'fddd::/96'\n\toption clat_range 'fdde::/48'\n\toption nat66_address '192.0.0.8'\n",
 			`section plat: option nat66_address: "192.0.0.8" is not an IPv6 address`},
 		{"config roamd 'roamd'\n\toption node_address 'fd00::1'\n\toption node_client_prefix 'fd00::/64'\n\toption port '70000'\n",
 			`section roamd: option port: "70000" is not a whole number in [1, 65535]`},
@@ -136,7 +137,7 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 			SwitchMargin: 100, ProbeInterval: 1500 * time.Millisecond, ProbeFailures: 4, BabelSocket: "[::1]:33123", Socket: "/var/run/x.sock",
 		},
 		PLAT: &PLAT{
-			Prefix: netip.MustParsePrefix("fddd:2:0:1::/96"), Device: "plat", NAT66Address: netip.MustParseAddr("fddd:2:0:1::c000:8"),
+			Prefix: netip.MustParsePrefix("fddd:2:0:1::/96"), CLATRange: netip.MustParsePrefix("fddd:1::/48"), Device: "plat", NAT66Address: netip.MustParseAddr("fddd:2:0:1::c000:8"),
 			IPv4Address: netip.MustParseAddr("192.0.0.8"), WANDevice: "br-wan", BlockedIPv4: DefaultBlockedIPv4(), MTU: 1500, Socket: "/s",
 		},
 		Roamd: &Roamd{

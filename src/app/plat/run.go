@@ -24,13 +24,14 @@ import (
 // configFlags are the daemon's configuration overrides (for hosts without a
 // Gluon root, and for the lab until the upgrade step has written UCI).
 type configFlags struct {
-	root, prefix, device, nat66, ipv4, wan, blocked, socket string
+	root, prefix, clatRange, device, nat66, ipv4, wan, blocked, socket string
 	mtu                                                     int
 }
 
 func (c *configFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.root, "root", "/", "root directory of the node's files")
 	fs.StringVar(&c.prefix, "prefix", "", "own PLAT /96 (overrides UCI plat.prefix)")
+	fs.StringVar(&c.clatRange, "clat-range", "", "site clat_range: the only IPv6 sources translated (overrides UCI plat.clat_range)")
 	fs.StringVar(&c.device, "device", "", "translator device (overrides UCI plat.device)")
 	fs.StringVar(&c.nat66, "nat66", "", "NAT66 address (overrides UCI plat.nat66_address)")
 	fs.StringVar(&c.ipv4, "ipv4", "", "IPv4 address of the NAT66 address (overrides UCI plat.ipv4_address)")
@@ -51,6 +52,11 @@ func (c *configFlags) config() (xlatconf.PLAT, error) {
 		p, err := netip.ParsePrefix(c.prefix)
 		errs = append(errs, flagErr("prefix", err))
 		cfg.Prefix = p
+	}
+	if c.clatRange != "" {
+		p, err := netip.ParsePrefix(c.clatRange)
+		errs = append(errs, flagErr("clat-range", err))
+		cfg.CLATRange = p
 	}
 	if c.nat66 != "" {
 		a, err := netip.ParseAddr(c.nat66)
