@@ -50,7 +50,11 @@ const uciCLAT = `config clat 'clat'
 	option probe_failures '3'
 	option babel_socket '/var/run/babeld.sock'
 	option socket '/var/run/xlat-clat.sock'
+	option source_filter '0'
 `
+
+// (The client below has a static address, no DHCP lease: the source filter,
+// tested in meshlab's TestE2EExposure, is off.)
 
 var (
 	clatPrefix = netip.MustParsePrefix("fddd:b4:1:c::/96")

@@ -326,6 +326,8 @@ func planCLAT(cfg *site.Config, pkg string) (*plan, error) {
 		ProbeFailures: cfg.XLAT.ProbeFailures,
 		BabelSocket:   xlatconf.DefaultBabelSocket,
 		Socket:        xlatconf.DefaultCLATSocket,
+		SourceFilter:  true,
+		LeaseFile:     xlatconf.DefaultLeaseFile,
 	}
 	start, limit := dhcpRange(cfg.Prefix4, cfg.NextNodeIP4)
 	pl := &plan{}
@@ -365,7 +367,7 @@ func planCLAT(cfg *site.Config, pkg string) (*plan, error) {
 			return nil
 		}},
 		xlatconfEdit(func(p *uci.Package) error {
-			// a PLAT pinned by hand (the only local override) survives upgrades
+			// a PLAT pinned by hand survives upgrades
 			c := *clat
 			if v, ok := p.Get(xlatconf.SectionCLAT, "plat_prefix"); ok {
 				pin, err := netip.ParsePrefix(v)
@@ -373,6 +375,10 @@ func planCLAT(cfg *site.Config, pkg string) (*plan, error) {
 					return fmt.Errorf("section clat: option plat_prefix: %q is not an IPv6 /96", v)
 				}
 				c.PLATPrefix = pin
+			}
+			// so does a source filter turned off by hand (clients with static addresses)
+			if v, ok := p.Get(xlatconf.SectionCLAT, "source_filter"); ok && v == "0" {
+				c.SourceFilter = false
 			}
 			return xlatconf.WriteCLAT(p, &c)
 		}),

@@ -24,6 +24,8 @@
 //		option babel_socket '[::1]:33123'
 //		option socket '/var/run/xlat-clat.sock'
 //		option plat_prefix 'fddd:...::/96'                    # fixed PLAT (optional; else selected)
+//		option source_filter '1'                              # only clients' own addresses enter the CLAT
+//		option dhcp_leasefile '/tmp/dhcp.leases'              # where those come from (+ roamd's hosts file)
 //
 //	config plat 'plat'
 //		option prefix 'fddd:1337:2:1234:5678:9abc::/96'       # own PLAT /96
@@ -79,6 +81,8 @@ type CLAT struct {
 	ProbeFailures int // failed probes in a row before the PLAT counts as failed
 	BabelSocket   string
 	Socket        string
+	SourceFilter  bool   // drop client packets whose source is no client of this node
+	LeaseFile     string // dnsmasq's lease file (the node's clients)
 }
 
 // PLAT configures xlat-plat.

@@ -35,6 +35,7 @@ const (
 	DefaultBabelSocket   = wellknown.BabelSocket
 	DefaultCLATSocket    = "/var/run/xlat-clat.sock"
 	DefaultPLATSocket    = "/var/run/xlat-plat.sock"
+	DefaultLeaseFile     = "/tmp/dhcp.leases" // OpenWrt's dhcp.@dnsmasq[0].leasefile
 	DefaultRoamdSocket   = "/var/run/l3roamd-xlat.sock"
 	DefaultRoamPort      = wellknown.RoamPort
 	// DefaultRoamdHostsFile is l3roamd-xlat's dnsmasq dhcp-hostsfile.
@@ -275,6 +276,8 @@ func readCLAT(r *reader) *CLAT {
 		ProbeFailures: r.integer("probe_failures", DefaultProbeFailures, 1, 100),
 		BabelSocket:   r.str("babel_socket", DefaultBabelSocket),
 		Socket:        r.str("socket", DefaultCLATSocket),
+		SourceFilter:  r.integer("source_filter", 1, 0, 1) == 1,
+		LeaseFile:     r.path("dhcp_leasefile", DefaultLeaseFile, false),
 	}
 	if c.GatewayIPv4.IsValid() && c.ClientIPv4.IsValid() && !c.ClientIPv4.Contains(c.GatewayIPv4) {
 		r.fail("gateway_ipv4", "%s is not inside client_ipv4 %s", c.GatewayIPv4, c.ClientIPv4)
@@ -362,6 +365,8 @@ func WriteCLAT(p *uci.Package, c *CLAT) error {
 	s.Set("probe_failures", strconv.Itoa(c.ProbeFailures))
 	s.Set("babel_socket", c.BabelSocket)
 	s.Set("socket", c.Socket)
+	s.Set("source_filter", map[bool]string{true: "1", false: "0"}[c.SourceFilter])
+	s.Set("dhcp_leasefile", c.LeaseFile)
 	return nil
 }
 

@@ -48,7 +48,7 @@ config roamd 'roamd'
 	wantCLAT := &CLAT{
 		Prefix: netip.MustParsePrefix("fddd:1337:1337:1234:5678:9abc::/96"), PLATRange: netip.MustParsePrefix("64:ff9b:1::/48"),
 		Device: "clat", ClientIPv4: netip.MustParsePrefix("10.80.0.0/16"), ClientBridge: "br-client", Table: 4464, MTU: 1280,
-		SwitchMargin: 256, ProbeInterval: 2 * time.Second, ProbeFailures: 3, BabelSocket: "[::1]:33123", Socket: "/var/run/xlat-clat.sock",
+		SwitchMargin: 256, ProbeInterval: 2 * time.Second, ProbeFailures: 3, BabelSocket: "[::1]:33123", Socket: "/var/run/xlat-clat.sock", SourceFilter: true, LeaseFile: "/tmp/dhcp.leases",
 	}
 	if !reflect.DeepEqual(c.CLAT, wantCLAT) {
 		t.Errorf("CLAT = %+v\nwant %+v", c.CLAT, wantCLAT)
@@ -134,7 +134,7 @@ func TestWriteLoadRoundTrip(t *testing.T) {
 			Prefix: netip.MustParsePrefix("fddd:1::/96"), PLATRange: netip.MustParsePrefix("fddd:2::/48"),
 			PLATPrefix: netip.MustParsePrefix("fddd:2:0:1::/96"), Device: "clat", ClientIPv4: netip.MustParsePrefix("10.80.0.0/16"),
 			GatewayIPv4: netip.MustParseAddr("10.80.0.1"), ClientBridge: "br-client", Table: 4464, MTU: 1280,
-			SwitchMargin: 100, ProbeInterval: 1500 * time.Millisecond, ProbeFailures: 4, BabelSocket: "[::1]:33123", Socket: "/var/run/x.sock",
+			SwitchMargin: 100, ProbeInterval: 1500 * time.Millisecond, ProbeFailures: 4, BabelSocket: "[::1]:33123", Socket: "/var/run/x.sock", SourceFilter: true, LeaseFile: "/l",
 		},
 		PLAT: &PLAT{
 			Prefix: netip.MustParsePrefix("fddd:2:0:1::/96"), CLATRange: netip.MustParsePrefix("fddd:1::/48"), Device: "plat", NAT66Address: netip.MustParseAddr("fddd:2:0:1::c000:8"),

@@ -89,9 +89,43 @@ func Daemon(ctx context.Context, args []string) int {
 		log.Error("xlat-clat: config", "err", err)
 		return 1
 	}
+	if c.SourceFilter {
+		f := sourceFilter(*root, cfg, log)
+		if err := f.Setup(); err != nil {
+			log.Error("xlat-clat: source filter", "err", err)
+			_ = f.Cleanup()
+			return 1
+		}
+		fctx, fstop := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { f.Run(fctx); close(done) }()
+		defer func() {
+			fstop()
+			<-done // no Sync while the chain goes
+			if err := f.Cleanup(); err != nil {
+				log.Warn("xlat-clat: source filter cleanup", "err", err)
+			}
+		}()
+	} else {
+		log.Warn("xlat-clat: source filter off (option source_filter 0): clients may send with any source address")
+	}
 	if err := d.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		log.Error("xlat-clat: stopped", "err", err)
 		return 1
 	}
 	return 0
+}
+
+// sourceFilter admits the node's DHCP clients (dnsmasq's lease file) and
+// the clients l3roamd-xlat serves after a roam (its dnsmasq hosts file).
+func sourceFilter(root string, cfg *xlatconf.Config, log *slog.Logger) *clatd.SourceFilter {
+	c := cfg.CLAT
+	hosts := xlatconf.DefaultRoamdHostsFile
+	if cfg.Roamd != nil && cfg.Roamd.HostsFile != "" {
+		hosts = cfg.Roamd.HostsFile
+	}
+	return &clatd.SourceFilter{
+		Bridge: c.ClientBridge, Device: c.Device, ClientIPv4: c.ClientIPv4, Log: log,
+		Files: []string{underRoot(root, c.LeaseFile), underRoot(root, hosts)},
+	}
 }
