@@ -23,8 +23,8 @@ func TestE2EExposure(t *testing.T) {
 	needRoot(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	spec := Spec{
-		Prefix: "lab", BinDir: buildBins(t), Site: DefaultSite(), Logf: t.Logf,
+	m := startMesh(t, ctx, Spec{
+		Prefix: "lab", BinDir: buildBins(t), Site: DefaultSite(),
 		Nodes: []NodeSpec{
 			{Name: "c", MAC: "02:00:5e:00:53:0c", PLAT: true},
 			{Name: "d", MAC: "02:00:5e:00:53:0d"},
@@ -34,23 +34,7 @@ func TestE2EExposure(t *testing.T) {
 			{Name: "cl", Node: "d", MAC: "02:c1:1e:00:00:01"},
 			{Name: "cv", Node: "d", MAC: "02:c1:1e:00:00:02"}, // the victim whose address cl borrows
 		},
-	}
-	m, err := Start(ctx, spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			m.Lab.KeepDir()
-			t.Logf("lab logs kept in %s", m.Lab.Dir())
-		}
-		if err := m.Close(); err != nil {
-			t.Error(err)
-		}
 	})
-	if err := m.Up(ctx); err != nil {
-		t.Fatal(err, m.CheckRunning())
-	}
 	c, d := m.Nodes["c"], m.Nodes["d"]
 	cl, cv := m.Clients["cl"], m.Clients["cv"]
 	addrCl, err := cl.WaitLease(ctx)
