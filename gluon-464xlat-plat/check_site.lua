@@ -77,3 +77,9 @@ need_table({'xlat464'}, nil, false)
 need_array({'xlat464', 'blocked_ipv4'}, function(path)
 	need(path, is_ipv4_prefix, true, 'be an IPv4 prefix "a.b.c.d/n" with no host bits set')
 end, false)
+-- optional: entries of the PLAT's built-in list (src/xlatconf) it shall not drop
+need_array({'xlat464', 'unblocked_ipv4'}, function(path)
+	need_one_of(path, { '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16',
+		'172.16.0.0/12', '192.0.0.0/24', '192.88.99.0/24', '192.168.0.0/16', '198.18.0.0/15',
+		'224.0.0.0/4', '240.0.0.0/4' }, true)
+end, false)

@@ -73,6 +73,7 @@ type XLAT464 struct {
 	ProbeInterval time.Duration  // probe_interval: seconds between probes (2)
 	ProbeFailures int            // probe_failures: failed probes before a PLAT counts as failed (3)
 	BlockedIPv4   []netip.Prefix // blocked_ipv4: extra IPv4 prefixes the PLAT drops
+	UnblockedIPv4 []netip.Prefix // unblocked_ipv4: entries of the PLAT's built-in list it does not drop
 	RoamPort      int            // roam_port: UDP port of the roaming messages (5524)
 	RoamSecret    string         // roam_secret: HMAC key of the roaming messages ("" = none)
 }
@@ -469,28 +470,40 @@ func (c *Config) parseXLAT(m map[string]any) error {
 		}
 		x.RoamSecret = s
 	}
-	if v, ok := lookup(m, "xlat464.blocked_ipv4"); ok {
-		arr, isArr := v.([]any)
-		if !isArr {
-			return c.errf("xlat464.blocked_ipv4", "%s is not a list", show(v))
-		}
-		for i, e := range arr {
-			key := "xlat464.blocked_ipv4[" + strconv.Itoa(i+1) + "]"
-			s, isStr := e.(string)
-			if !isStr {
-				return c.errf(key, "%s is not a string", show(e))
-			}
-			p, perr := netip.ParsePrefix(s)
-			if perr != nil {
-				return c.errf(key, "%s is not a prefix", Quote(s))
-			}
-			if msg := ipv4Prefix(p); msg != "" {
-				return c.errf(key, "%s %s", Quote(s), msg)
-			}
-			x.BlockedIPv4 = append(x.BlockedIPv4, p)
-		}
+	if x.BlockedIPv4, err = c.ipv4List(m, "xlat464.blocked_ipv4"); err != nil {
+		return err
 	}
-	return nil
+	x.UnblockedIPv4, err = c.ipv4List(m, "xlat464.unblocked_ipv4")
+	return err
+}
+
+// ipv4List reads an optional list of IPv4 prefixes without host bits.
+func (c *Config) ipv4List(m map[string]any, key string) ([]netip.Prefix, error) {
+	v, ok := lookup(m, key)
+	if !ok {
+		return nil, nil
+	}
+	arr, isArr := v.([]any)
+	if !isArr {
+		return nil, c.errf(key, "%s is not a list", show(v))
+	}
+	var out []netip.Prefix
+	for i, e := range arr {
+		ikey := key + "[" + strconv.Itoa(i+1) + "]"
+		s, isStr := e.(string)
+		if !isStr {
+			return nil, c.errf(ikey, "%s is not a string", show(e))
+		}
+		p, perr := netip.ParsePrefix(s)
+		if perr != nil {
+			return nil, c.errf(ikey, "%s is not a prefix", Quote(s))
+		}
+		if msg := ipv4Prefix(p); msg != "" {
+			return nil, c.errf(ikey, "%s %s", Quote(s), msg)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func isHex(s string) bool {

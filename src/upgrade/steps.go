@@ -412,7 +412,10 @@ func planPLAT(cfg *site.Config, pkg string) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	blocked := xlatconf.DefaultBlockedIPv4()
+	blocked, err := unblock(cfg, xlatconf.DefaultBlockedIPv4())
+	if err != nil {
+		return nil, err
+	}
 	for _, b := range cfg.XLAT.BlockedIPv4 {
 		dup := false
 		for _, d := range blocked {
@@ -509,6 +512,27 @@ func nat66Script(plat *xlatconf.PLAT) string {
 ip6tables -w -t nat -C ` + rule + ` 2>/dev/null ||
 	ip6tables -w -t nat -A ` + rule + `
 `
+}
+
+// unblock removes the site's xlat464.unblocked_ipv4 entries from the
+// built-in list; each must be one of its entries.
+func unblock(cfg *site.Config, builtin []netip.Prefix) ([]netip.Prefix, error) {
+	out := builtin
+	for i, u := range cfg.XLAT.UnblockedIPv4 {
+		key := "xlat464.unblocked_ipv4[" + strconv.Itoa(i+1) + "]"
+		kept := out[:0:0]
+		for _, b := range out {
+			if b != u {
+				kept = append(kept, b)
+			}
+		}
+		if len(kept) == len(out) {
+			return nil, &site.Error{File: cfg.FileOf(key), Key: key,
+				Msg: fmt.Sprintf("%q is not an entry of the PLAT's built-in blocked list %v", u.String(), builtin)}
+		}
+		out = kept
+	}
+	return out, nil
 }
 
 // --- roaming --------------------------------------------------------------

@@ -148,6 +148,9 @@ return {
 	-- gluon-464xlat-plat
 	{ check = P, name = 'minimal site', site = site, ok = true },
 	{ check = P, name = 'plat_range 64:ff9b:1::/48 (RFC 8215)', site = with(site, { plat_range = '64:ff9b:1::/48' }), ok = true },
+	{ check = P, name = 'unblocked_ipv4 a built-in entry', site = with(site, { ['xlat464.unblocked_ipv4'] = { '198.18.0.0/15' } }), ok = true },
+	{ check = P, name = 'unblocked_ipv4 not a built-in entry', site = with(site, { ['xlat464.unblocked_ipv4'] = { '198.18.0.0/16' } }),
+		err = 'site.conf error: expected xlat464.unblocked_ipv4.1 to be one of' },
 	{ check = P, name = 'plat_range multicast', site = with(site, { plat_range = 'ff02:0:1::/48' }),
 		err = 'site.conf error: expected plat_range to ' .. ALLOWED },
 	{ check = P, name = 'plat_range over node_prefix6', site = with(site, { plat_range = 'fdca:ffee:80::/48' }),
