@@ -25,7 +25,7 @@ import (
 // Gluon root, and for the lab until the upgrade step has written UCI).
 type configFlags struct {
 	root, prefix, clatRange, device, nat66, ipv4, wan, blocked, socket string
-	mtu                                                     int
+	mtu                                                                int
 }
 
 func (c *configFlags) register(fs *flag.FlagSet) {
