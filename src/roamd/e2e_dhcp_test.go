@@ -47,6 +47,9 @@ func TestE2EDHCPContinuity(t *testing.T) {
 		l.sh("mx", "ip link set r5m"+n+" master r5mesh")
 		l.sh(n, fmt.Sprintf("ip -6 addr add fd00:9::%x/64 dev r5m nodad", n[0]))
 		l.sh(n, "ip -6 route add fd00:5::/64 dev r5m")
+		// the other node's CLAT /96: the handover's INFO and ACK go to <CLAT>::192.0.0.1
+		other := map[string]string{"d": "b", "b": "d"}[n]
+		l.sh(n, fmt.Sprintf("ip -6 route add %s via fd00:9::%x", e2eCLAT(other), other[0]))
 		l.sh(n, "ip link add r5br type bridge")
 		l.sh(n, "ip link set r5br address 02:00:0a:50:00:01")
 		l.sh(n, "ip addr add 10.80.0.1/16 dev r5br")
