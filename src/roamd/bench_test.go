@@ -5,11 +5,13 @@ package roamd
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
 	"github.com/gluon-464xlat/gluon-464xlat/meshlab"
 	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 )
 
 // TestBenchRoamScale feeds 10,000 ROAMs for distinct clients from 20 CLAT
@@ -96,33 +99,68 @@ func TestBenchRoamScale(t *testing.T) {
 		}
 		return pr
 	}
+	// s plays every node of the mesh: the new node B that sends each ROAM
+	// (from NEWCLAT::192.0.0.1) and the serving node A that handed the
+	// client over and answers the PLAT's VERIFY as a real node does
+	// (handover.go onVerify): CONFIRM only for a handover it recorded, to
+	// exactly that NEWCLAT and MAC, asked by the client's own PLAT; REFUSE
+	// otherwise. Like a node, it listens on the roaming port 5524: the
+	// PLAT sends VERIFYs to <serving CLAT>::192.0.0.1 port 5524.
+	platMgmt := addrmap.Embed(plat, netip.MustParseAddr("192.0.0.1"))
+	type handed struct {
+		to  netip.Prefix
+		mac string
+	}
+	var refusedTotal, confirmedTotal atomic.Int64
 	// feed sends ROAMs for clients [first, first+n) and waits for n ACKs.
 	feed := func(run, first, n int, home bool) time.Duration {
 		t.Helper()
 		var d time.Duration
 		err := inNS(s.Name, func() error {
-			u, err := ListenUDP(0)
+			u, err := ListenUDP(wellknown.RoamPort)
 			if err != nil {
 				return err
 			}
 			defer u.Close()
-			var acks atomic.Int64
+			var mu sync.Mutex
+			ho := map[netip.Addr]handed{} // A's handover records, CLATD::ip -> to whom
+			var acks, refused atomic.Int64
+			var nonce atomic.Uint32
+			nonce.Store(0x80000000) // A's nonces; B's ROAMs use run<<24|i
 			done := make(chan struct{})
 			go func() {
 				buf := make([]byte, 2048)
 				for {
-					k, _, err := u.c.ReadFromUDPAddrPort(buf)
+					k, src, err := u.c.ReadFromUDPAddrPort(buf)
 					if err != nil {
 						return
 					}
-					// s also plays every client's serving node: it
-					// confirms the PLAT's VERIFYs
-					if m, err := roamproto.Parse(buf[:k], nil); err == nil && m.Type == roamproto.TypeVerify {
-						c := &roamproto.Message{Type: roamproto.TypeConfirm, TTL: 1, Nonce: m.Nonce ^ 1,
-							Sender: netip.MustParseAddr("fd00:9::1"), Echo: m.Nonce, HasEcho: true, LeaseTime: 3600,
-							HasLease: true, Timestamp: time.Now()}
-						b, _ := roamproto.Encode(c, nil)
-						u.Send(addrmap.Embed(m.CLAT, netip.MustParseAddr("192.0.0.1")), to, b)
+					m, err := roamproto.Parse(buf[:k], nil)
+					if err != nil {
+						continue
+					}
+					switch m.Type {
+					case roamproto.TypeVerify:
+						mu.Lock()
+						h, ok := ho[addrmap.Embed(m.CLAT, m.ClientIP)]
+						mu.Unlock()
+						ok = ok && h.to == m.NewCLAT && src.Addr() == platMgmt && (m.MAC == nil || m.MAC.String() == h.mac)
+						a := &roamproto.Message{Type: roamproto.TypeRefuse, TTL: 1, Nonce: nonce.Add(1),
+							Sender: netip.MustParseAddr("fd00:9::1"), Echo: m.Nonce, HasEcho: true, Timestamp: time.Now()}
+						if ok {
+							a.Type, a.LeaseTime, a.HasLease = roamproto.TypeConfirm, 3600, true
+							confirmedTotal.Add(1)
+						} else {
+							refusedTotal.Add(1)
+						}
+						b, _ := roamproto.Encode(a, nil)
+						// from the address the VERIFY went to (A's management address)
+						u.Send(addrmap.Embed(m.CLAT, netip.MustParseAddr("192.0.0.1")), src, b)
+						continue
+					case roamproto.TypeRefuse:
+						refused.Add(1)
+					case roamproto.TypeAck:
+					default:
 						continue
 					}
 					if acks.Add(1) == int64(n) {
@@ -132,7 +170,9 @@ func TestBenchRoamScale(t *testing.T) {
 			}()
 			t0 := time.Now()
 			for i := first; i < first+n; i++ {
-				for int64(i-first)-acks.Load() > 1024 { // window
+				// window below the PLAT's cap of 1024 pending VERIFYs
+				// (beyond it a ROAM is dropped and B would retransmit)
+				for int64(i-first)-acks.Load() > 512 {
 					time.Sleep(50 * time.Microsecond)
 				}
 				b := clat[i%nPrefixes]
@@ -140,9 +180,16 @@ func TestBenchRoamScale(t *testing.T) {
 				if home {
 					orig = b
 				}
+				mac := net.HardwareAddr{2, 0, byte(run), byte(i >> 16), byte(i >> 8), byte(i)}
+				ip := netip.AddrFrom4([4]byte{10, byte(run*3 + btoi(home)), byte(i >> 8), byte(i)})
+				if !home { // A handed the client to B (ACK in, client gone) before B's ROAM
+					mu.Lock()
+					ho[addrmap.Embed(orig, ip)] = handed{to: b, mac: mac.String()}
+					mu.Unlock()
+				}
 				m := &roamproto.Message{Type: roamproto.TypeRoam, TTL: 1, Nonce: uint32(run<<24 | i),
-					Sender: netip.MustParseAddr("fd00:9::1"), MAC: []byte{2, 0, byte(run), byte(i >> 16), byte(i >> 8), byte(i)},
-					CLAT: orig, ClientIP: netip.AddrFrom4([4]byte{10, byte(run*3 + btoi(home)), byte(i >> 8), byte(i)}),
+					Sender: netip.MustParseAddr("fd00:9::1"), MAC: mac,
+					CLAT: orig, ClientIP: ip,
 					LeaseTime: 3600, HasLease: true, NewCLAT: b, PLAT: plat, Timestamp: time.Now()}
 				pkt, err := roamproto.Encode(m, nil)
 				if err != nil {
@@ -155,9 +202,12 @@ func TestBenchRoamScale(t *testing.T) {
 			select {
 			case <-done:
 			case <-time.After(30 * time.Second):
-				return fmt.Errorf("only %d of %d ACKs", acks.Load(), n)
+				return fmt.Errorf("only %d of %d answers (%d refused)", acks.Load(), n, refused.Load())
 			}
 			d = time.Since(t0)
+			if r := refused.Load(); r > 0 {
+				return fmt.Errorf("%d of %d ROAMs refused", r, n)
+			}
 			return nil
 		})
 		if err != nil {
@@ -216,6 +266,8 @@ func TestBenchRoamScale(t *testing.T) {
 	}
 	mb, mr := med(base), med(roam)
 	fmt.Printf("| l3roamd-xlat PLAT, %d ROAMs, %d CLAT prefixes, %d runs | value |\n|---|---|\n", nClients, nPrefixes, runs)
+	fmt.Printf("| protocol | each handover VERIFYed by the serving node (played by the bench): %d CONFIRM, %d REFUSE |\n", confirmedTotal.Load(), refusedTotal.Load())
+	fmt.Printf("| rate limits raised for the bench | --handover-rate 1e6 --handover-rate-clat 1e6 (defaults 1000/s, 100/s per NEWCLAT: 10,000 handovers would take >= 9 s) |\n")
 	fmt.Printf("| handling time, median (runs: %v) | %v |\n", roam, mr.Round(time.Millisecond))
 	fmt.Printf("| per ROAM | %v |\n", (mr / nClients).Round(100*time.Nanosecond))
 	fmt.Printf("| baseline: %d 'back home' ROAMs (no kernel work), median | %v |\n", nClients, mb.Round(time.Millisecond))
