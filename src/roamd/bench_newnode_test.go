@@ -3,7 +3,6 @@
 package roamd
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -31,36 +30,8 @@ import (
 func TestBenchRoamNewNode(t *testing.T) {
 	meshlab.Need(t, "ip6tables", "ipset")
 	const nClients, nOrigins, batch = 1000, 20, 200
-	lab, err := meshlab.New("r5n")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lab.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	bin := filepath.Join(lab.Dir(), "l3roamd-xlat")
-	if err := meshlab.BuildBinary(bin); err != nil {
-		t.Fatal(err)
-	}
-	s, err := lab.AddNS("s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := lab.AddNS("b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := lab.Veth(s, "r5ns", b, "r5nb"); err != nil {
-		t.Fatal(err)
-	}
-	must := func(ns *meshlab.NS, line string) string {
-		t.Helper()
-		out, err := ns.Run(ctx, strings.Fields(line)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	l := newBenchLab(t, "r5n", "b")
+	s, b, must, ctx, lab := l.s, l.n, l.must, l.ctx, l.lab
 	mgmt := netip.MustParseAddr("192.0.0.1")
 	plat := netip.MustParsePrefix("fd00:2::c:0:0/96")
 	own := netip.MustParsePrefix("fd00:1::200:0:0/96")
@@ -134,24 +105,10 @@ func TestBenchRoamNewNode(t *testing.T) {
 		}
 	}()
 
-	root := filepath.Join(lab.Dir(), "root")
-	os.MkdirAll(filepath.Join(root, "var/run"), 0o755)
-	pr, err := b.Start("roamd", bin, "run", "--root", root, "--node-address", "fd00:9::3",
+	pr := l.start("--node-address", "fd00:9::3",
 		"--node-client-prefix", "fd00:5::/64", "--client-ipv4", "10.80.0.0/16", "--clat-range", "fd00:1::/48",
 		"--plat-range", "fd00:2::/48", "--plat-prefix", plat.String(), "--clat-prefix", own.String(),
 		"--client-bridge", "r5nbr", "--dhcp-hostsfile", "none")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := meshlab.WaitFor(ctx, "daemon", 20*time.Millisecond, func() (bool, error) {
-		if pr.Exited() {
-			return false, fmt.Errorf("exited: %s", pr.Log())
-		}
-		_, err := os.Stat(filepath.Join(root, "var/run/l3roamd-xlat.sock"))
-		return err == nil, nil
-	}); err != nil {
-		t.Fatal(err)
-	}
 	mem := func() meshlab.Mem {
 		t.Helper()
 		m, err := meshlab.ReadMem(pr.PID())

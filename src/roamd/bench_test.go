@@ -3,12 +3,10 @@
 package roamd
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -31,36 +29,8 @@ import (
 func TestBenchRoamScale(t *testing.T) {
 	meshlab.Need(t)
 	const nPrefixes, nClients, runs = 20, 10000, 3
-	lab, err := meshlab.New("r5b")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { lab.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	bin := filepath.Join(lab.Dir(), "l3roamd-xlat")
-	if err := meshlab.BuildBinary(bin); err != nil {
-		t.Fatal(err)
-	}
-	s, err := lab.AddNS("s")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := lab.AddNS("p")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := lab.Veth(s, "r5bs", p, "r5bp"); err != nil {
-		t.Fatal(err)
-	}
-	must := func(ns *meshlab.NS, line string) string {
-		t.Helper()
-		out, err := ns.Run(ctx, strings.Fields(line)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	l := newBenchLab(t, "r5b", "p")
+	s, p, must := l.s, l.n, l.must
 	must(s, "ip -6 addr add fd00:9::1/64 dev r5bs nodad")
 	must(p, "ip -6 addr add fd00:9::2/64 dev r5bp nodad")
 	must(s, "ip -6 route add fd00:2::c:0:0/96 via fd00:9::2")
@@ -80,24 +50,9 @@ func TestBenchRoamScale(t *testing.T) {
 		return strings.Count(out, "\n-A ")
 	}
 	start := func() *meshlab.Proc {
-		root := filepath.Join(lab.Dir(), "root")
-		os.MkdirAll(filepath.Join(root, "var/run"), 0o755)
-		pr, err := p.Start("roamd", bin, "run", "--root", root, "--node-address", "fd00:9::2",
+		return l.start("--node-address", "fd00:9::2",
 			"--node-client-prefix", "fd00:5::/64", "--client-ipv4", "10.0.0.0/8", "--clat-range", "fd00:1::/48",
 			"--own-plat", plat.String(), "--dhcp-hostsfile", "none", "--handover-rate", "1e6", "--handover-rate-clat", "1e6")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := meshlab.WaitFor(ctx, "daemon", 20*time.Millisecond, func() (bool, error) {
-			if pr.Exited() {
-				return false, fmt.Errorf("exited: %s", pr.Log())
-			}
-			_, err := os.Stat(filepath.Join(root, "var/run/l3roamd-xlat.sock"))
-			return err == nil, nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return pr
 	}
 	// s plays every node of the mesh: the new node B that sends each ROAM
 	// (from NEWCLAT::192.0.0.1) and the serving node A that handed the
