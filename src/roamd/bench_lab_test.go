@@ -5,6 +5,7 @@ package roamd
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/meshlab"
+	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
 )
 
 // benchLab is the roaming benches' lab: namespace s (the rest of the mesh,
@@ -84,4 +86,19 @@ func (l *benchLab) start(args ...string) *meshlab.Proc {
 		l.t.Fatal(err)
 	}
 	return pr
+}
+
+// recvMsgs hands each roaming message that u receives to f, until u is
+// closed; undecodable datagrams are skipped.
+func recvMsgs(u *UDP, f func(m *roamproto.Message, src netip.AddrPort)) {
+	buf := make([]byte, 2048)
+	for {
+		k, src, err := u.c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		if m, err := roamproto.Parse(buf[:k], nil); err == nil {
+			f(m, src)
+		}
+	}
 }

@@ -63,47 +63,36 @@ func TestBenchRoamNewNode(t *testing.T) {
 	}
 	defer u.Close()
 	var nonce uint32
-	go func() {
-		buf := make([]byte, 2048)
-		for {
-			k, src, err := u.c.ReadFromUDPAddrPort(buf)
-			if err != nil {
+	go recvMsgs(u, func(m *roamproto.Message, src netip.AddrPort) {
+		mu.Lock()
+		nonce++
+		a := &roamproto.Message{TTL: 1, Nonce: nonce, Sender: netip.MustParseAddr("fd00:9::1"),
+			MAC: m.MAC, Echo: m.Nonce, HasEcho: true, Timestamp: time.Now()}
+		var from netip.Addr
+		var to netip.AddrPort
+		switch m.Type {
+		case roamproto.TypeClaim: // the old node: INFO to NEWCLAT::192.0.0.1
+			cip, ok := ipOf[m.MAC.String()]
+			if !ok {
+				mu.Unlock()
 				return
 			}
-			m, err := roamproto.Parse(buf[:k], nil)
-			if err != nil {
-				continue
-			}
-			mu.Lock()
-			nonce++
-			a := &roamproto.Message{TTL: 1, Nonce: nonce, Sender: netip.MustParseAddr("fd00:9::1"),
-				MAC: m.MAC, Echo: m.Nonce, HasEcho: true, Timestamp: time.Now()}
-			var from netip.Addr
-			var to netip.AddrPort
-			switch m.Type {
-			case roamproto.TypeClaim: // the old node: INFO to NEWCLAT::192.0.0.1
-				cip, ok := ipOf[m.MAC.String()]
-				if !ok {
-					mu.Unlock()
-					continue
-				}
-				n := int(cip.As4()[3]) % nOrigins
-				a.Type, a.CLAT, a.ClientIP, a.PLAT = roamproto.TypeInfo, netip.MustParsePrefix(fmt.Sprintf("fd00:1::%x:0:0/96", 0x100+n)), cip, plat
-				a.LeaseTime, a.HasLease = 3600, true
-				from, to = netip.MustParseAddr("fd00:9::1"), netip.AddrPortFrom(addrmap.Embed(m.NewCLAT, mgmt), src.Port())
-			case roamproto.TypeRoam: // the PLAT: ACK from where the ROAM went to
-				a.Type, from, to = roamproto.TypeAck, addrmap.Embed(plat, mgmt), src
-				roamed[m.MAC.String()] = true
-			default: // the INFO's ACK: the old node has handed over
-				mu.Unlock()
-				continue
-			}
+			n := int(cip.As4()[3]) % nOrigins
+			a.Type, a.CLAT, a.ClientIP, a.PLAT = roamproto.TypeInfo, netip.MustParsePrefix(fmt.Sprintf("fd00:1::%x:0:0/96", 0x100+n)), cip, plat
+			a.LeaseTime, a.HasLease = 3600, true
+			from, to = netip.MustParseAddr("fd00:9::1"), netip.AddrPortFrom(addrmap.Embed(m.NewCLAT, mgmt), src.Port())
+		case roamproto.TypeRoam: // the PLAT: ACK from where the ROAM went to
+			a.Type, from, to = roamproto.TypeAck, addrmap.Embed(plat, mgmt), src
+			roamed[m.MAC.String()] = true
+		default: // the INFO's ACK: the old node has handed over
 			mu.Unlock()
-			if pkt, err := roamproto.Encode(a, nil); err == nil {
-				u.Send(from, to, pkt)
-			}
+			return
 		}
-	}()
+		mu.Unlock()
+		if pkt, err := roamproto.Encode(a, nil); err == nil {
+			u.Send(from, to, pkt)
+		}
+	})
 
 	pr := l.start("--node-address", "fd00:9::3",
 		"--node-client-prefix", "fd00:5::/64", "--client-ipv4", "10.80.0.0/16", "--clat-range", "fd00:1::/48",

@@ -83,46 +83,36 @@ func TestBenchRoamScale(t *testing.T) {
 			var nonce atomic.Uint32
 			nonce.Store(0x80000000) // A's nonces; B's ROAMs use run<<24|i
 			done := make(chan struct{})
-			go func() {
-				buf := make([]byte, 2048)
-				for {
-					k, src, err := u.c.ReadFromUDPAddrPort(buf)
-					if err != nil {
-						return
+			go recvMsgs(u, func(m *roamproto.Message, src netip.AddrPort) {
+				switch m.Type {
+				case roamproto.TypeVerify:
+					mu.Lock()
+					h, ok := ho[addrmap.Embed(m.CLAT, m.ClientIP)]
+					mu.Unlock()
+					ok = ok && h.to == m.NewCLAT && src.Addr() == platMgmt && (m.MAC == nil || m.MAC.String() == h.mac)
+					a := &roamproto.Message{Type: roamproto.TypeRefuse, TTL: 1, Nonce: nonce.Add(1),
+						Sender: netip.MustParseAddr("fd00:9::1"), Echo: m.Nonce, HasEcho: true, Timestamp: time.Now()}
+					if ok {
+						a.Type, a.LeaseTime, a.HasLease = roamproto.TypeConfirm, 3600, true
+						confirmedTotal.Add(1)
+					} else {
+						refusedTotal.Add(1)
 					}
-					m, err := roamproto.Parse(buf[:k], nil)
-					if err != nil {
-						continue
-					}
-					switch m.Type {
-					case roamproto.TypeVerify:
-						mu.Lock()
-						h, ok := ho[addrmap.Embed(m.CLAT, m.ClientIP)]
-						mu.Unlock()
-						ok = ok && h.to == m.NewCLAT && src.Addr() == platMgmt && (m.MAC == nil || m.MAC.String() == h.mac)
-						a := &roamproto.Message{Type: roamproto.TypeRefuse, TTL: 1, Nonce: nonce.Add(1),
-							Sender: netip.MustParseAddr("fd00:9::1"), Echo: m.Nonce, HasEcho: true, Timestamp: time.Now()}
-						if ok {
-							a.Type, a.LeaseTime, a.HasLease = roamproto.TypeConfirm, 3600, true
-							confirmedTotal.Add(1)
-						} else {
-							refusedTotal.Add(1)
-						}
-						b, _ := roamproto.Encode(a, nil)
-						// from the address the VERIFY went to (A's management address)
-						u.Send(addrmap.Embed(m.CLAT, netip.MustParseAddr("192.0.0.1")), src, b)
-						continue
-					case roamproto.TypeRefuse:
-						refused.Add(1)
-					case roamproto.TypeAck:
-					default:
-						continue
-					}
-					if acks.Add(1) == int64(n) {
-						close(done)
-					}
+					b, _ := roamproto.Encode(a, nil)
+					// from the address the VERIFY went to: the lease node's (these
+					// clients have no steering entry yet, so it serves them)
+					u.Send(addrmap.Embed(m.CLAT, netip.MustParseAddr("192.0.0.1")), src, b)
+					return
+				case roamproto.TypeRefuse:
+					refused.Add(1)
+				case roamproto.TypeAck:
+				default:
+					return
 				}
-			}()
+				if acks.Add(1) == int64(n) {
+					close(done)
+				}
+			})
 			t0 := time.Now()
 			for i := first; i < first+n; i++ {
 				// window below the PLAT's cap of 1024 pending VERIFYs
