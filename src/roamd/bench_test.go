@@ -52,7 +52,7 @@ func TestBenchRoamScale(t *testing.T) {
 	start := func() *meshlab.Proc {
 		return l.start("--node-address", "fd00:9::2",
 			"--node-client-prefix", "fd00:5::/64", "--client-ipv4", "10.0.0.0/8", "--clat-range", "fd00:1::/48",
-			"--own-plat", plat.String(), "--dhcp-hostsfile", "none", "--handover-rate", "1e6", "--handover-rate-clat", "1e6")
+			"--own-plat", plat.String(), "--dhcp-hostsfile", "none", "--clean-exit", "--handover-rate", "1e6", "--handover-rate-clat", "1e6")
 	}
 	// s plays every node of the mesh: the new node B that sends each ROAM
 	// (from NEWCLAT::192.0.0.1) and the serving node A that handed the
@@ -67,6 +67,10 @@ func TestBenchRoamScale(t *testing.T) {
 		mac string
 	}
 	var refusedTotal, confirmedTotal atomic.Int64
+	// A's nonces, one sequence for the whole bench (the PLAT drops a
+	// repeated (sender, type, nonce)); B's ROAMs use run<<24|i
+	var nonce atomic.Uint32
+	nonce.Store(0x80000000)
 	// feed sends ROAMs for clients [first, first+n) and waits for n ACKs.
 	feed := func(run, first, n int, home bool) time.Duration {
 		t.Helper()
@@ -80,8 +84,6 @@ func TestBenchRoamScale(t *testing.T) {
 			var mu sync.Mutex
 			ho := map[netip.Addr]handed{} // A's handover records, CLATD::ip -> to whom
 			var acks, refused atomic.Int64
-			var nonce atomic.Uint32
-			nonce.Store(0x80000000) // A's nonces; B's ROAMs use run<<24|i
 			done := make(chan struct{})
 			go recvMsgs(u, func(m *roamproto.Message, src netip.AddrPort) {
 				switch m.Type {
@@ -118,6 +120,9 @@ func TestBenchRoamScale(t *testing.T) {
 				// window below the PLAT's cap of 1024 pending VERIFYs
 				// (beyond it a ROAM is dropped and B would retransmit)
 				for int64(i-first)-acks.Load() > 512 {
+					if time.Since(t0) > 30*time.Second {
+						return fmt.Errorf("stuck at %d of %d ROAMs sent, %d answers (%d refused)", i-first, n, acks.Load(), refused.Load())
+					}
 					time.Sleep(50 * time.Microsecond)
 				}
 				b := clat[i%nPrefixes]
