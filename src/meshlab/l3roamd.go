@@ -123,7 +123,7 @@ func NewL3roamdEmulation(m *Mesh) *L3roamdEmulation {
 // L3roamdNodeClientIP is Gluon l3roamd's node-client-IP of mac (the EUI-64 in
 // the node-client /64).
 func (m *Mesh) L3roamdNodeClientIP(mac net.HardwareAddr) netip.Addr {
-	a, _ := addrmap.NodeClientIP(m.Spec.Site.NodeClientPrefix6, addrmap.MAC(mac)) // zero if the lab has no /64
+	a, _ := addrmap.EUI64(m.Spec.Site.NodeClientPrefix6, addrmap.MAC(mac)) // plain EUI-64, not addrmap.NodeClientIP (l3roamd-xlat's); zero without a /64
 	return a
 }
 
