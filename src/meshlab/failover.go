@@ -27,6 +27,12 @@ func (f Failover) String() string {
 // connection to the internet host goes out through platnode to (the host
 // sees to's WAN address).
 func (m *Mesh) MeasureFailover(ctx context.Context, client string, from, to *Node) (Failover, error) {
+	return m.MeasureFailoverAfter(ctx, client, from, to, from.PowerOff)
+}
+
+// MeasureFailoverAfter is MeasureFailover with another failure of from's
+// PLAT: fail (e.g. its translator killed) instead of the power loss.
+func (m *Mesh) MeasureFailoverAfter(ctx context.Context, client string, from, to *Node, fail func(context.Context) error) (Failover, error) {
 	res := Failover{From: from.Spec.Name, To: to.Spec.Name}
 	c := m.Clients[client]
 	if c == nil {
@@ -43,7 +49,7 @@ func (m *Mesh) MeasureFailover(ctx context.Context, client string, from, to *Nod
 		withdraw time.Time
 	)
 	t0 := time.Now()
-	if err := from.PowerOff(ctx); err != nil {
+	if err := fail(ctx); err != nil {
 		return res, err
 	}
 	go func() {
@@ -72,7 +78,13 @@ func (m *Mesh) MeasureFailover(ctx context.Context, client string, from, to *Nod
 		return true, nil
 	})
 	if err != nil {
-		return res, err
+		mu.Lock()
+		w := withdraw
+		mu.Unlock()
+		if w.IsZero() {
+			return res, fmt.Errorf("%w (%s's /96 still at %s)", err, from.Spec.Name, at.Spec.Name)
+		}
+		return res, fmt.Errorf("%w (%s's /96 gone at %s %v after the failure)", err, from.Spec.Name, at.Spec.Name, w.Sub(t0).Round(time.Millisecond))
 	}
 	res.FirstConn = conn.Sub(t0)
 	// The route is gone by now (the connection went elsewhere); give the

@@ -45,6 +45,9 @@ type Spec struct {
 	Clients []ClientSpec
 	// Roaming also starts l3roamd-xlat on every node.
 	Roaming bool
+	// PLATArgs are extra `xlat-plat run` arguments by node name (e.g. the
+	// TAYGA backend on one platnode).
+	PLATArgs map[string][]string
 	// Hosted runs each node's daemons as roles of one `gluon-464xlat host`
 	// process (Procs["host"]), started through its control socket as the
 	// init scripts do in hosted mode (files/docs/memory.md).
@@ -556,6 +559,9 @@ func (m *Mesh) startDaemon(n *Node, pkg string) error {
 	args := []string{"run", "--root", n.Root}
 	if n.flagConfig && pkg == "xlat-plat" {
 		args = append(args, "--prefix", n.PLATPrefix.String(), "--clat-range", m.Spec.Site.CLATRange.String(), "--wan", "br-wan")
+	}
+	if pkg == "xlat-plat" {
+		args = append(args, m.Spec.PLATArgs[n.Spec.Name]...)
 	}
 	if pkg == "l3roamd-xlat" {
 		// dnsmasq re-reads the hosts file on SIGHUP. The lab's babel sends

@@ -36,6 +36,12 @@ type Backend interface {
 	Close() error
 }
 
+// Mortal is implemented by backends that can die on their own (TAYGA, a
+// child process): Dead is closed when the translator has stopped.
+type Mortal interface {
+	Dead() <-chan struct{}
+}
+
 // Counted is implemented by backends that count packets.
 type Counted interface {
 	Counters() map[string]uint64
@@ -190,23 +196,24 @@ func (d *Daemon) up(ctx context.Context) (undo func() error, err error) {
 	if err := fw.install(); err != nil {
 		return undo, err
 	}
-	b, err := d.opts.Open(ctx, d.cfg.Device, d.mtu(), Rules(d.cfg))
-	if err != nil {
-		return undo, fmt.Errorf("translator device %s: %w", d.cfg.Device, err)
-	}
-	d.mu.Lock()
-	d.backend = b
-	d.mu.Unlock()
-	undos = append(undos, func() error {
-		d.mu.Lock()
-		d.backend = nil
-		d.mu.Unlock()
-		return b.Close()
-	})
-	rm, err := addRoutes(d.cfg, d.mtu())
-	undos = append(undos, rm)
+	stop, err := d.startTranslator(ctx)
+	undos = append(undos, stop)
 	if err != nil {
 		return undo, err
+	}
+	// The supervisor owns the translator from here on: it withdraws the
+	// announcement when the translator dies and restarts it (health.go).
+	sctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	var stopNow func() error
+	go func() {
+		defer close(done)
+		stopNow = d.supervise(sctx, stop)
+	}()
+	undos[len(undos)-1] = func() error {
+		cancel()
+		<-done
+		return stopNow()
 	}
 	return undo, nil
 }

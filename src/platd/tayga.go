@@ -95,6 +95,9 @@ func (b *taygaBackend) rmtun() error {
 	return nil
 }
 
+// Dead is closed when TAYGA has exited.
+func (b *taygaBackend) Dead() <-chan struct{} { return b.done }
+
 func (b *taygaBackend) Close() error {
 	_ = b.cmd.Process.Signal(syscall.SIGTERM)
 	select {
