@@ -167,7 +167,9 @@ func startR5(t *testing.T, ctx context.Context, o r5Opts) *r5 {
 	l.sh("c", "ip6tables -t nat -A POSTROUTING -o r5s -j SNAT --to-source fd00:7::c")
 	// clat nodes: client bridge (anycast gateway) and TAYGA
 	for _, n := range []string{"d", "a", "b"} {
-		l.sh(n, "ip link add r5br type bridge")
+		// FDB ageing 5 s (default 300 s): a MAC the bridge learnt without a
+		// lease is dropped once its entry ages out (Gone), within the test
+		l.sh(n, "ip link add r5br type bridge ageing_time 500")
 		l.sh(n, "ip link set r5br address 02:00:0a:50:00:01")
 		l.sh(n, "ip addr add 10.80.0.1/16 dev r5br")
 		l.sh(n, "ip link set r5br up")
@@ -420,8 +422,14 @@ func TestE2ERoamTCP(t *testing.T) {
 		t.Errorf("A still has members:\n%s", out)
 	}
 	// after the lease: nothing for the client at A, B or C
+	// the client goes quiet (a real one would renew or leave): once the
+	// lease ends and its FDB entries age out, no node holds anything for it
 	conn.Close()
-	if err := meshlab.WaitFor(ctx, "lease end cleanup", 200*time.Millisecond, func() (bool, error) {
+	udp.c.Close()
+	dl, _ := ctx.Deadline()
+	waitCtx, waitCancel := context.WithDeadline(ctx, dl.Add(-5*time.Second)) // ctx left for the report
+	defer waitCancel()
+	if err := meshlab.WaitFor(waitCtx, "lease end cleanup", 200*time.Millisecond, func() (bool, error) {
 		for _, n := range []string{"a", "b"} {
 			if out := l.sh(n, "ipset list"); strings.Contains(out, "a50:5") {
 				return false, fmt.Errorf("%s ipset: %s", n, out)
@@ -438,6 +446,19 @@ func TestE2ERoamTCP(t *testing.T) {
 		}
 		return true, nil
 	}); err != nil {
+		for _, n := range []string{"cl", "air", "d", "a", "b"} {
+			out, _ := exec.Command("ip", "netns", "exec", l.ns[n].Name, "ip", "-br", "link").CombinedOutput()
+			t.Logf("cleanup failed: %s links:\n%s", n, out)
+		}
+		for _, n := range []string{"d", "a", "b"} {
+			out, _ := exec.Command("ip", "netns", "exec", l.ns[n].Name, "bridge", "fdb", "show", "br", "r5br").CombinedOutput()
+			t.Logf("cleanup failed: %s fdb:\n%s", n, out)
+			for _, ln := range strings.Split(l.procs[n].Log(), "\n") {
+				if strings.Contains(ln, "client seen") || strings.Contains(ln, "CLAIM") || strings.Contains(ln, "INFO") {
+					t.Logf("cleanup failed: %s log: %s", n, ln)
+				}
+			}
+		}
 		t.Fatal(err)
 	}
 	for _, n := range []string{"d", "a", "b", "c"} {

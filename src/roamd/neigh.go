@@ -15,7 +15,8 @@ import (
 // soon as it sends a frame; this is how a roamed client shows up, since it
 // keeps its ARP cache) and IPv4 neighbour entries of the bridge
 // (REACHABLE, STALE, DELAY: MAC and address). Permanent and local entries
-// are ignored. It resubscribes after errors until ctx ends.
+// are ignored. The deletion of a learnt FDB entry goes to Gone. It
+// resubscribes after errors until ctx ends.
 func WatchNeighbours(ctx context.Context, d *Daemon, bridge string) error {
 	br, err := netlink.LinkByName(bridge)
 	if err != nil {
@@ -49,6 +50,8 @@ func WatchNeighbours(ctx context.Context, d *Daemon, bridge string) error {
 						}
 						if mac, ip, ok := clientOf(u, idx, own); ok {
 							d.Seen(mac, ip)
+						} else if mac, ok := goneOf(u, idx); ok {
+							d.Gone(mac)
 						}
 					}
 				}
@@ -84,4 +87,14 @@ func clientOf(u netlink.NeighUpdate, bridge int, own net.HardwareAddr) (net.Hard
 		return nil, netip.Addr{}, false
 	}
 	return u.HardwareAddr, ip.Unmap(), true
+}
+
+// goneOf is the MAC of a learnt bridge FDB entry of the bridge being deleted.
+func goneOf(u netlink.NeighUpdate, bridge int) (net.HardwareAddr, bool) {
+	if u.Type != unix.RTM_DELNEIGH || u.Family != unix.AF_BRIDGE || u.MasterIndex != bridge ||
+		u.Flags&netlink.NTF_SELF != 0 || len(u.HardwareAddr) != 6 || u.HardwareAddr[0]&1 != 0 ||
+		u.State&(netlink.NUD_PERMANENT|netlink.NUD_NOARP) != 0 {
+		return nil, false
+	}
+	return u.HardwareAddr, true
 }
