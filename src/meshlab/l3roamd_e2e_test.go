@@ -193,25 +193,31 @@ func TestE2EGluonL3roamdSideBySide(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// procd's restart of l3roamd-xlat on B: its stop removes what is its
-	// own and nothing of l3roamd's.
+	// procd's restart of l3roamd-xlat on B keeps its own state for the next
+	// start (roamed clients survive a restart) and touches nothing of
+	// l3roamd's; a plain stop (the init script's stop file) removes what is
+	// its own, again nothing of l3roamd's.
 	l3route := func(n *Node) string {
 		return sh(n, fmt.Sprintf("ip -4 route show %s/32 proto 158 metric 0", ip))
+	}
+	theirsKept := func(when, before string) {
+		t.Helper()
+		if !onLo(b, theirs) {
+			t.Errorf("l3roamd-xlat's %s on B removed l3roamd's node-client-IP %s", when, theirs)
+		}
+		if after := l3route(b); after != before {
+			t.Errorf("l3roamd-xlat's %s on B changed l3roamd's /32: %q -> %q", when, before, after)
+		}
+		l3routes("after l3roamd-xlat's " + when + " on B")
 	}
 	before := l3route(b)
 	if err := b.Procs["l3roamd-xlat"].Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if onLo(b, ours) || ourRoute(b) {
-		t.Errorf("B kept l3roamd-xlat's node-client-IP or /32 after its stop")
+	if !onLo(b, ours) || !ourRoute(b) {
+		t.Errorf("l3roamd-xlat's restart stop on B dropped its node-client-IP or /32 (kept for the next start)")
 	}
-	if !onLo(b, theirs) {
-		t.Errorf("l3roamd-xlat's stop on B removed l3roamd's node-client-IP %s", theirs)
-	}
-	if after := l3route(b); after != before {
-		t.Errorf("l3roamd-xlat's stop on B changed l3roamd's /32: %q -> %q", before, after)
-	}
-	l3routes("after l3roamd-xlat's stop on B")
+	theirsKept("restart stop", before)
 	if err := m.startDaemon(b, "l3roamd-xlat"); err != nil {
 		t.Fatal(err)
 	}
@@ -221,10 +227,17 @@ func TestE2EGluonL3roamdSideBySide(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	l3routes("after l3roamd-xlat's restart on B")
-	if !onLo(b, theirs) {
-		t.Errorf("l3roamd-xlat's start on B removed l3roamd's node-client-IP %s", theirs)
+	theirsKept("restart", before)
+	if err := os.WriteFile(b.Root+"/var/run/l3roamd-xlat.stop", nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
+	if err := b.Procs["l3roamd-xlat"].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if onLo(b, ours) || ourRoute(b) {
+		t.Errorf("B kept l3roamd-xlat's node-client-IP or /32 after its plain stop")
+	}
+	theirsKept("plain stop", before)
 	if l3bin != "" {
 		if err := m.CheckDaemon("l3roamd"); err != nil {
 			t.Error(err)
