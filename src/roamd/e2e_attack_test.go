@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -197,6 +199,13 @@ func TestE2EKeyHolderAttacks(t *testing.T) {
 	})
 
 	t.Run("replay after a PLAT restart", func(t *testing.T) {
+		// a plain stop (the init script's stop file): C starts again with
+		// no steering state and a fresh replay window, the case a replay
+		// could abuse (a restart alone keeps the state, see TestE2ERoamRestarts)
+		stopFile := filepath.Join(l.lab.Dir(), "root-c", "var/run/l3roamd-xlat.stop")
+		if err := os.WriteFile(stopFile, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		if err := l.procs["c"].Stop(); err != nil {
 			t.Fatal(err)
 		}
@@ -255,6 +264,9 @@ func captureROAM(t *testing.T, ns, ifname string) <-chan []byte {
 		buf := make([]byte, 4096)
 		for {
 			n, _, err := unix.Recvfrom(fd, buf, 0)
+			if err == unix.EINTR {
+				continue // the Go runtime's preemption signal, not the end
+			}
 			if err != nil {
 				return
 			}
