@@ -16,6 +16,13 @@ const (
 	restartMax = 60 * time.Second
 )
 
+// releaseHold is how long the release route of a dead translator's /96
+// stays (unless the translator is back before): one babel hold time after
+// the triggered update is plenty for every node to have the release
+// metric (as l3roamd-xlat's --release-hold). The copies the neighbours keep
+// afterwards carry that metric and expire on their own.
+const releaseHold = 60 * time.Second
+
 // startTranslator opens the translator backend and announces the PLAT: the
 // /96 and IPv4 routes on the device (babel redistributes the /96) and the
 // management address. The returned stop undoes what was done (also after a
@@ -53,10 +60,13 @@ func (d *Daemon) dead() <-chan struct{} {
 }
 
 // supervise watches the translator started with stop until ctx ends. When it
-// dies, the PLAT withdraws its /96 and management address at once (so that
-// the CLATs fail over to another PLAT instead of sending into a black hole),
-// then restarts the translator after a hold-down and announces again. It
-// returns what stops the translator in force at the end.
+// dies, the PLAT replaces its /96 by the release route (netcfg.go) and
+// withdraws its management address at once, so that the CLATs fail over to
+// another PLAT instead of sending into a black hole; it restarts the
+// translator after a hold-down and announces again (the normal /96 route
+// replaces the release route). The release route goes after releaseHold if
+// the translator is still down. It returns what stops the PLAT in force at
+// the end.
 func (d *Daemon) supervise(ctx context.Context, stop func() error) func() error {
 	hold := restartMin
 	for {
@@ -66,18 +76,29 @@ func (d *Daemon) supervise(ctx context.Context, stop func() error) func() error 
 		case <-d.dead():
 		}
 		d.setState("translator-dead")
-		d.log.Error("translator died: PLAT withdrawn", "device", d.cfg.Device,
-			"prefix", d.cfg.Prefix, "restart_in", hold)
+		d.log.Error("translator died: PLAT released", "device", d.cfg.Device,
+			"prefix", d.cfg.Prefix, "restart_in", hold, "release_hold", releaseHold)
+		if err := release(d.cfg); err != nil {
+			d.log.Warn("release route after translator death", "err", err)
+		}
 		if err := stop(); err != nil {
 			d.log.Warn("withdraw after translator death", "err", err)
 		}
-		stop = func() error { return nil }
+		stop = func() error { return unrelease(d.cfg) }
+		released := time.NewTimer(releaseHold)
 		for {
 			t := time.NewTimer(hold)
 			select {
 			case <-ctx.Done():
 				t.Stop()
+				released.Stop()
 				return stop
+			case <-released.C:
+				t.Stop()
+				if err := unrelease(d.cfg); err != nil {
+					d.log.Warn("release hold over", "err", err)
+				}
+				continue // the restart timer starts again: at most one hold later
 			case <-t.C:
 			}
 			s, err := d.startTranslator(ctx)
@@ -91,6 +112,7 @@ func (d *Daemon) supervise(ctx context.Context, stop func() error) func() error 
 			hold = min(2*hold, restartMax)
 			d.log.Error("translator restart failed", "err", err, "retry_in", hold)
 		}
+		released.Stop()
 		hold = restartMin
 		d.setState("running")
 		d.log.Info("translator restarted: PLAT announced again", "device", d.cfg.Device, "prefix", d.cfg.Prefix)

@@ -20,6 +20,15 @@ import (
 // /96 up.
 const RouteProtocol = unix.RTPROT_STATIC
 
+// ReleaseProtocol marks the PLAT's release route: while its translator is
+// dead the /96 is an unreachable route of this protocol, which the upgrade
+// step's `redistribute proto 160 ip <plat_range> eq 96 metric 16384` makes
+// babeld announce at wellknown.ReleaseMetric. It is l3roamd-xlat's release
+// protocol (release routes for client /128s, files/docs/roaming.md): one
+// protocol, one meaning, told apart by prefix length (l3roamd-xlat touches
+// only /128s of it).
+const ReleaseProtocol = wellknown.RouteProtoRelease
+
 // sysctls the PLAT needs in its network namespace.
 var sysctls = []struct{ path, value string }{
 	{"/proc/sys/net/ipv4/ip_forward", "1"},
@@ -31,6 +40,32 @@ func setSysctls() error {
 		if err := os.WriteFile(s.path, []byte(s.value+"\n"), 0o644); err != nil {
 			return fmt.Errorf("sysctl %s: %w", s.path, err)
 		}
+	}
+	return nil
+}
+
+// release replaces the /96 route by its release route (unreachable,
+// ReleaseProtocol). babeld 1.12.1 sends no retraction when a redistributed
+// route just disappears (files/docs/roaming.md, "Release routes"); a
+// metric change it does announce at once, on every interface, so the
+// other nodes learn within a round trip that this PLAT is gone. The
+// replace is atomic (same destination and metric), so the /96 never
+// falls back to another route in between; the route no longer depends on
+// the translator device, which may go away after it.
+func release(cfg xlatconf.PLAT) error {
+	r := &netlink.Route{Dst: ipnet(cfg.Prefix), Type: unix.RTN_UNREACHABLE, Protocol: ReleaseProtocol}
+	if err := netlink.RouteReplace(r); err != nil {
+		return fmt.Errorf("release route %s: %w", cfg.Prefix, err)
+	}
+	return nil
+}
+
+// unrelease deletes the release route (none is fine; a /96 route of
+// another protocol, the announced one, stays).
+func unrelease(cfg xlatconf.PLAT) error {
+	r := &netlink.Route{Dst: ipnet(cfg.Prefix), Protocol: ReleaseProtocol}
+	if err := netlink.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("remove release route %s: %w", cfg.Prefix, err)
 	}
 	return nil
 }

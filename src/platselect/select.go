@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/babel"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 )
 
 // Candidate is one PLAT /96 reachable through babel.
@@ -30,7 +31,10 @@ type Candidate struct {
 // candidates: babeld always installs its best feasible route, so a prefix
 // with only uninstalled routes is not usable (e.g. a stale route echoed back
 // by a neighbour after a withdrawal). A local xroute for such a /96 is this
-// node's own PLAT (metric 0). The result is sorted by metric, then prefix.
+// node's own PLAT (metric 0). A route or xroute at wellknown.ReleaseMetric
+// or more is a PLAT being released (its translator died: xlat-plat
+// redistributes a release route, files/docs/roaming.md) and is no candidate
+// either. The result is sorted by metric, then prefix.
 func Candidates(s babel.Snapshot, platRange netip.Prefix) []Candidate {
 	inRange := func(p, from netip.Prefix) bool {
 		return p.IsValid() && p.Addr().Is6() && !p.Addr().Is4In6() && p.Bits() == 96 &&
@@ -38,12 +42,12 @@ func Candidates(s babel.Snapshot, platRange netip.Prefix) []Candidate {
 	}
 	best := map[netip.Prefix]Candidate{}
 	for _, x := range s.XRoutes {
-		if inRange(x.Prefix, x.From) {
+		if inRange(x.Prefix, x.From) && x.Metric < wellknown.ReleaseMetric {
 			best[x.Prefix] = Candidate{Prefix: x.Prefix, Metric: 0, Own: true, Installed: true}
 		}
 	}
 	for _, r := range s.Routes {
-		if !inRange(r.Prefix, r.From) || r.Metric >= babel.Infinity || !r.Installed {
+		if !inRange(r.Prefix, r.From) || r.Metric >= wellknown.ReleaseMetric || !r.Installed {
 			continue
 		}
 		c := Candidate{Prefix: r.Prefix, Metric: r.Metric, Installed: r.Installed, RouterID: r.RouterID, Via: r.Via, Interface: r.Interface}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/babel"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 )
 
 var (
@@ -46,6 +47,33 @@ func TestCandidates(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+}
+
+// TestCandidatesReleased: a PLAT whose translator died is redistributed by
+// its node at wellknown.ReleaseMetric (its release route); neither that
+// node's own xroute nor the copies at other nodes (metric 16384 + path) are
+// candidates, so the CLATs leave it as if its route were lost.
+func TestCandidatesReleased(t *testing.T) {
+	any6 := netip.MustParsePrefix("::/0")
+	s := babel.Snapshot{
+		Connected: true,
+		XRoutes:   []babel.XRoute{{Prefix: pC, From: any6, Metric: wellknown.ReleaseMetric}},
+		Routes: []babel.Route{
+			{ID: "1", Prefix: pA, From: any6, Metric: wellknown.ReleaseMetric + 96, Installed: true},
+			{ID: "2", Prefix: pB, From: any6, Metric: wellknown.ReleaseMetric - 1, Installed: true},
+		},
+	}
+	got := Candidates(s, rangeP)
+	want := []Candidate{{Prefix: pB, Metric: wellknown.ReleaseMetric - 1, Installed: true}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	sel := New(Params{Own: pC})
+	sel.Update([]Candidate{{Prefix: pC, Own: true, Installed: true}, {Prefix: pB, Metric: 200, Installed: true}})
+	d := sel.Update(got)
+	if !d.Changed || d.New != pB || d.Reason != ReasonRouteLost || !d.OldFailed {
+		t.Errorf("own PLAT released: decision %+v, want route-lost to %v with OldFailed", d, pB)
 	}
 }
 

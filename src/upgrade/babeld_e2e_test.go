@@ -23,7 +23,9 @@ import (
 // outside the ranges and for roaming /128s of several route protocols, and
 // checks over babeld's local socket that exactly the /96s inside clat_range
 // and plat_range and l3roamd-xlat's announce routes (proto 158) are
-// redistributed, never the PLATs' steering routes (proto 159).
+// redistributed, never the PLATs' steering routes (proto 159), and a PLAT's
+// release route (unreachable /96, proto 160) with metric 16384 — also when
+// xlat-plat replaces its announced /96 by it while babeld runs.
 func TestE2EBabeldRedistribution(t *testing.T) {
 	meshlab.Need(t, "babeld")
 	babeld, err := exec.LookPath("babeld")
@@ -45,23 +47,30 @@ func TestE2EBabeldRedistribution(t *testing.T) {
 	inNS("ip", "link", "set", "upgA", "up")
 	inNS("ip", "link", "set", "upgB", "up")
 	type route struct {
-		proto string
-		want  bool // must be redistributed
+		proto  string
+		want   bool // must be redistributed
+		metric int  // with this metric
 	}
 	routes := map[string]route{
-		"fddd:1337:1337:1234:5678:9abc::/96": {"static", true},  // CLAT /96 in clat_range
-		"fddd:1337:2:1234:5678:9abc::/96":    {"static", true},  // PLAT /96 in plat_range
-		"fddd:1337:1337:1::/64":              {"static", false}, // in the range, but not a /96
-		"fd00:1:2:3:4:5::/96":                {"static", false}, // a /96 outside the ranges
-		"fddd:1337:1337:1:2:3:a50:1/128":     {"158", true},     // roamed client, announced by its new node
-		"fddd:1337:1337:1:2:3:a50:2/128":     {"159", false},    // a PLAT's steering route
-		"fddd:1337:1337:1:2:3:a50:3/128":     {"static", false}, // a /128 in the range of no roaming daemon
-		"fd00:1:2:3:4:5:a50:4/128":           {"158", false},    // proto 158 outside clat_range
+		"fddd:1337:1337:1234:5678:9abc::/96": {"static", true, 0},  // CLAT /96 in clat_range
+		"fddd:1337:2:1234:5678:9abc::/96":    {"static", true, 0},  // PLAT /96 in plat_range
+		"fddd:1337:1337:1::/64":              {"static", false, 0}, // in the range, but not a /96
+		"fd00:1:2:3:4:5::/96":                {"static", false, 0}, // a /96 outside the ranges
+		"fddd:1337:1337:1:2:3:a50:1/128":     {"158", true, 0},     // roamed client, announced by its new node
+		"fddd:1337:1337:1:2:3:a50:2/128":     {"159", false, 0},    // a PLAT's steering route
+		"fddd:1337:1337:1:2:3:a50:3/128":     {"static", false, 0}, // a /128 in the range of no roaming daemon
+		"fd00:1:2:3:4:5:a50:4/128":           {"158", false, 0},    // proto 158 outside clat_range
+		"fddd:1337:2:1234:5678:aaaa::/96":    {"160", true, 16384}, // a PLAT's release route
+		"fd00:1:2:3:4:6::/96":                {"160", false, 0},    // proto 160 /96 outside plat_range
 	}
 	// babeld ignores routes of protocol boot (iproute2's default) and
 	// unspec (netlink's zero value): the daemons install their /96s with
 	// proto static, as here
 	for p, r := range routes {
+		if r.proto == "160" && strings.HasSuffix(p, "/96") {
+			inNS("ip", "-6", "route", "add", "unreachable", p, "proto", r.proto)
+			continue
+		}
 		inNS("ip", "-6", "route", "add", p, "dev", "upgA", "proto", r.proto)
 	}
 
@@ -93,15 +102,39 @@ func TestE2EBabeldRedistribution(t *testing.T) {
 		<-exited
 	})
 
-	var want []string
-	for p, r := range routes {
-		if r.want {
-			want = append(want, p)
+	wantNow := func() []string {
+		var want []string
+		for p, r := range routes {
+			if r.want {
+				want = append(want, fmt.Sprintf("%s metric %d", p, r.metric))
+			}
 		}
+		sort.Strings(want)
+		return want
 	}
-	sort.Strings(want)
+	waitXroutes(t, sock, dir, exited, wantNow())
+	// The PLAT's translator dies: xlat-plat replaces its /96 by the release
+	// route; babeld must announce the new metric (a retraction for the
+	// CLATs), not keep the old one.
+	plat := "fddd:1337:2:1234:5678:9abc::/96"
+	inNS("ip", "-6", "route", "replace", "unreachable", plat, "proto", "160")
+	routes[plat] = route{"160", true, 16384}
+	waitXroutes(t, sock, dir, exited, wantNow())
+	// and back: the announced route replaces the release route
+	inNS("ip", "-6", "route", "replace", plat, "dev", "upgA", "proto", "static")
+	routes[plat] = route{"static", true, 0}
+	waitXroutes(t, sock, dir, exited, wantNow())
+}
+
+// waitXroutes waits until babeld (local socket sock) redistributes exactly
+// want ("<prefix> metric <n>", sorted).
+func waitXroutes(t *testing.T, sock, dir string, exited chan error, want []string) {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	var got []string
+	var (
+		got []string
+		err error
+	)
 	for {
 		select {
 		case err := <-exited:
@@ -111,22 +144,19 @@ func TestE2EBabeldRedistribution(t *testing.T) {
 		default:
 		}
 		got, err = xroutes(sock)
-		if err == nil && len(got) >= len(want) {
-			break
+		if err == nil && strings.Join(got, " ") == strings.Join(want, " ") {
+			return
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "babeld.log"))
-			t.Fatalf("no xroutes from babeld (last err %v, got %v)\n%s", err, got, log)
+			t.Fatalf("babeld redistributes %v (last err %v), want exactly %v\n%s", got, err, want, log)
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-	if strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("babeld redistributes %v, want exactly %v", got, want)
 	}
 }
 
 // xroutes dumps babeld's local socket and returns the redistributed IPv6
-// prefixes (xroute lines), sorted.
+// prefixes (xroute lines) as "<prefix> metric <n>", sorted.
 func xroutes(sock string) ([]string, error) {
 	c, err := net.DialTimeout("unix", sock, time.Second)
 	if err != nil {
@@ -163,8 +193,8 @@ func xroutes(sock string) ([]string, error) {
 	for _, l := range lines {
 		f := strings.Fields(l)
 		// add xroute <dst>-<src> prefix <dst> from <src> metric <n>
-		if len(f) >= 5 && f[0] == "add" && f[1] == "xroute" && f[3] == "prefix" && strings.Contains(f[4], ":") {
-			out = append(out, f[4])
+		if len(f) >= 9 && f[0] == "add" && f[1] == "xroute" && f[3] == "prefix" && strings.Contains(f[4], ":") && f[7] == "metric" {
+			out = append(out, f[4]+" metric "+f[8])
 		}
 	}
 	sort.Strings(out)

@@ -105,9 +105,17 @@ func xlatconfEdit(write func(p *uci.Package) error) uciEdit {
 }
 
 // babelLines are the redistribute lines of the CLAT and PLAT steps: the
-// /96s of the ranges the site sets.
+// /96s of the ranges the site sets, and first (babeld takes the first
+// matching filter) a PLAT's release route: while its translator is dead
+// xlat-plat turns its /96 into an unreachable route of protocol
+// ReleaseProto, announced with ReleaseMetric so that every node learns at
+// once that the PLAT is gone (files/docs/roaming.md, "Release routes";
+// files/docs/translator.md).
 func babelLines(cfg *site.Config) []string {
 	var out []string
+	if cfg.PLATRange.IsValid() {
+		out = append(out, fmt.Sprintf("redistribute proto %d ip %s eq 96 metric %d", ReleaseProto, cfg.PLATRange, ReleaseMetric))
+	}
 	for _, r := range []netip.Prefix{cfg.CLATRange, cfg.PLATRange} {
 		if r.IsValid() {
 			out = append(out, "redistribute ip "+r.String()+" eq 96 allow")
