@@ -109,15 +109,7 @@ func TestE2EPLATTranslatorDies(t *testing.T) {
 		t.Errorf("D still routes C's /96 below the release metric after the failover")
 	}
 	stopWatch()
-	var st struct {
-		PLAT       string `json:"plat"`
-		LastSwitch *struct {
-			At     time.Time `json:"at"`
-			From   string    `json:"from"`
-			To     string    `json:"to"`
-			Reason string    `json:"reason"`
-		} `json:"last_switch"`
-	}
+	var st CLATState
 	out, err := d.NS.Run(ctx, m.Cmd("xlat-clat", "status", "--json", "--root", d.Root)...)
 	if err == nil {
 		err = json.Unmarshal([]byte(out), &st)
