@@ -48,8 +48,8 @@ func Handlers(d *Daemon, rules func() (int, error)) map[string]ctlsock.Handler {
 				if err := d.Lease(LeaseAdd, mac, ip, time.Time{}); err != nil {
 					return []byte("NOT OK"), nil
 				}
-			} else {
-				d.Seen(mac, netip.Addr{})
+			} else if err := d.call(func(m *machine) error { m.Seen(mac, netip.Addr{}); return nil }); err != nil {
+				return []byte("NOT OK"), nil
 			}
 			return []byte("OK"), nil
 		},
@@ -66,7 +66,11 @@ func Handlers(d *Daemon, rules func() (int, error)) map[string]ctlsock.Handler {
 			if !ip.Is4() {
 				return []byte("OK"), nil // IPv6 addresses are l3roamd's business
 			}
-			if !d.Forget(mac, ip) {
+			known, err := d.Forget(mac, ip)
+			if err != nil {
+				return nil, err
+			}
+			if !known {
 				return nil, nil // l3roamd: no reply for an unknown MAC
 			}
 			return []byte("OK"), nil
@@ -120,9 +124,13 @@ func Handlers(d *Daemon, rules func() (int, error)) map[string]ctlsock.Handler {
 			return []byte("OK\n"), nil
 		},
 		"status": func(context.Context, []string) ([]byte, error) {
-			cfg := d.Config()
+			v, err := d.view()
+			if err != nil {
+				return nil, err
+			}
+			cfg := v.cfg
 			st := Status{NodeAddress: cfg.NodeAddress.String(), Port: cfg.Port, Signed: len(cfg.Secret) > 0,
-				Clients: d.Clients(), Steered: d.SteerCount(), Counters: d.Counters(), Rules: -1}
+				Clients: v.clients, Steered: v.steered, Counters: v.counters, Rules: -1}
 			if cfg.OwnCLAT.IsValid() {
 				st.CLAT = cfg.OwnCLAT.String()
 			}
@@ -169,8 +177,12 @@ func (d *Daemon) clientsJSON() ([]byte, error) {
 		Clients    int               `json:"clients"`
 		Clientlist map[string]client `json:"clientlist,omitempty"`
 	}{}
-	br := d.Config().ClientBridge
-	for _, c := range d.Clients() {
+	v, err := d.view()
+	if err != nil {
+		return nil, err
+	}
+	br := v.cfg.ClientBridge
+	for _, c := range v.clients {
 		if out.Clientlist == nil {
 			out.Clientlist = map[string]client{}
 		}

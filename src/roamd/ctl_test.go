@@ -3,14 +3,24 @@ package roamd
 import (
 	"context"
 	"encoding/json"
+	"sync"
 	"testing"
 	"time"
 )
 
 func TestControlHandlers(t *testing.T) {
-	n := &fakeNet{}
+	n := newFakeNet()
 	B := n.add(t, "b", false, nil)
-	h := Handlers(B.d, nil)
+	d := startLoop(t, B.m)
+	h := Handlers(d, nil)
+	clients := func() []ClientView {
+		t.Helper()
+		v, err := d.view()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.clients
+	}
 	call := func(cmd string, args ...string) string {
 		t.Helper()
 		out, err := h[cmd](context.Background(), args)
@@ -40,7 +50,7 @@ func TestControlHandlers(t *testing.T) {
 	}
 	exp := time.Now().Add(2 * time.Hour).Unix()
 	call("lease", "old", "02:11:22:33:44:55", "10.80.0.5", itoa(exp))
-	if cv := B.d.Clients(); cv[0].LeaseSec < 7000 {
+	if cv := clients(); cv[0].LeaseSec < 7000 {
 		t.Errorf("lease not extended: %+v", cv)
 	}
 	if _, err := h["lease"](context.Background(), []string{"bogus", "02:11:22:33:44:55", "10.80.0.5"}); err == nil {
@@ -54,8 +64,8 @@ func TestControlHandlers(t *testing.T) {
 	if got := call("del_address", "10.80.0.5", "02:11:22:33:44:57"); got != "" {
 		t.Errorf("del_address of unknown MAC answered %q", got)
 	}
-	if got := call("del_address", "10.80.0.5", "02:11:22:33:44:55"); got != "OK" || len(B.d.Clients()) != 0 {
-		t.Errorf("del_address: %q, clients %v", got, B.d.Clients())
+	if got := call("del_address", "10.80.0.5", "02:11:22:33:44:55"); got != "OK" || len(clients()) != 0 {
+		t.Errorf("del_address: %q, clients %v", got, clients())
 	}
 	var st Status
 	if err := json.Unmarshal([]byte(call("status")), &st); err != nil {
@@ -64,6 +74,22 @@ func TestControlHandlers(t *testing.T) {
 	if st.Counters["lease_old"] != 1 || st.Port != 5524 {
 		t.Errorf("status: %+v", st)
 	}
+}
+
+// startLoop runs an event loop that owns m until the test ends, then
+// waits for it (and its background probes) to end.
+func startLoop(t *testing.T, m *machine) *Daemon {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	d := newDaemon(ctx, m, &wg)
+	done := make(chan error, 1)
+	go func() { done <- d.loop(ctx, nil, nil, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		wg.Wait()
+	})
+	return d
 }
 
 func itoa(v int64) string {

@@ -1,6 +1,7 @@
 package roamd
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -139,24 +140,28 @@ func (k *recKernel) Unsteer(a netip.Addr) error {
 	return nil
 }
 
-// fakeNet delivers datagrams between daemons asynchronously, by the
-// addresses each node owns (node address, node-client-IPs, management).
+// fakeNet is an in-memory mesh of state machines on one fake clock. It
+// delivers datagrams (by the addresses each node owns: node address,
+// node-client-IPs, management) and background probe results through one
+// FIFO queue, drained in the test's goroutine: no goroutines, no sleeps,
+// the same order every run.
 type fakeNet struct {
-	mu    sync.Mutex
+	clk   *fakeClock
 	nodes []*node
-	sent  []string
+	queue []func()
 }
 
 type node struct {
 	name  string
-	d     *Daemon
+	net   *fakeNet
+	m     *machine
 	k     *recKernel
 	addrs map[netip.Addr]bool
 }
 
+func newFakeNet() *fakeNet { return &fakeNet{clk: newFakeClock()} }
+
 func (n *fakeNet) owner(a netip.Addr) *node {
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	for _, x := range n.nodes {
 		x.k.mu.Lock()
 		ok := x.addrs[a] || x.k.nodeIPs[a]
@@ -175,15 +180,100 @@ type nodeTx struct {
 
 func (t nodeTx) Send(from netip.Addr, to netip.AddrPort, b []byte) error {
 	if !from.IsValid() {
-		from = t.self.d.cfg.NodeAddress
+		from = t.self.m.cfg.NodeAddress
 	}
 	dst := t.n.owner(to.Addr())
 	if dst == nil {
 		return fmt.Errorf("no route to %v", to)
 	}
 	pkt := append([]byte(nil), b...)
-	go dst.d.HandlePacket(netip.AddrPortFrom(from, 5524), pkt)
+	t.n.queue = append(t.n.queue, func() { dst.packet(netip.AddrPortFrom(from, 5524), pkt) })
 	return nil
+}
+
+// do makes a transition on x's machine and carries out its effects, as
+// the event loop does.
+func (x *node) do(f func(m *machine)) {
+	f(x.m)
+	x.m.apply(x.m.take())
+}
+
+// call is do for a transition with an error (effects' errors included).
+func (x *node) call(f func(m *machine) error) error {
+	err := f(x.m)
+	return errors.Join(err, x.m.apply(x.m.take()))
+}
+
+func (x *node) seen(mac net.HardwareAddr, ip netip.Addr) {
+	x.do(func(m *machine) { m.Seen(mac, ip) })
+}
+
+func (x *node) lease(op LeaseOp, mac net.HardwareAddr, ip netip.Addr, exp time.Time) error {
+	return x.call(func(m *machine) error { return m.Lease(op, mac, ip, exp) })
+}
+
+func (x *node) packet(src netip.AddrPort, b []byte) {
+	x.do(func(m *machine) { m.HandlePacket(src, b) })
+}
+
+// settle delivers everything queued, and what that sends in turn, without
+// moving the clock.
+func (n *fakeNet) settle(t *testing.T) {
+	t.Helper()
+	for i := 0; len(n.queue) > 0; i++ {
+		if i > 100000 {
+			t.Fatal("the mesh does not settle")
+		}
+		f := n.queue[0]
+		n.queue = n.queue[1:]
+		f()
+	}
+}
+
+// step moves the clock to the earliest timer of any node (not beyond
+// limit), fires what is due everywhere and settles; false: no timer due
+// by limit (the clock is then at limit).
+func (n *fakeNet) step(t *testing.T, limit time.Time) bool {
+	t.Helper()
+	next, ok := time.Time{}, false
+	for _, x := range n.nodes {
+		if at, set := x.m.nextDeadline(); set && (!ok || at.Before(next)) {
+			next, ok = at, true
+		}
+	}
+	if !ok || next.After(limit) {
+		n.clk.set(limit)
+		return false
+	}
+	n.clk.set(next)
+	for _, x := range n.nodes {
+		x.do(func(m *machine) { m.fireDue() })
+	}
+	n.settle(t)
+	return true
+}
+
+// advance moves the clock on by d, firing every timer on the way.
+func (n *fakeNet) advance(t *testing.T, d time.Duration) {
+	t.Helper()
+	n.settle(t)
+	end := n.clk.Now().Add(d)
+	for n.step(t, end) {
+	}
+	n.settle(t)
+}
+
+// waitFor runs the mesh (deliveries, then timers in time order) until
+// cond holds; it fails when 5 s of mesh time pass without it.
+func (n *fakeNet) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	n.settle(t)
+	limit := n.clk.Now().Add(5 * time.Second)
+	for !cond() {
+		if !n.step(t, limit) {
+			t.Fatalf("%s: not reached in 5 s of mesh time", what)
+		}
+	}
 }
 
 var (
@@ -209,33 +299,35 @@ func (n *fakeNet) add(t *testing.T, name string, plat bool, secret []byte) *node
 	if plat {
 		cfg.OwnPLAT = platC
 	}
-	x := &node{name: name, addrs: map[netip.Addr]bool{cfg.NodeAddress: true}}
+	return n.addNode(t, name, cfg, nil)
+}
+
+// addNode adds a node with cfg; tx nil: the mesh's delivery.
+func (n *fakeNet) addNode(t *testing.T, name string, cfg Config, tx Transport) *node {
+	x := &node{name: name, net: n, addrs: map[netip.Addr]bool{cfg.NodeAddress: true}}
 	x.k = newRecKernel(n)
-	d, err := New(cfg, x.k, nodeTx{n: n, self: x}, nil, nil)
+	if tx == nil {
+		tx = nodeTx{n: n, self: x}
+	}
+	m, err := newMachine(cfg, world{k: x.k, tx: tx}, n.clk, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x.d = d
-	x.addrs[addrmap.Embed(cfg.OwnCLAT, d.cfg.MgmtIPv4)] = true
-	if plat {
-		x.addrs[addrmap.Embed(platC, d.cfg.MgmtIPv4)] = true
+	x.m = m
+	// a background probe (Present) answers at once, in queue order
+	m.spawn = func(job func() func()) {
+		n.queue = append(n.queue, func() {
+			res := job()
+			x.do(func(*machine) { res() })
+		})
 	}
-	n.mu.Lock()
+	x.addrs[addrmap.Embed(cfg.OwnCLAT, m.cfg.MgmtIPv4)] = true
+	if cfg.OwnPLAT.IsValid() {
+		x.addrs[addrmap.Embed(cfg.OwnPLAT, m.cfg.MgmtIPv4)] = true
+	}
 	n.nodes = append(n.nodes, x)
-	n.mu.Unlock()
-	t.Cleanup(d.Close)
+	t.Cleanup(m.Close)
 	return x
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timeout waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func (x *node) has(f func(k *recKernel) bool) bool {
@@ -257,10 +349,10 @@ func TestRoamDAB(t *testing.T) {
 }
 
 func testRoamDAB(t *testing.T, secret []byte) {
-	n := &fakeNet{}
+	n := newFakeNet()
 	D, A, B, C := n.add(t, "d", false, secret), n.add(t, "a", false, secret), n.add(t, "b", false, secret), n.add(t, "c", true, secret)
-	nip := D.d.nodeClientIP(clientMAC)
-	if err := D.d.Lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
+	nip := D.m.nodeClientIP(clientMAC)
+	if err := D.lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if !D.has(func(k *recKernel) bool { return k.nodeIPs[nip] }) {
@@ -269,11 +361,11 @@ func testRoamDAB(t *testing.T, secret []byte) {
 	dIP := addrmap.Embed(clatOf("d"), clientIP)
 
 	// D -> A
-	A.d.Seen(clientMAC, netip.Addr{})
-	waitFor(t, "C steering to A", func() bool {
+	A.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "C steering to A", func() bool {
 		return C.has(func(k *recKernel) bool { return k.steer[dIP] == addrmap.Embed(clatOf("a"), clientIP) })
 	})
-	waitFor(t, "D released", func() bool { return !D.has(func(k *recKernel) bool { return k.nodeIPs[nip] }) })
+	n.waitFor(t, "D released", func() bool { return !D.has(func(k *recKernel) bool { return k.nodeIPs[nip] }) })
 	if !A.has(func(k *recKernel) bool {
 		r := k.roamed[clientIP]
 		return k.nodeIPs[nip] && k.announce[dIP] && r.CLAT == clatOf("d") && k.neigh[clientIP] == clientMAC.String()
@@ -281,11 +373,11 @@ func testRoamDAB(t *testing.T, secret []byte) {
 		t.Fatalf("A state incomplete: %+v", A.k)
 	}
 	// A -> B
-	B.d.Seen(clientMAC, netip.Addr{})
-	waitFor(t, "C steering to B", func() bool {
+	B.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "C steering to B", func() bool {
 		return C.has(func(k *recKernel) bool { return k.steer[dIP] == addrmap.Embed(clatOf("b"), clientIP) })
 	})
-	waitFor(t, "A released", func() bool {
+	n.waitFor(t, "A released", func() bool {
 		return A.has(func(k *recKernel) bool {
 			return !k.nodeIPs[nip] && !k.announce[dIP] && len(k.roamed) == 0 && len(k.neigh) == 0
 		})
@@ -298,13 +390,13 @@ func testRoamDAB(t *testing.T, secret []byte) {
 	}
 	// A's dnsmasq repeats its leases as "old" on the SIGHUP after the
 	// hostsfile change: that must not make A take the client back
-	if err := A.d.Lease(LeaseOld, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
+	if err := A.lease(LeaseOld, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if len(A.d.Clients()) != 0 {
-		t.Fatalf("A took the client back on a repeated lease: %+v", A.d.Clients())
+	if len(A.m.clients()) != 0 {
+		t.Fatalf("A took the client back on a repeated lease: %+v", A.m.clients())
 	}
-	cv := B.d.Clients()
+	cv := B.m.clients()
 	if len(cv) != 1 || cv[0].CLAT != clatOf("d").String() || cv[0].PLAT != platC.String() || !cv[0].Roamed {
 		t.Fatalf("B clients: %+v", cv)
 	}
@@ -313,9 +405,9 @@ func testRoamDAB(t *testing.T, secret []byte) {
 	}
 	// B -> D (home): C stops steering, B releases towards D, D announces
 	// the client's /128 itself (it must beat the release routes' copies)
-	D.d.Seen(clientMAC, netip.Addr{})
-	waitFor(t, "C unsteered", func() bool { return C.has(func(k *recKernel) bool { return len(k.steer) == 0 }) })
-	waitFor(t, "B released", func() bool {
+	D.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "C unsteered", func() bool { return C.has(func(k *recKernel) bool { return len(k.steer) == 0 }) })
+	n.waitFor(t, "B released", func() bool {
 		return B.has(func(k *recKernel) bool {
 			return len(k.roamed) == 0 && len(k.announce) == 0 && len(k.nodeIPs) == 0 && k.retract[dIP] == mgmtOf("d")
 		})
@@ -327,32 +419,29 @@ func testRoamDAB(t *testing.T, secret []byte) {
 		t.Error("D does not announce its client's /128 after it came back")
 	}
 	// back to A, where the release route becomes an announce route again
-	A.d.Seen(clientMAC, netip.Addr{})
-	waitFor(t, "A announces again", func() bool {
+	A.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "A announces again", func() bool {
 		return A.has(func(k *recKernel) bool { _, held := k.retract[dIP]; return k.announce[dIP] && !held })
 	})
 	if to := D.k.retract[dIP]; to != mgmtOf("a") {
 		t.Errorf("D's release route goes towards %v, want A", to)
 	}
-	if _, held := A.d.rel[dIP]; held {
+	if _, held := A.m.rel[dIP]; held {
 		t.Error("A still times out a release route it replaced")
 	}
 	// lease end at A: an unreachable release route, gone after ReleaseHold
-	if err := A.d.Lease(LeaseDel, clientMAC, clientIP, time.Time{}); err != nil {
+	if err := A.lease(LeaseDel, clientMAC, clientIP, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(A.d.Clients()) != 0 || A.has(func(k *recKernel) bool { return len(k.nodeIPs) != 0 || len(k.announce) != 0 }) {
+	if len(A.m.clients()) != 0 || A.has(func(k *recKernel) bool { return len(k.nodeIPs) != 0 || len(k.announce) != 0 }) {
 		t.Error("A kept state after lease del")
 	}
 	if to, held := A.k.retract[dIP]; !held || to.IsValid() {
 		t.Errorf("A's release route after the lease end: towards %v (held %t), want unreachable", to, held)
 	}
+	n.advance(t, A.m.cfg.ReleaseHold+time.Second)
 	for _, x := range []*node{A, B, D} {
-		later := time.Now().Add(A.d.cfg.ReleaseHold + time.Second)
-		x.d.mu.Lock()
-		x.d.now = func() time.Time { return later }
-		x.d.mu.Unlock()
-		x.d.Sweep()
+		x.do(func(m *machine) { m.Sweep() })
 		if x.has(func(k *recKernel) bool { return len(k.retract) != 0 || len(k.announce) != 0 }) {
 			t.Errorf("%s: routes left after the release hold: %+v %+v", x.name, x.k.retract, x.k.announce)
 		}
@@ -360,37 +449,37 @@ func testRoamDAB(t *testing.T, secret []byte) {
 }
 
 func TestNewClientAfterClaimTimeout(t *testing.T) {
-	n := &fakeNet{}
+	n := newFakeNet()
 	B := n.add(t, "b", false, nil)
 	n.add(t, "x", false, nil) // owns nothing: CLAIMs go nowhere
 	// HasRoute is false (nobody owns the node-client-IP): taken at once
-	B.d.Seen(clientMAC, clientIP)
-	cv := B.d.Clients()
+	B.seen(clientMAC, clientIP)
+	cv := B.m.clients()
 	if len(cv) != 1 || cv[0].Roamed || cv[0].CLAT != clatOf("b").String() {
 		t.Fatalf("clients %+v", cv)
 	}
 }
 
 func TestSetDelPLAT(t *testing.T) {
-	n := &fakeNet{}
+	n := newFakeNet()
 	B := n.add(t, "b", false, nil)
-	if err := B.d.Lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
+	if err := B.lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	newP := netip.MustParsePrefix("fd00:2::e:0:0/96")
-	if err := B.d.SetPLAT(newP); err != nil {
+	if err := B.call(func(m *machine) error { return m.SetPLAT(newP) }); err != nil {
 		t.Fatal(err)
 	}
 	if r := B.k.roamed[clientIP]; r.PLAT != platC || r.CLAT != clatOf("b") {
 		t.Fatalf("old client not mapped to its PLAT: %+v", r)
 	}
-	if err := B.d.DelPLAT(platC); err != nil {
+	if err := B.call(func(m *machine) error { return m.DelPLAT(platC) }); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := B.k.roamed[clientIP]; ok || len(B.k.dropped) != 1 {
 		t.Fatalf("state for deleted PLAT left: %+v %v", B.k.roamed, B.k.dropped)
 	}
-	if cv := B.d.Clients(); cv[0].PLAT != newP.String() {
+	if cv := B.m.clients(); cv[0].PLAT != newP.String() {
 		t.Errorf("client PLAT %s, want %s", cv[0].PLAT, newP)
 	}
 }
@@ -429,9 +518,9 @@ func (c *capture) last(t uint8) (*roamproto.Message, netip.AddrPort) {
 
 // answerVerify plays the serving node: it answers the PLAT's last VERIFY
 // (CONFIRM with lease seconds, or REFUSE).
-func answerVerify(t *testing.T, d *Daemon, ok bool, lease uint32, key []byte) {
+func answerVerify(t *testing.T, d *node, ok bool, lease uint32, key []byte) {
 	t.Helper()
-	v, to := d.tx.(*capture).last(roamproto.TypeVerify)
+	v, to := d.m.w.tx.(*capture).last(roamproto.TypeVerify)
 	if v == nil {
 		t.Fatal("the PLAT sent no VERIFY")
 	}
@@ -440,22 +529,18 @@ func answerVerify(t *testing.T, d *Daemon, ok bool, lease uint32, key []byte) {
 	if ok {
 		m.Type, m.LeaseTime, m.HasLease = roamproto.TypeConfirm, lease, true
 	}
-	d.HandlePacket(to, enc(t, m, key))
+	d.packet(to, enc(t, m, key))
 }
 
-func newPLAT(t *testing.T, secret []byte) (*Daemon, *recKernel) {
+// newPLAT is a PLAT alone; what it sends is captured.
+func newPLAT(t *testing.T, secret []byte) (*node, *recKernel) {
 	cfg := Config{
 		NodeAddress: netip.MustParseAddr("fd00:9::c"), NodeClientPrefix: netip.MustParsePrefix("fd00:5::/64"),
 		ClientIPv4: clientNet, OwnCLAT: clatOf("c"), CLATRange: clatRange, PLAT: platC, PLATRange: platRange,
 		OwnPLAT: platC, Secret: secret, RatePerSec: 10, RateBurst: 20,
 	}
-	k := newRecKernel(&fakeNet{})
-	d, err := New(cfg, k, &capture{}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	return d, k
+	x := newFakeNet().addNode(t, "c", cfg, &capture{})
+	return x, x.k
 }
 
 func roamMsg(lease uint32) *roamproto.Message {
@@ -529,18 +614,18 @@ func TestSecurityRoam(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d, k := newPLAT(t, tc.secret)
 			// a legitimate roam D -> B first
-			d.HandlePacket(fromB, enc(t, roamMsg(3600), tc.secret))
+			d.packet(fromB, enc(t, roamMsg(3600), tc.secret))
 			answerVerify(t, d, true, 3600, tc.secret)
 			if k.steer[dIP] != bIP {
 				t.Fatalf("legitimate ROAM not applied: %v", k.steer)
 			}
-			exp := d.st[dIP].Expires
+			exp := d.m.st[dIP].Expires
 			src, pkt := tc.forge(t)
-			d.HandlePacket(src, pkt)
-			if c := d.Counters()[tc.counter]; c != 1 {
-				t.Errorf("counter %s = %d, want 1 (%v)", tc.counter, c, d.Counters())
+			d.packet(src, pkt)
+			if c := d.m.counters()[tc.counter]; c != 1 {
+				t.Errorf("counter %s = %d, want 1 (%v)", tc.counter, c, d.m.counters())
 			}
-			if k.steer[dIP] != bIP || !d.st[dIP].Expires.Equal(exp) || len(k.steer) != 1 {
+			if k.steer[dIP] != bIP || !d.m.st[dIP].Expires.Equal(exp) || len(k.steer) != 1 {
 				t.Errorf("forged ROAM changed state: %v", k.steer)
 			}
 		})
@@ -550,10 +635,10 @@ func TestSecurityRoam(t *testing.T) {
 func TestSecurityReplayAndRate(t *testing.T) {
 	d, k := newPLAT(t, []byte("k"))
 	pkt := enc(t, roamMsg(3600), []byte("k"))
-	d.HandlePacket(fromB, pkt)
+	d.packet(fromB, pkt)
 	answerVerify(t, d, true, 3600, []byte("k"))
-	d.HandlePacket(fromB, pkt)
-	if c := d.Counters()["drop_replay"]; c != 1 {
+	d.packet(fromB, pkt)
+	if c := d.m.counters()["drop_replay"]; c != 1 {
 		t.Errorf("drop_replay = %d", c)
 	}
 	if len(k.steer) != 1 {
@@ -562,72 +647,70 @@ func TestSecurityReplayAndRate(t *testing.T) {
 	// burst 20, 10/s: 50 quick messages from one source -> about 29 dropped
 	flood := netip.AddrPortFrom(netip.MustParseAddr("fd00:1::66:c000:1"), 5524)
 	for i := 0; i < 50; i++ {
-		d.HandlePacket(flood, []byte("junk"))
+		d.packet(flood, []byte("junk"))
 	}
-	if c := d.Counters()["drop_rate"]; c < 25 {
+	if c := d.m.counters()["drop_rate"]; c < 25 {
 		t.Errorf("drop_rate = %d, want >= 25", c)
 	}
 	// another source is not affected (B renews: a refresh)
-	d.HandlePacket(fromB, enc(t, roamMsg(7200), []byte("k")))
-	if d.Counters()["roam_accepted"] != 1 || d.Counters()["roam_refresh"] != 1 {
-		t.Errorf("counters %v", d.Counters())
+	d.packet(fromB, enc(t, roamMsg(7200), []byte("k")))
+	if d.m.counters()["roam_accepted"] != 1 || d.m.counters()["roam_refresh"] != 1 {
+		t.Errorf("counters %v", d.m.counters())
 	}
 }
 
 func TestNeverShorten(t *testing.T) {
 	d, _ := newPLAT(t, nil)
 	dIP := addrmap.Embed(clatOf("d"), clientIP)
-	d.HandlePacket(fromB, enc(t, roamMsg(7200), nil))
+	d.packet(fromB, enc(t, roamMsg(7200), nil))
 	answerVerify(t, d, true, 7200, nil)
-	exp := d.st[dIP].Expires
-	d.HandlePacket(fromB, enc(t, roamMsg(60), nil))
-	if d.st[dIP].Expires.Before(exp) {
+	exp := d.m.st[dIP].Expires
+	d.packet(fromB, enc(t, roamMsg(60), nil))
+	if d.m.st[dIP].Expires.Before(exp) {
 		t.Error("a later ROAM shortened the state")
 	}
 }
 
 func TestSecurityInfoAckClaim(t *testing.T) {
-	n := &fakeNet{}
+	n := newFakeNet()
 	A := n.add(t, "a", false, nil)
 	B := n.add(t, "b", false, nil)
-	if err := A.d.Lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
+	if err := A.lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	eve := netip.AddrPortFrom(netip.MustParseAddr("fd00:9::e"), 5524)
 	info := &roamproto.Message{Type: roamproto.TypeInfo, Nonce: nonce(), Sender: eve.Addr(), MAC: clientMAC,
 		CLAT: clatOf("e"), ClientIP: clientIP, LeaseTime: 3600, HasLease: true, PLAT: platC, Timestamp: time.Now()}
 	// unsolicited INFO at B (no CLAIM out)
-	B.d.HandlePacket(eve, enc(t, info, nil))
-	if B.d.Counters()["drop_info_unsolicited"] != 1 || len(B.d.Clients()) != 0 {
-		t.Errorf("unsolicited INFO: %v", B.d.Counters())
+	B.packet(eve, enc(t, info, nil))
+	if B.m.counters()["drop_info_unsolicited"] != 1 || len(B.m.clients()) != 0 {
+		t.Errorf("unsolicited INFO: %v", B.m.counters())
 	}
 	// INFO with a guessed echo while B's claim is out
-	B.d.mu.Lock()
-	B.d.clm[clientMAC.String()] = &claim{mac: clientMAC, nonces: map[uint32]bool{12345: true}}
-	B.d.mu.Unlock()
+	B.m.clm[clientMAC.String()] = &claim{mac: clientMAC, nonces: map[uint32]bool{12345: true}}
 	info.Nonce, info.Echo, info.HasEcho = nonce(), 999, true
-	B.d.HandlePacket(eve, enc(t, info, nil))
-	if B.d.Counters()["drop_info_bad_echo"] != 1 || len(B.d.Clients()) != 0 {
-		t.Errorf("bad echo INFO: %v", B.d.Counters())
+	B.packet(eve, enc(t, info, nil))
+	if B.m.counters()["drop_info_bad_echo"] != 1 || len(B.m.clients()) != 0 {
+		t.Errorf("bad echo INFO: %v", B.m.counters())
 	}
 	// forged ACK at A: A keeps the client
 	ack := &roamproto.Message{Type: roamproto.TypeAck, Nonce: nonce(), Sender: eve.Addr(), MAC: clientMAC,
 		Echo: 1, HasEcho: true, Timestamp: time.Now()}
-	A.d.HandlePacket(eve, enc(t, ack, nil))
-	if A.d.Counters()["drop_ack_unknown"] != 1 || len(A.d.Clients()) != 1 {
-		t.Errorf("forged ACK: %v", A.d.Counters())
+	A.packet(eve, enc(t, ack, nil))
+	if A.m.counters()["drop_ack_unknown"] != 1 || len(A.m.clients()) != 1 {
+		t.Errorf("forged ACK: %v", A.m.counters())
 	}
 	// CLAIM whose source does not match its sender field
 	cl := &roamproto.Message{Type: roamproto.TypeClaim, Nonce: nonce(), Sender: netip.MustParseAddr("fd00:9::b"),
 		MAC: clientMAC, Timestamp: time.Now()}
-	A.d.HandlePacket(eve, enc(t, cl, nil))
-	if A.d.Counters()["drop_bad_source"] != 1 {
-		t.Errorf("spoofed CLAIM: %v", A.d.Counters())
+	A.packet(eve, enc(t, cl, nil))
+	if A.m.counters()["drop_bad_source"] != 1 {
+		t.Errorf("spoofed CLAIM: %v", A.m.counters())
 	}
 	// A CLAIM alone never releases: only the ACK to A's INFO does
-	A.d.HandlePacket(eve, enc(t, &roamproto.Message{Type: roamproto.TypeClaim, Nonce: nonce(), Sender: eve.Addr(),
+	A.packet(eve, enc(t, &roamproto.Message{Type: roamproto.TypeClaim, Nonce: nonce(), Sender: eve.Addr(),
 		MAC: clientMAC, Timestamp: time.Now()}, nil))
-	if len(A.d.Clients()) != 1 {
+	if len(A.m.clients()) != 1 {
 		t.Error("CLAIM released the client without ACK")
 	}
 }

@@ -21,9 +21,7 @@ type hop6 struct {
 // release routes pointing at each other loop (seen: D -> A -> B -> D with
 // the ring cut, B's towards D via A, A's towards B). Called with every
 // babel snapshot (the local socket's monitor).
-func (d *Daemon) Follow(s babel.Snapshot) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+func (d *machine) Follow(s babel.Snapshot) {
 	if !s.Connected || len(d.rel) == 0 {
 		return
 	}
@@ -46,11 +44,12 @@ func (d *Daemon) Follow(s babel.Snapshot) {
 		if d.relHop[a] == h {
 			continue
 		}
-		if err := d.k.Repoint(a, r.Via, r.Interface); err != nil {
-			d.kerr("re-point release route", err)
-			continue
-		}
-		d.relHop[a] = h
-		d.count("release_repointed")
+		a := a
+		d.kernelThen("re-point release route", func(k Kernel) error { return k.Repoint(a, h.via, h.dev) }, func(err error) {
+			if err == nil {
+				d.relHop[a] = h
+				d.count("release_repointed")
+			}
+		})
 	}
 }

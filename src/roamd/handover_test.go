@@ -15,47 +15,47 @@ import (
 
 func leaseAtD(t *testing.T, D *node) {
 	t.Helper()
-	if err := D.d.Lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
+	if err := D.lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestKeyHolderForgedRoam(t *testing.T) {
 	key := []byte("site key")
-	n := &fakeNet{}
+	n := newFakeNet()
 	D, M, C := n.add(t, "d", false, key), n.add(t, "m", false, key), n.add(t, "c", true, key)
 	leaseAtD(t, D)
-	roam := &roamproto.Message{Type: roamproto.TypeRoam, Nonce: nonce(), Sender: M.d.cfg.NodeAddress, MAC: clientMAC,
+	roam := &roamproto.Message{Type: roamproto.TypeRoam, Nonce: nonce(), Sender: M.m.cfg.NodeAddress, MAC: clientMAC,
 		CLAT: clatOf("d"), ClientIP: clientIP, LeaseTime: 86400, HasLease: true, NewCLAT: clatOf("m"), PLAT: platC,
 		Timestamp: time.Now()}
-	C.d.HandlePacket(netip.AddrPortFrom(M.d.mgmtAddr(), 5524), enc(t, roam, key))
-	waitFor(t, "the PLAT's refusal", func() bool { return C.d.Counters()["roam_refused"] == 1 })
-	if C.d.SteerCount() != 0 || C.has(func(k *recKernel) bool { return len(k.steer) != 0 }) {
+	C.packet(netip.AddrPortFrom(M.m.mgmtAddr(), 5524), enc(t, roam, key))
+	n.waitFor(t, "the PLAT's refusal", func() bool { return C.m.counters()["roam_refused"] == 1 })
+	if len(C.m.st) != 0 || C.has(func(k *recKernel) bool { return len(k.steer) != 0 }) {
 		t.Fatal("forged ROAM steered the client")
 	}
-	if D.d.Counters()["verify_refused"] != 1 || len(D.d.Clients()) != 1 {
-		t.Errorf("D: %v", D.d.Counters())
+	if D.m.counters()["verify_refused"] != 1 || len(D.m.clients()) != 1 {
+		t.Errorf("D: %v", D.m.counters())
 	}
 }
 
 func TestKeyHolderClaimAckWhileClientHere(t *testing.T) {
 	key := []byte("site key")
-	n := &fakeNet{}
+	n := newFakeNet()
 	D, A, M, C := n.add(t, "d", false, key), n.add(t, "a", false, key), n.add(t, "m", false, key), n.add(t, "c", true, key)
 	leaseAtD(t, D)
 	dIP := addrmap.Embed(clatOf("d"), clientIP)
-	A.d.Seen(clientMAC, netip.Addr{}) // genuine roam D -> A
-	waitFor(t, "C steering to A", func() bool {
+	A.seen(clientMAC, netip.Addr{}) // genuine roam D -> A
+	n.waitFor(t, "C steering to A", func() bool {
 		return C.has(func(k *recKernel) bool { return k.steer[dIP] == addrmap.Embed(clatOf("a"), clientIP) })
 	})
 	A.k.mu.Lock()
 	A.k.present[clientIP] = true // the client is at A and answers there
 	A.k.mu.Unlock()
 	// M claims the client (its daemon CLAIMs, ACKs the INFO and ROAMs)
-	M.d.Seen(clientMAC, netip.Addr{})
-	waitFor(t, "A's refusal", func() bool { return A.d.Counters()["handover_refused_present"] == 1 })
-	waitFor(t, "M undoes its state", func() bool { return len(M.d.Clients()) == 0 })
-	if cv := A.d.Clients(); len(cv) != 1 || cv[0].IP != clientIP.String() {
+	M.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "A's refusal", func() bool { return A.m.counters()["handover_refused_present"] == 1 })
+	n.waitFor(t, "M undoes its state", func() bool { return len(M.m.clients()) == 0 })
+	if cv := A.m.clients(); len(cv) != 1 || cv[0].IP != clientIP.String() {
 		t.Fatalf("A released the client: %+v", cv)
 	}
 	if !C.has(func(k *recKernel) bool { return k.steer[dIP] == addrmap.Embed(clatOf("a"), clientIP) }) {
@@ -68,20 +68,20 @@ func TestKeyHolderClaimAckWhileClientHere(t *testing.T) {
 
 func TestKeyHolderForgedInfo(t *testing.T) {
 	key := []byte("site key")
-	n := &fakeNet{}
+	n := newFakeNet()
 	D, B, M, C := n.add(t, "d", false, key), n.add(t, "b", false, key), n.add(t, "m", false, key), n.add(t, "c", true, key)
 	leaseAtD(t, D)
 	accomplice := net.HardwareAddr{0x02, 0xac, 0, 0, 0, 1}
 	// M owns the accomplice's node-client-IP (it served it before)
-	M.k.AddNodeClientIP(M.d.nodeClientIP(accomplice))
-	M.d.tx = dropTx{} // M's own daemon stays silent; the test answers for it
-	B.d.Seen(accomplice, netip.Addr{})
+	M.k.AddNodeClientIP(M.m.nodeClientIP(accomplice))
+	M.m.w.tx = dropTx{} // M's own daemon stays silent; the test answers for it
+	B.seen(accomplice, netip.Addr{})
 	echo := claimNonce(t, B, accomplice)
-	info := &roamproto.Message{Type: roamproto.TypeInfo, Nonce: nonce(), Sender: M.d.cfg.NodeAddress, MAC: accomplice,
+	info := &roamproto.Message{Type: roamproto.TypeInfo, Nonce: nonce(), Sender: M.m.cfg.NodeAddress, MAC: accomplice,
 		CLAT: clatOf("d"), ClientIP: clientIP, LeaseTime: 86400, HasLease: true, PLAT: platC, Echo: echo, HasEcho: true,
 		Timestamp: time.Now()}
-	B.d.HandlePacket(netip.AddrPortFrom(M.d.cfg.NodeAddress, 5524), enc(t, info, key))
-	waitFor(t, "B drops the binding", func() bool { return B.d.Counters()["roam_refused_by_plat"] == 1 })
+	B.packet(netip.AddrPortFrom(M.m.cfg.NodeAddress, 5524), enc(t, info, key))
+	n.waitFor(t, "B drops the binding", func() bool { return B.m.counters()["roam_refused_by_plat"] == 1 })
 	if C.has(func(k *recKernel) bool { return len(k.steer) != 0 }) {
 		t.Fatal("the forged INFO steered the victim's replies")
 	}
@@ -89,18 +89,16 @@ func TestKeyHolderForgedInfo(t *testing.T) {
 		t.Error("B kept the victim's address bound to the accomplice")
 	}
 	// B itself leases the address: an INFO for it is dropped at once
-	if err := B.d.Lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
+	if err := B.lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	B.d.mu.Lock()
-	delete(B.d.clm, accomplice.String()) // the finished claim (kept 10 s for retransmitted INFOs)
-	B.d.mu.Unlock()
-	B.d.Seen(accomplice, netip.Addr{})
+	delete(B.m.clm, accomplice.String()) // the finished claim (kept 10 s for retransmitted INFOs)
+	B.seen(accomplice, netip.Addr{})
 	echo = claimNonce(t, B, accomplice)
 	info.Nonce, info.Echo, info.Timestamp = nonce(), echo, time.Now()
-	B.d.HandlePacket(netip.AddrPortFrom(M.d.cfg.NodeAddress, 5524), enc(t, info, key))
-	if B.d.Counters()["drop_info_ip_in_use"] != 1 {
-		t.Errorf("INFO for B's own lease: %v", B.d.Counters())
+	B.packet(netip.AddrPortFrom(M.m.cfg.NodeAddress, 5524), enc(t, info, key))
+	if B.m.counters()["drop_info_ip_in_use"] != 1 {
+		t.Errorf("INFO for B's own lease: %v", B.m.counters())
 	}
 }
 
@@ -109,10 +107,8 @@ func TestKeyHolderForgedInfo(t *testing.T) {
 func claimNonce(t *testing.T, x *node, mac net.HardwareAddr) uint32 {
 	t.Helper()
 	var echo uint32
-	waitFor(t, "the CLAIM", func() bool {
-		x.d.mu.Lock()
-		defer x.d.mu.Unlock()
-		if c := x.d.clm[mac.String()]; c != nil && !c.done {
+	x.net.waitFor(t, "the CLAIM", func() bool {
+		if c := x.m.clm[mac.String()]; c != nil && !c.done {
 			for n := range c.nonces {
 				echo = n
 				return true
@@ -132,9 +128,9 @@ func TestRoamReplayOtherPLATAndRestart(t *testing.T) {
 	d, k := newPLAT(t, nil)
 	m := roamMsg(3600)
 	m.Timestamp = time.Now().Add(-2 * time.Second) // sent before this daemon started
-	d.HandlePacket(fromB, enc(t, m, nil))
-	if d.Counters()["drop_before_start"] != 1 || len(k.steer) != 0 {
-		t.Errorf("ROAM from before the start: %v", d.Counters())
+	d.packet(fromB, enc(t, m, nil))
+	if d.m.counters()["drop_before_start"] != 1 || len(k.steer) != 0 {
+		t.Errorf("ROAM from before the start: %v", d.m.counters())
 	}
 }
 

@@ -2,11 +2,11 @@ package roamd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
@@ -84,25 +84,38 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 		}
 		res = h
 	}
-	d, err := New(cfg, k, u, res, log)
+	m, err := newMachine(cfg, world{k: k, tx: u, res: res}, nil, log)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// every goroutine Run starts (sockets, babel, neighbours, presence
+	// probes) is counted here; Run returns only after all have ended
+	var wg sync.WaitGroup
+	d := newDaemon(ctx, m, &wg)
 	if opt.StateFile != "" {
 		saved, err := loadState(opt.StateFile)
 		if err != nil {
 			log.Warn("starting without the previous state", "err", err)
 		}
-		d.Restore(saved)
-		n, err := k.Reconcile(d.Owned())
+		m.Restore(saved)
+		m.apply(m.take())
+		n, err := k.Reconcile(m.Owned())
 		if err != nil {
 			log.Warn("removing leftovers", "err", err)
 		}
 		log.Info("state restored", "clients", len(saved.Clients), "steering", len(saved.Steer),
 			"release_routes", len(saved.Release), "leftovers_removed", n)
 	}
-	defer exit(d, k, opt, log)
+	// Deferred after everything above: runs first, and the loop (this
+	// goroutine) owns the machine again once the others are gone.
+	defer func() {
+		cancel()
+		wg.Wait()
+		m.Close()
+		exit(m, k, opt, log)
+	}()
 	var rules func() (int, error)
 	if nf := k.NF(); nf != nil {
 		rules = nf.RuleCount
@@ -111,18 +124,20 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errc := make(chan error, 3)
-	go func() { errc <- srv.Serve(ctx) }()
-	go func() { errc <- u.Serve(ctx, d) }()
+	errc := make(chan error, 2)
+	wg.Add(2)
+	go func() { defer wg.Done(); errc <- srv.Serve(ctx) }()
+	go func() { defer wg.Done(); errc <- u.Serve(ctx, d) }()
 	bch := make(chan babel.Snapshot, 1)
 	if opt.BabelSocket != "" {
 		bc := &babel.Client{Address: opt.BabelSocket, Logger: log, MaxBackoff: 30 * time.Second}
-		go func() { _ = bc.Run(ctx, bch) }()
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = bc.Run(ctx, bch) }()
 	}
 	if cfg.ClientBridge != "" {
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			if err := WatchNeighbours(ctx, d, cfg.ClientBridge); err != nil {
 				log.Warn("neighbour learning off", "bridge", cfg.ClientBridge, "err", err)
 			}
@@ -133,29 +148,23 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 	}
 	log.Info("running", "node", cfg.NodeAddress, "port", cfg.Port, "clat", cfg.OwnCLAT, "plat", cfg.PLAT,
 		"own_plat", cfg.OwnPLAT, "hmac", len(cfg.Secret) > 0)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case err := <-errc:
-			if err != nil && !errors.Is(err, context.Canceled) {
-				return err
-			}
-			if ctx.Err() != nil {
-				return nil
-			}
-		case s := <-bch:
-			d.Follow(s)
-		case <-tick.C:
-			d.Sweep()
-			if opt.StateFile != "" {
-				if err := d.SaveState(opt.StateFile, false); err != nil {
-					log.Warn("state file", "err", err)
-				}
-			}
-		}
+	var save func()
+	if opt.StateFile != "" {
+		save = func() { saveIfChanged(m, opt.StateFile, false, log) }
+	}
+	return d.loop(ctx, errc, bch, save)
+}
+
+// saveIfChanged writes the state file if the state changed since the last
+// write (or always, with force); on the owner goroutine.
+func saveIfChanged(m *machine, path string, force bool, log *slog.Logger) {
+	s, changed := m.snapshot(force)
+	if !changed {
+		return
+	}
+	if err := saveState(path, s); err != nil {
+		m.dirty = true // try again at the next sweep
+		log.Warn("state file", "err", err)
 	}
 }
 
@@ -163,7 +172,7 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 // saved for the next start; a clean exit (CleanExit, or the init script's
 // stop file) releases every client and removes rules, sets, routes and the
 // state file.
-func exit(d *Daemon, k *NetKernel, opt Options, log *slog.Logger) {
+func exit(m *machine, k *NetKernel, opt Options, log *slog.Logger) {
 	clean := opt.CleanExit
 	if opt.StopFile != "" {
 		if err := os.Remove(opt.StopFile); err == nil {
@@ -172,15 +181,14 @@ func exit(d *Daemon, k *NetKernel, opt Options, log *slog.Logger) {
 	}
 	if !clean {
 		if opt.StateFile != "" {
-			if err := d.SaveState(opt.StateFile, true); err != nil {
-				log.Warn("state file", "err", err)
-			}
+			saveIfChanged(m, opt.StateFile, true, log)
 		}
 		log.Info("exit: state kept for the next start")
 		return
 	}
-	d.ReleaseAll()
-	if d.Config().OwnPLAT.IsValid() {
+	m.ReleaseAll()
+	m.apply(m.take())
+	if m.cfg.OwnPLAT.IsValid() {
 		flushSteering(k, log, "stop")
 	}
 	if err := k.Teardown(); err != nil {

@@ -52,8 +52,13 @@ type savedRelease struct {
 
 const stateVersion = 1
 
-// snapshot is the daemon's state to save (caller holds d.mu).
-func (d *Daemon) snapshot() savedState {
+// snapshot is the state to save, or false if nothing changed since the
+// last snapshot (and force is not set); marked clean until saveFailed.
+func (d *machine) snapshot(force bool) (savedState, bool) {
+	if !d.dirty && !force {
+		return savedState{}, false
+	}
+	d.dirty = false
 	s := savedState{Version: stateVersion, PLAT: d.cfg.PLAT}
 	for _, c := range d.cl {
 		s.Clients = append(s.Clients, savedClient{MAC: c.MAC.String(), IP: c.IP, Origin: c.Origin, PLAT: c.PLAT,
@@ -65,31 +70,16 @@ func (d *Daemon) snapshot() savedState {
 	for k, u := range d.rel {
 		s.Release = append(s.Release, savedRelease{Dst: k, Until: u})
 	}
-	return s
+	return s, true
 }
 
-// SaveState writes the state file atomically if the state changed since
-// the last write (or always, with force).
-func (d *Daemon) SaveState(path string, force bool) error {
-	d.mu.Lock()
-	if !d.dirty && !force {
-		d.mu.Unlock()
-		return nil
-	}
-	s := d.snapshot()
-	d.dirty = false
-	d.mu.Unlock()
+// saveState writes s to the state file atomically.
+func saveState(path string, s savedState) error {
 	b, err := json.Marshal(s)
 	if err != nil {
-		return err
+		return fmt.Errorf("state file %s: %w", path, err)
 	}
-	if err := writeAtomic(path, b); err != nil {
-		d.mu.Lock()
-		d.dirty = true
-		d.mu.Unlock()
-		return err
-	}
-	return nil
+	return writeAtomic(path, b)
 }
 
 func writeAtomic(path string, b []byte) error {
@@ -136,9 +126,7 @@ func loadState(path string) (savedState, error) {
 // ended, steering and release routes. Their kernel state is put in place
 // again idempotently (it is normally still there; conntrack is left
 // alone, so flows go on); nothing is sent.
-func (d *Daemon) Restore(s savedState) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+func (d *machine) Restore(s savedState) {
 	now := d.now()
 	if s.PLAT.IsValid() && is96(s.PLAT) {
 		d.cfg.PLAT = s.PLAT
@@ -153,26 +141,26 @@ func (d *Daemon) Restore(s savedState) {
 		d.cl[mac.String()] = c
 		d.addNodeClientIP(c.NodeIP)
 		if c.IP.IsValid() {
-			d.kerr("set neighbour", d.k.SetNeigh(c.IP, c.MAC))
+			d.setNeigh(c.IP, c.MAC)
 		}
 		if !d.cfg.OwnCLAT.IsValid() || !c.IP.IsValid() {
 			continue
 		}
 		if d.needsXlatState(c) {
-			d.kerr("ipset add", d.k.AddRoamed(d.roamedState(c), d.remaining(c)))
+			d.addRoamed(d.roamedState(c), d.remaining(c))
 		}
 		if announces(c) {
-			d.kerr("announce", d.k.Announce(addrmap.Embed(c.Origin, c.IP)))
+			d.announce(addrmap.Embed(c.Origin, c.IP))
 		}
-		if c.Roamed && d.res != nil {
-			d.kerr("dhcp reserve", d.res.Reserve(c.MAC, c.IP))
+		if c.Roamed {
+			d.reserve(c.MAC, c.IP)
 		}
 	}
 	for _, e := range s.Steer {
 		if now.After(e.Expires) {
 			continue
 		}
-		d.applySteer(e.Dst, e.CLAT, e.NewCLAT, e.IP, e.Expires) // route replace: idempotent
+		d.applySteer(e.Dst, e.CLAT, e.NewCLAT, e.IP, e.Expires, func(bool) {}) // route replace: idempotent
 	}
 	for _, r := range s.Release {
 		if now.Before(r.Until) {
@@ -189,9 +177,7 @@ type Owned struct {
 }
 
 // Owned lists the kernel state the daemon's clients and routes account for.
-func (d *Daemon) Owned() Owned {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+func (d *machine) Owned() Owned {
 	o := Owned{Announce: map[netip.Addr]bool{}, Release: map[netip.Addr]bool{}, Steer: map[netip.Addr]bool{}}
 	for _, c := range d.cl {
 		if !d.cfg.OwnCLAT.IsValid() || !c.IP.IsValid() || !c.Origin.IsValid() {

@@ -16,44 +16,43 @@ import (
 // daemon (a restart) that reads the state file: the same clients, routes
 // and set members come back, and the kernel calls are idempotent.
 func TestStateRestart(t *testing.T) {
-	n := &fakeNet{}
+	n := newFakeNet()
 	D, A, B, C := n.add(t, "d", false, nil), n.add(t, "a", false, nil), n.add(t, "b", false, nil), n.add(t, "c", true, nil)
-	if err := D.d.Lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
+	if err := D.lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	dIP := addrmap.Embed(clatOf("d"), clientIP)
-	A.d.Seen(clientMAC, netip.Addr{})
-	waitFor(t, "A serves the client", func() bool { return A.has(func(k *recKernel) bool { return k.announce[dIP] }) })
-	B.d.Seen(clientMAC, netip.Addr{})
-	waitFor(t, "C steering to B", func() bool {
+	A.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "A serves the client", func() bool { return A.has(func(k *recKernel) bool { return k.announce[dIP] }) })
+	B.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "C steering to B", func() bool {
 		return C.has(func(k *recKernel) bool { return k.steer[dIP] == addrmap.Embed(clatOf("b"), clientIP) })
 	})
-	waitFor(t, "A released", func() bool { return A.has(func(k *recKernel) bool { _, ok := k.retract[dIP]; return ok }) })
+	n.waitFor(t, "A released", func() bool { return A.has(func(k *recKernel) bool { _, ok := k.retract[dIP]; return ok }) })
 	dir := t.TempDir()
 	for _, x := range []*node{A, B, C} {
 		path := filepath.Join(dir, x.name+".state")
-		if err := x.d.SaveState(path, false); err != nil {
-			t.Fatal(err)
-		}
-		before := x.d.Owned()
+		saveIfChanged(x.m, path, false, x.m.log)
+		before := x.m.Owned()
 		saved, err := loadState(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		k := newRecKernel(n)
-		d2, err := New(x.d.Config(), k, nodeTx{n: n, self: x}, nil, nil)
+		d2, err := newMachine(x.m.cfg, world{k: k, tx: nodeTx{n: n, self: x}}, n.clk, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(d2.Close)
 		d2.Restore(saved)
+		d2.apply(d2.take())
 		after := d2.Owned()
 		if len(after.Announce) != len(before.Announce) || len(after.Release) != len(before.Release) ||
 			len(after.Steer) != len(before.Steer) || len(after.Roamed) != len(before.Roamed) {
 			t.Errorf("%s: restored %+v, had %+v", x.name, after, before)
 		}
-		if len(d2.Clients()) != len(x.d.Clients()) {
-			t.Errorf("%s: %d clients restored, had %d", x.name, len(d2.Clients()), len(x.d.Clients()))
+		if len(d2.clients()) != len(x.m.clients()) {
+			t.Errorf("%s: %d clients restored, had %d", x.name, len(d2.clients()), len(x.m.clients()))
 		}
 		for a := range before.Announce {
 			if !k.announce[a] {
@@ -66,15 +65,13 @@ func TestStateRestart(t *testing.T) {
 			}
 		}
 	}
-	if B.d.Owned().Announce[dIP] != true || len(C.d.Owned().Steer) != 1 || !A.d.Owned().Release[dIP] {
-		t.Errorf("test set-up: B %+v C %+v A %+v", B.d.Owned(), C.d.Owned(), A.d.Owned())
+	if B.m.Owned().Announce[dIP] != true || len(C.m.Owned().Steer) != 1 || !A.m.Owned().Release[dIP] {
+		t.Errorf("test set-up: B %+v C %+v A %+v", B.m.Owned(), C.m.Owned(), A.m.Owned())
 	}
 	// a clean state file: unchanged daemons write nothing
 	path := filepath.Join(dir, "b.state")
 	st, _ := os.Stat(path)
-	if err := B.d.SaveState(path, false); err != nil {
-		t.Fatal(err)
-	}
+	saveIfChanged(B.m, path, false, B.m.log)
 	if st2, _ := os.Stat(path); !st2.ModTime().Equal(st.ModTime()) {
 		t.Error("state file rewritten without a change")
 	}
@@ -90,28 +87,30 @@ func TestStateRestart(t *testing.T) {
 // TestFollowBabel: a release route follows babel's best route of a node
 // that announces the address itself, not the copies of release routes.
 func TestFollowBabel(t *testing.T) {
-	n := &fakeNet{}
+	n := newFakeNet()
 	A := n.add(t, "a", false, nil)
 	dst := addrmap.Embed(clatOf("d"), clientIP)
-	A.d.mu.Lock()
-	A.d.rel[dst] = time.Now().Add(time.Minute)
-	A.d.mu.Unlock()
+	A.m.rel[dst] = time.Now().Add(time.Minute)
 	p := netip.PrefixFrom(dst, 128)
 	via := func(s string) netip.Addr { return netip.MustParseAddr(s) }
-	A.d.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{
-		{ID: "1", Prefix: p, Metric: 16384 + 96, Via: via("fe80::b"), Interface: "mesh-b"}, // B's release copy
-		{ID: "2", Prefix: p, Metric: 288, Via: via("fe80::c"), Interface: "mesh-c"},
-		{ID: "3", Prefix: p, Metric: 96, Via: via("fe80::d"), Interface: "mesh-d"}, // D has the client
-		{ID: "4", Prefix: netip.MustParsePrefix("fddd::/96"), Metric: 1, Via: via("fe80::e"), Interface: "mesh-e"},
-	}})
+	A.do(func(m *machine) {
+		m.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{
+			{ID: "1", Prefix: p, Metric: 16384 + 96, Via: via("fe80::b"), Interface: "mesh-b"}, // B's release copy
+			{ID: "2", Prefix: p, Metric: 288, Via: via("fe80::c"), Interface: "mesh-c"},
+			{ID: "3", Prefix: p, Metric: 96, Via: via("fe80::d"), Interface: "mesh-d"}, // D has the client
+			{ID: "4", Prefix: netip.MustParsePrefix("fddd::/96"), Metric: 1, Via: via("fe80::e"), Interface: "mesh-e"},
+		}})
+	})
 	if got := A.k.retract[dst]; got != via("fe80::d") {
 		t.Errorf("release route via %v, want fe80::d", got)
 	}
-	if A.d.Counters()["release_repointed"] != 1 {
-		t.Errorf("counters %v", A.d.Counters())
+	if A.m.counters()["release_repointed"] != 1 {
+		t.Errorf("counters %v", A.m.counters())
 	}
-	A.d.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{{ID: "3", Prefix: p, Metric: 96, Via: via("fe80::d"), Interface: "mesh-d"}}})
-	if A.d.Counters()["release_repointed"] != 1 {
+	A.do(func(m *machine) {
+		m.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{{ID: "3", Prefix: p, Metric: 96, Via: via("fe80::d"), Interface: "mesh-d"}}})
+	})
+	if A.m.counters()["release_repointed"] != 1 {
 		t.Error("re-pointed again to the same next hop")
 	}
 }

@@ -10,9 +10,7 @@ import "net"
 // (e.g. a device's frames before it set an address, or any stray MAC on the
 // client bridge). Clients with a lease keep it to its end (they may be idle
 // and come back); the MAC is learnt again with its next frame.
-func (d *Daemon) Gone(mac net.HardwareAddr) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+func (d *machine) Gone(mac net.HardwareAddr) {
 	c := d.cl[mac.String()]
 	if c == nil || !c.Expires.IsZero() || c.Roamed {
 		return

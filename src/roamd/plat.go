@@ -17,6 +17,13 @@ import (
 // own source is bound to NEWCLAT::192.0.0.1. A ROAM from the serving node
 // itself (a lease renewal) is a refresh and needs no question.
 
+// steerEntry is where the PLAT steers a roamed client's replies.
+type steerEntry struct {
+	CLAT, NewCLAT netip.Prefix
+	IP            netip.Addr
+	Expires       time.Time
+}
+
 type verifyKey struct {
 	key netip.Addr   // CLATD::ip
 	to  netip.Prefix // NEWCLAT
@@ -33,12 +40,12 @@ type verifyReq struct {
 	server   netip.Addr     // where the VERIFY goes
 	nonces   []uint32
 	tries    int
-	timer    *time.Timer
+	timer    *timer
 	done     bool
 }
 
 // onRoam: the PLAT C.
-func (d *Daemon) onRoam(m *roamproto.Message, from netip.AddrPort) {
+func (d *machine) onRoam(m *roamproto.Message, from netip.AddrPort) {
 	if !d.cfg.OwnPLAT.IsValid() {
 		d.count("drop_roam_not_plat")
 		return
@@ -80,7 +87,7 @@ func (d *Daemon) onRoam(m *roamproto.Message, from netip.AddrPort) {
 		v.roamFrom, v.roamEcho, v.lease = from, m.Nonce, lease
 		return
 	}
-	if !d.k.Routed(from.Addr()) { // no node announces NEWCLAT: a spoofed source
+	if !d.w.k.Routed(from.Addr()) { // no node announces NEWCLAT: a spoofed source
 		d.count("drop_roam_unknown_clat")
 		return
 	}
@@ -106,7 +113,7 @@ func (d *Daemon) onRoam(m *roamproto.Message, from netip.AddrPort) {
 	d.verifyTick(v)
 }
 
-func (d *Daemon) verifyTick(v *verifyReq) {
+func (d *machine) verifyTick(v *verifyReq) {
 	if v.done {
 		return
 	}
@@ -121,18 +128,12 @@ func (d *Daemon) verifyTick(v *verifyReq) {
 	v.nonces = append(v.nonces, m.Nonce)
 	d.vrNonce[m.Nonce] = v
 	d.send(addrmap.Embed(d.cfg.OwnPLAT, d.cfg.MgmtIPv4), netip.AddrPortFrom(v.server, uint16(d.cfg.Port)), m)
-	v.timer = time.AfterFunc(d.cfg.VerifyInterval, func() {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		d.verifyTick(v)
-	})
+	v.timer = d.after(d.cfg.VerifyInterval, func() { d.verifyTick(v) })
 }
 
-func (d *Daemon) endVerify(v *verifyReq) {
+func (d *machine) endVerify(v *verifyReq) {
 	v.done = true
-	if v.timer != nil {
-		v.timer.Stop()
-	}
+	v.timer.stop()
 	for _, n := range v.nonces {
 		delete(d.vrNonce, n)
 	}
@@ -144,7 +145,7 @@ func (d *Daemon) endVerify(v *verifyReq) {
 	}
 }
 
-func (d *Daemon) answerRoam(t uint8, to netip.AddrPort, echo uint32, mac net.HardwareAddr) {
+func (d *machine) answerRoam(t uint8, to netip.AddrPort, echo uint32, mac net.HardwareAddr) {
 	if mac == nil {
 		return // ACK and REFUSE carry the MAC; a ROAM without one gets no answer
 	}
@@ -154,7 +155,7 @@ func (d *Daemon) answerRoam(t uint8, to netip.AddrPort, echo uint32, mac net.Har
 }
 
 // onConfirm: the serving node confirmed the handover: steer, then ACK B.
-func (d *Daemon) onConfirm(m *roamproto.Message, from netip.AddrPort) {
+func (d *machine) onConfirm(m *roamproto.Message, from netip.AddrPort) {
 	v := d.vrNonce[m.Echo]
 	if v == nil || from.Addr() != v.server {
 		d.count("drop_confirm_unknown")
@@ -166,80 +167,90 @@ func (d *Daemon) onConfirm(m *roamproto.Message, from netip.AddrPort) {
 	if v.lease < lease {
 		lease = v.lease
 	}
-	if !d.applySteer(v.k.key, v.clat, v.k.to, v.ip, d.now().Add(lease)) {
-		return // no ACK: B retries
-	}
-	d.count("roam_accepted")
-	d.answerRoam(roamproto.TypeAck, v.roamFrom, v.roamEcho, v.mac)
+	d.applySteer(v.k.key, v.clat, v.k.to, v.ip, d.now().Add(lease), func(ok bool) {
+		if !ok {
+			return // no ACK: B retries
+		}
+		d.count("roam_accepted")
+		d.answerRoam(roamproto.TypeAck, v.roamFrom, v.roamEcho, v.mac)
+	})
 }
 
-// onRefuse: at the PLAT, the serving node refused (tell B); at B, the PLAT
-// refused our ROAM.
-func (d *Daemon) onRefuse(m *roamproto.Message, from netip.AddrPort) {
-	if v := d.vrNonce[m.Echo]; v != nil && from.Addr() == v.server {
-		d.endVerify(v)
-		d.count("roam_refused")
-		d.log.Warn("handover refused by the serving node", "client", v.k.key, "to", v.k.to, "server", v.server)
-		d.answerRoam(roamproto.TypeRefuse, v.roamFrom, v.roamEcho, v.mac)
-		return
+// verifyRefused: at the PLAT, the serving node refused a handover: tell
+// B. False: the REFUSE answers no VERIFY of ours.
+func (d *machine) verifyRefused(m *roamproto.Message, from netip.AddrPort) bool {
+	v := d.vrNonce[m.Echo]
+	if v == nil || from.Addr() != v.server {
+		return false
 	}
-	p := d.pend[m.Echo]
-	if p == nil || p.kind != "ROAM" || p.to.Addr() != from.Addr() {
-		d.count("drop_refuse_unknown")
-		return
-	}
-	d.stopPending(p)
-	d.count("roam_refused_by_plat")
-	if c := d.cl[p.mac]; p.fresh && c != nil && c.Roamed {
-		d.release(c, "handover refused by the PLAT")
-	}
+	d.endVerify(v)
+	d.count("roam_refused")
+	d.log.Warn("handover refused by the serving node", "client", v.k.key, "to", v.k.to, "server", v.server)
+	d.answerRoam(roamproto.TypeRefuse, v.roamFrom, v.roamEcho, v.mac)
+	return true
 }
 
 // applySteer installs the steering entry for key (CLATD::ip) towards
-// NEWCLAT to, within the caps; false: not applied.
-func (d *Daemon) applySteer(key netip.Addr, clat, to netip.Prefix, ip netip.Addr, exp time.Time) bool {
+// NEWCLAT to, within the caps, and calls done with whether it did (once
+// the kernel took the route, if one is needed).
+func (d *machine) applySteer(key netip.Addr, clat, to netip.Prefix, ip netip.Addr, exp time.Time, done func(ok bool)) {
 	d.dirty = true
 	old := d.st[key]
 	if to == clat { // back at the node it leased on
 		if old != nil {
 			d.delSteer(key)
 		}
-		return true
+		done(true)
+		return
 	}
 	if old == nil && len(d.st) >= d.cfg.MaxSteer {
 		d.count("drop_steer_full")
-		return false
+		done(false)
+		return
 	}
 	if (old == nil || old.NewCLAT != to) && d.stCLAT[to] >= d.cfg.MaxSteerCLAT {
 		d.count("drop_steer_full_clat")
-		return false
+		done(false)
+		return
 	}
-	if to != d.cfg.OwnCLAT && (old == nil || old.NewCLAT != to) {
-		if err := d.k.Steer(key, addrmap.Embed(to, ip)); err != nil {
-			d.kerr("steer", err)
-			return false
+	commit := func() {
+		if old := d.st[key]; old != nil {
+			if old.NewCLAT != to && to == d.cfg.OwnCLAT && old.NewCLAT != d.cfg.OwnCLAT {
+				d.unsteer(key) // served here: the local route does it
+			}
+			d.stCLAT[old.NewCLAT]--
 		}
+		d.st[key] = &steerEntry{CLAT: clat, NewCLAT: to, IP: ip, Expires: exp}
+		d.stCLAT[to]++
+		done(true)
 	}
-	if old != nil {
-		if old.NewCLAT != to && to == d.cfg.OwnCLAT && old.NewCLAT != d.cfg.OwnCLAT {
-			d.kerr("unsteer", d.k.Unsteer(key)) // served here: the local route does it
+	if to == d.cfg.OwnCLAT || (old != nil && old.NewCLAT == to) {
+		commit()
+		return
+	}
+	towards := addrmap.Embed(to, ip)
+	d.kernelThen("steer", func(k Kernel) error { return k.Steer(key, towards) }, func(err error) {
+		if err != nil {
+			done(false) // kernel error logged and counted
+			return
 		}
-		d.stCLAT[old.NewCLAT]--
-	}
-	d.st[key] = &steerEntry{CLAT: clat, NewCLAT: to, IP: ip, Expires: exp}
-	d.stCLAT[to]++
-	return true
+		commit()
+	})
+}
+
+func (d *machine) unsteer(key netip.Addr) {
+	d.kernel("unsteer", func(k Kernel) error { return k.Unsteer(key) })
 }
 
 // delSteer removes a steering entry and its route.
-func (d *Daemon) delSteer(key netip.Addr) {
+func (d *machine) delSteer(key netip.Addr) {
 	s := d.st[key]
 	if s == nil {
 		return
 	}
 	d.dirty = true
 	if s.NewCLAT != d.cfg.OwnCLAT {
-		d.kerr("unsteer", d.k.Unsteer(key))
+		d.unsteer(key)
 	}
 	delete(d.st, key)
 	if d.stCLAT[s.NewCLAT]--; d.stCLAT[s.NewCLAT] <= 0 {

@@ -1,0 +1,311 @@
+package roamd
+
+import (
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
+	"github.com/gluon-464xlat/gluon-464xlat/nfstate"
+	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
+)
+
+// The old node A: a CLAIM for a client it serves is answered with INFO
+// (to the claimer's NEWCLAT::192.0.0.1) until ACKed; the client is handed
+// over and released once the ACK is in and the client no longer answers
+// here. Its announced /128 and node-client-IP become release routes
+// towards the new node (re-pointed by Follow, follow.go) for ReleaseHold.
+
+// onClaim: old node A. Answer with INFO (to NEWCLAT::192.0.0.1) until
+// ACKed; hand over and release once ACKed and the client is gone from here.
+func (d *machine) onClaim(m *roamproto.Message, from netip.AddrPort) {
+	if from.Addr() != m.Sender {
+		d.count("drop_bad_source")
+		return
+	}
+	if m.Sender == d.cfg.NodeAddress {
+		d.count("drop_own_claim")
+		return
+	}
+	c := d.cl[m.MAC.String()]
+	if c == nil || !c.IP.IsValid() || !c.Origin.IsValid() {
+		d.count("claim_unknown")
+		return
+	}
+	if !m.NewCLAT.IsValid() || !d.inRange(d.cfg.CLATRange, m.NewCLAT) || m.NewCLAT == d.cfg.OwnCLAT {
+		d.count("drop_claim_bad_newclat")
+		return
+	}
+	echo := m.Nonce
+	mac := append(net.HardwareAddr(nil), c.MAC...)
+	key := addrmap.Embed(c.Origin, c.IP)
+	p := &pending{kind: "INFO", mac: mac.String(), hoKey: key, hoTo: m.NewCLAT,
+		to:   netip.AddrPortFrom(addrmap.Embed(m.NewCLAT, d.cfg.MgmtIPv4), from.Port()),
+		from: d.cfg.NodeAddress,
+		build: func() *roamproto.Message {
+			r := d.msg(roamproto.TypeInfo)
+			secs := uint32(d.remaining(c) / time.Second)
+			r.MAC, r.CLAT, r.ClientIP, r.LeaseTime, r.HasLease, r.PLAT = mac, c.Origin, c.IP, secs, true, c.PLAT
+			if !r.PLAT.IsValid() {
+				r.PLAT = d.cfg.PLAT
+			}
+			r.Echo, r.HasEcho = echo, true
+			return r
+		}}
+	if !p.build().PLAT.IsValid() {
+		d.count("claim_no_plat")
+		return
+	}
+	d.startHandover(c, m.NewCLAT)
+	d.startPending(p)
+}
+
+// release drops every piece of state for c (old node A, or lease end).
+func (d *machine) release(c *Client, why string) { d.releaseTo(c, why, netip.Addr{}) }
+
+// releaseTo is release when c went to the node with address towards: the
+// announced /128 becomes a release route towards it for ReleaseHold.
+func (d *machine) releaseTo(c *Client, why string, towards netip.Addr) {
+	d.dirty = true
+	key := c.MAC.String()
+	// The node-client-IP (an address, which babel redistributes) gets a
+	// release route too: it is where CLAIMs for the client go, and an old
+	// copy of it would send them to a node that no longer has the client.
+	d.retract("node-client-IP release route", c.NodeIP, towards)
+	nip := c.NodeIP
+	d.kernel("del node-client-IP", func(k Kernel) error { return k.DelNodeClientIP(nip) })
+	if c.IP.IsValid() {
+		ip, mac := c.IP, c.MAC
+		d.kernel("del neighbour", func(k Kernel) error { return k.DelNeigh(ip, mac) })
+		if d.cfg.OwnCLAT.IsValid() && c.Origin.IsValid() {
+			if d.needsXlatState(c) {
+				r := d.roamedState(c)
+				d.removeRoamed(r)
+				defer d.dropUnused(r) // once c is gone from d.cl
+			}
+			if announces(c) {
+				d.retract("release route", addrmap.Embed(c.Origin, c.IP), towards)
+			}
+		}
+	}
+	if c.Roamed {
+		d.unreserve(c.MAC)
+	}
+	if p := d.byMAC["ROAM"+key]; p != nil {
+		d.stopPending(p)
+	}
+	delete(d.cl, key)
+	d.count("released")
+	d.log.Info("client released", "mac", key, "ip", c.IP, "why", why)
+}
+
+// retract turns dst's route into a release route towards towards (invalid:
+// unreachable), held for ReleaseHold.
+func (d *machine) retract(what string, dst, towards netip.Addr) {
+	d.kernel(what, func(k Kernel) error { return k.Retract(dst, towards) })
+	d.rel[dst] = d.now().Add(d.cfg.ReleaseHold)
+	delete(d.relHop, dst)
+}
+
+// dropUnused removes the per-origin and per-PLAT rules and sets of r once
+// no client served here uses them: no rule outlives the last lease.
+func (d *machine) dropUnused(r nfstate.Roamed) {
+	origin, plat := r.CLAT != d.cfg.OwnCLAT, r.PLAT.IsValid()
+	for _, o := range d.cl {
+		if !origin && !plat {
+			return
+		}
+		if !d.needsXlatState(o) {
+			continue
+		}
+		or := d.roamedState(o)
+		origin = origin && or.CLAT != r.CLAT
+		plat = plat && or.PLAT != r.PLAT
+	}
+	if origin {
+		d.kernel("drop origin rule", func(k Kernel) error { return k.DropOrigin(r.CLAT) })
+	}
+	if plat {
+		d.kernel("drop PLAT rule", func(k Kernel) error { return k.DropPLAT(r.PLAT) })
+	}
+}
+
+// handover is the serving node's record of a client it is asked to hand to
+// another node (a CLAIM naming that node's CLAT, NEWCLAT). The record is
+// final only when the claimer ACKed the INFO (it owns NEWCLAT: the INFO
+// went to NEWCLAT::192.0.0.1) and the client no longer answers here (ARP
+// probes on the client bridge). Only then is the client released, and only
+// a final record is confirmed to the client's own PLAT when it asks
+// (VERIFY). A node that merely holds the site secret can CLAIM and ACK, but
+// it cannot make a client that is still here answer from elsewhere.
+type handover struct {
+	key     netip.Addr   // CLATD::ip
+	mac     string       // client MAC
+	ip      netip.Addr   // client IPv4
+	to      netip.Prefix // NEWCLAT of the claimer
+	plat    netip.Prefix // the client's PLAT: the only one whose VERIFY is answered
+	expires time.Time    // the client's lease end when it was handed over
+	acked   bool         // the claimer ACKed our INFO
+	probing bool
+	probed  bool
+	present bool      // the client answered a probe here: the CLAIM was not the client's doing
+	done    bool      // handed over and released: confirmable until until
+	until   time.Time // the record is forgotten after this
+	waiting []verifyAsk
+}
+
+// verifyAsk is a VERIFY that came while the handover was still open.
+type verifyAsk struct {
+	from netip.AddrPort
+	echo uint32
+}
+
+const (
+	handoverKeep = time.Minute // a final record answers VERIFYs this long
+	maxWaiting   = 4           // deferred VERIFYs per record (one per PLAT retry)
+)
+
+// startHandover records that c is being claimed by the node of NEWCLAT to
+// and starts probing whether c is still here.
+func (d *machine) startHandover(c *Client, to netip.Prefix) *handover {
+	key := addrmap.Embed(c.Origin, c.IP)
+	h := d.ho[key]
+	if h == nil || h.done || h.to != to || h.mac != c.MAC.String() {
+		if h != nil {
+			d.answerWaiting(h, false)
+		}
+		plat := c.PLAT
+		if !plat.IsValid() {
+			plat = d.cfg.PLAT
+		}
+		h = &handover{key: key, mac: c.MAC.String(), ip: c.IP, to: to, plat: plat}
+		d.ho[key] = h
+	}
+	h.expires, h.until = c.Expires, d.now().Add(handoverKeep)
+	if h.probed && h.present {
+		h.probed, h.present = false, false // asked again: the client may have left since
+	}
+	if !h.probing && !h.probed {
+		h.probing = true
+		ip, mac := h.ip, append(net.HardwareAddr(nil), c.MAC...)
+		d.background(func(w world) func() {
+			present := w.k.Present(ip, mac) // blocks: ARP probes on the client bridge
+			return func() {
+				h.probing, h.probed, h.present = false, true, present
+				if d.ho[key] == h {
+					d.handoverStep(h)
+				}
+			}
+		})
+	}
+	return h
+}
+
+// handoverAcked: the claimer ACKed our INFO.
+func (d *machine) handoverAcked(key netip.Addr, to netip.Prefix) {
+	if h := d.ho[key]; h != nil && h.to == to && !h.done {
+		h.acked = true
+		d.handoverStep(h)
+	}
+}
+
+// handoverStep finishes h once both the ACK and the probe are in (a client
+// still here is refused at once).
+func (d *machine) handoverStep(h *handover) {
+	if h.done || !h.probed {
+		return
+	}
+	if h.present {
+		if h.acked {
+			d.count("handover_refused_present")
+			d.log.Warn("CLAIM for a client that is still here refused", "mac", h.mac, "ip", h.ip, "claimer", h.to)
+			delete(d.ho, h.key)
+		}
+		d.answerWaiting(h, false)
+		return
+	}
+	if !h.acked {
+		return
+	}
+	if c := d.cl[h.mac]; c != nil && c.IP == h.ip {
+		d.releaseTo(c, "roamed away", addrmap.Embed(h.to, d.cfg.MgmtIPv4))
+	}
+	h.done, h.until = true, d.now().Add(handoverKeep)
+	d.count("handover_done")
+	d.answerWaiting(h, true)
+}
+
+func (d *machine) answerWaiting(h *handover, ok bool) {
+	for _, w := range h.waiting {
+		d.answerVerify(h, w, ok)
+	}
+	h.waiting = nil
+}
+
+func (d *machine) answerVerify(h *handover, w verifyAsk, ok bool) {
+	t := roamproto.TypeRefuse
+	if ok {
+		t = roamproto.TypeConfirm
+	}
+	m := d.msg(t)
+	m.Echo, m.HasEcho = w.echo, true
+	if ok {
+		r := h.expires.Sub(d.now())
+		if r < 0 {
+			r = 0
+		}
+		m.LeaseTime, m.HasLease = uint32(r/time.Second), true
+	}
+	d.send(d.mgmtAddr(), w.from, m)
+}
+
+// mgmtAddr is where VERIFYs reach this node: <own CLAT>::192.0.0.1.
+func (d *machine) mgmtAddr() netip.Addr {
+	if !d.cfg.OwnCLAT.IsValid() {
+		return netip.Addr{}
+	}
+	return addrmap.Embed(d.cfg.OwnCLAT, d.cfg.MgmtIPv4)
+}
+
+// onVerify: the client's PLAT asks whether we handed the client to NEWCLAT.
+func (d *machine) onVerify(m *roamproto.Message, from netip.AddrPort) {
+	h := d.ho[addrmap.Embed(m.CLAT, m.ClientIP)]
+	w := verifyAsk{from: from, echo: m.Nonce}
+	if h == nil || h.to != m.NewCLAT || from.Addr() != addrmap.Embed(h.plat, d.cfg.MgmtIPv4) ||
+		(m.MAC != nil && m.MAC.String() != h.mac) {
+		d.count("verify_refused")
+		if !d.glob.allow(d.now()) { // answers to forged VERIFYs are budgeted too
+			return
+		}
+		d.answerVerify(&handover{}, w, false)
+		return
+	}
+	switch {
+	case h.done:
+		d.count("verify_confirmed")
+		d.answerVerify(h, w, true)
+	case h.probed && h.present:
+		d.count("verify_refused")
+		d.answerVerify(h, w, false)
+	default: // ACK or probe still outstanding: answer when they are in
+		for i := range h.waiting {
+			if h.waiting[i].from == from {
+				h.waiting[i].echo = m.Nonce
+				return
+			}
+		}
+		if len(h.waiting) < maxWaiting {
+			h.waiting = append(h.waiting, w)
+		}
+	}
+}
+
+// sweepHandovers forgets records whose time is up.
+func (d *machine) sweepHandovers(now time.Time) {
+	for k, h := range d.ho {
+		if now.After(h.until) && !h.probing {
+			d.answerWaiting(h, false)
+			delete(d.ho, k)
+		}
+	}
+}
