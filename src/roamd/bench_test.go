@@ -57,7 +57,7 @@ func TestBenchRoamScale(t *testing.T) {
 	// s plays every node of the mesh: the new node B that sends each ROAM
 	// (from NEWCLAT::192.0.0.1) and the serving node A that handed the
 	// client over and answers the PLAT's VERIFY as a real node does
-	// (handover.go onVerify): CONFIRM only for a handover it recorded, to
+	// (oldnode.go onVerify): CONFIRM only for a handover it recorded, to
 	// exactly that NEWCLAT and MAC, asked by the client's own PLAT; REFUSE
 	// otherwise. Like a node, it listens on the roaming port 5524: the
 	// PLAT sends VERIFYs to <serving CLAT>::192.0.0.1 port 5524.

@@ -41,7 +41,7 @@ type Config struct {
 	RatePerSec   float64       // per-source messages per second (default 2000)
 	RateBurst    int           // per-source burst (default 4000)
 
-	// Bounds under a flood (see limit.go, verify.go): handovers the PLAT
+	// Bounds under a flood (see limit.go, plat.go): handovers the PLAT
 	// starts (a VERIFY each) per second in total and per NEWCLAT, pending
 	// VERIFYs, steering entries in total and per NEWCLAT, and at every node
 	// outstanding CLAIMs and INFO/ROAM retransmissions.

@@ -130,16 +130,8 @@ func Handlers(d *Daemon, rules func() (int, error)) map[string]ctlsock.Handler {
 			}
 			cfg := v.cfg
 			st := Status{NodeAddress: cfg.NodeAddress.String(), Port: cfg.Port, Signed: len(cfg.Secret) > 0,
-				Clients: v.clients, Steered: v.steered, Counters: v.counters, Rules: -1}
-			if cfg.OwnCLAT.IsValid() {
-				st.CLAT = cfg.OwnCLAT.String()
-			}
-			if cfg.PLAT.IsValid() {
-				st.PLAT = cfg.PLAT.String()
-			}
-			if cfg.OwnPLAT.IsValid() {
-				st.OwnPLAT = cfg.OwnPLAT.String()
-			}
+				Clients: v.clients, Steered: v.steered, Counters: v.counters, Rules: -1,
+				CLAT: prefixText(cfg.OwnCLAT), PLAT: prefixText(cfg.PLAT), OwnPLAT: prefixText(cfg.OwnPLAT)}
 			if rules != nil {
 				if n, err := rules(); err == nil {
 					st.Rules = n

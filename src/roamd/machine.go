@@ -378,15 +378,10 @@ type ClientView struct {
 func (d *machine) clients() []ClientView {
 	out := make([]ClientView, 0, len(d.cl))
 	for _, c := range d.cl {
-		v := ClientView{MAC: c.MAC.String(), Roamed: c.Roamed, NodeIP: c.NodeIP.String()}
+		v := ClientView{MAC: c.MAC.String(), Roamed: c.Roamed, NodeIP: c.NodeIP.String(),
+			CLAT: prefixText(c.Origin), PLAT: prefixText(c.PLAT)}
 		if c.IP.IsValid() {
 			v.IP = c.IP.String()
-		}
-		if c.Origin.IsValid() {
-			v.CLAT = c.Origin.String()
-		}
-		if c.PLAT.IsValid() {
-			v.PLAT = c.PLAT.String()
 		}
 		if !c.Expires.IsZero() {
 			v.LeaseSec = int64(d.remaining(c) / time.Second)
@@ -438,4 +433,12 @@ func (d *machine) Close() {
 		d.endVerify(v)
 	}
 	d.stopTimers()
+}
+
+// prefixText is p for status views; "" when unset.
+func prefixText(p netip.Prefix) string {
+	if !p.IsValid() {
+		return ""
+	}
+	return p.String()
 }
