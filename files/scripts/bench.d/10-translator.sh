@@ -1,13 +1,15 @@
 #!/bin/bash
 # Translator benchmark: single-stream TCP (both directions) and 64-byte UDP
-# packets per second through plain kernel IPv6 forwarding, TAYGA and
-# `xlat-clat translate`, in one run (medians of BENCH_RUNS runs of BENCH_TIME
-# seconds). BENCH_JSON=FILE also writes the medians as JSON.
+# packets per second (the benchmark's own batched generator and sink) through
+# plain kernel IPv6 forwarding, TAYGA and `xlat-clat translate`, and
+# `--queues 2` against one queue with 8 flows, in one run (medians and
+# per-round ratios of BENCH_RUNS runs of BENCH_TIME seconds; CPU per packet;
+# load average). BENCH_JSON=FILE also writes the medians as JSON.
 # Program: src/dataplane/cmd/xlat-bench; topology: src/dataplane/xlatlab.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 export PATH=$PATH:/usr/local/go/bin
-args=(-runs "${BENCH_RUNS:-3}" -time "${BENCH_TIME:-5}" -src .)
+args=(-runs "${BENCH_RUNS:-5}" -time "${BENCH_TIME:-5}" -src .)
 if [ -x bin/xlat-clat ]; then
 	args+=(-bin "$PWD/bin/xlat-clat")
 fi

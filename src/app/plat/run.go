@@ -158,6 +158,7 @@ func Daemon(ctx context.Context, args []string) int {
 	cf.register(fs)
 	backend := fs.String("backend", "auto", "translator: auto, userspace, nat46 or tayga")
 	strictWKP := fs.Bool("strict-wkp", false, "RFC 6052 §3.1: drop packets whose 64:ff9b::/96 address embeds a non-global IPv4 address (userspace translator only)")
+	queues := fs.Int("queues", 1, "TUN queues of the userspace translator, one worker each (pays with 4+ cores and many flows; see dataplane.md)")
 	var lf subcmd.LogFlag
 	lf.Register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -169,7 +170,11 @@ func Daemon(ctx context.Context, args []string) int {
 		log.Error("configuration", "err", err)
 		return 1
 	}
-	open, name, err := chooseBackend(*backend, cf.root, *strictWKP, log)
+	if *queues < 1 {
+		log.Error("configuration", "err", fmt.Errorf("--queues %d: want 1 or more", *queues))
+		return 2
+	}
+	open, name, err := chooseBackend(*backend, cf.root, *strictWKP, *queues, log)
 	if err != nil {
 		log.Error("translator backend", "err", err)
 		return 1
@@ -194,12 +199,12 @@ func Daemon(ctx context.Context, args []string) int {
 // chooseBackend picks the translator: dataplane.Open (the nat46 module where
 // its control file exists, else the userspace translator on a TUN device),
 // or TAYGA as a reference.
-func chooseBackend(want, root string, strictWKP bool, log *slog.Logger) (platd.OpenFunc, string, error) {
+func chooseBackend(want, root string, strictWKP bool, queues int, log *slog.Logger) (platd.OpenFunc, string, error) {
 	switch want {
 	case "auto", "nat46":
-		return dataplaneOpener(dataplane.Options{Logger: log}, strictWKP), "dataplane", nil
+		return dataplaneOpener(dataplane.Options{Logger: log, Queues: queues}, strictWKP), "dataplane", nil
 	case "userspace":
-		return dataplaneOpener(dataplane.Options{Userspace: true, Logger: log}, strictWKP), "userspace", nil
+		return dataplaneOpener(dataplane.Options{Userspace: true, Logger: log, Queues: queues}, strictWKP), "userspace", nil
 	case "tayga":
 		if strictWKP {
 			return nil, "", errors.New("backend tayga: --strict-wkp is for the built-in translator (TAYGA has its own wkpf-strict)")

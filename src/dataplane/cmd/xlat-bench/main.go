@@ -82,7 +82,7 @@ func main() {
 		{udp64, []string{kernel, tayga, xlat}},
 	}
 	if o.mq > 0 {
-		o.plans = append(o.plans, plan{udp8, []string{xlat, xlatMQ}}, plan{tcp8, []string{xlat, xlatMQ}})
+		o.plans = append(o.plans, plan{udp8, []string{kernel, xlat, xlatMQ}}, plan{tcp8, []string{kernel, xlat, xlatMQ}})
 	}
 	if *only != "" {
 		var p []plan

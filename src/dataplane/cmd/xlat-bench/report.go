@@ -84,6 +84,15 @@ func (r *results) print(o options) {
 		}
 		fmt.Println(line)
 	}
+	if o.mq > 0 {
+		fmt.Printf("multi-queue, 8 flows (medians): %d queues / %d, and the ceiling on this machine, kernel forwarding / %d queue(s):\n", o.mq, o.queues, o.queues)
+		for _, k := range []metric{udp8, tcp8} {
+			if len(r.s[k][xlatMQ]) > 0 {
+				m := func(t string) float64 { return r.median(k, t, value) }
+				fmt.Printf("  %-18s %.2fx   ceiling %.2fx\n", k, ratio(m(xlatMQ), m(xlat)), ratio(m(kernel), m(xlat)))
+			}
+		}
+	}
 	fmt.Println("translator busy, % of one core (medians):")
 	for _, p := range o.plans {
 		var s []string
@@ -164,6 +173,11 @@ func (r *results) writeJSON(path string, o options) error {
 		}
 		ratios[name+"_median"] = meshlab.Median(v)
 		ratios[name+"_min"] = min
+	}
+	for _, k := range []metric{udp8, tcp8} {
+		if v := r.perRun(k, kernel, xlat); len(v) > 0 {
+			ratios[string(k)+"_kernel_over_xlat_median"] = meshlab.Median(v) // the multi-queue ceiling here
+		}
 	}
 	out["ratios"] = ratios
 	load := map[string]float64{}
