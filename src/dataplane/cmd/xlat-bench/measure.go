@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -25,33 +23,23 @@ type sample struct {
 	// busy is the translator's CPU time over the test's wall time (% of one
 	// core), for every metric.
 	busy float64
-	// top2 is the CPU of the translator's two busiest threads (% of one
-	// core): with two queues both should be busy.
-	top2 [2]float64
 }
 
 func (s sample) String() string {
 	if s.cpuSend == 0 {
-		return fmt.Sprintf("%8.2f  translator busy %3.0f%% (threads %.0f%%, %.0f%%)", s.value, s.busy, s.top2[0], s.top2[1])
+		return fmt.Sprintf("%8.2f  translator busy %3.0f%%", s.value, s.busy)
 	}
-	return fmt.Sprintf("%8.2f  translator busy %3.0f%% (threads %.0f%%, %.0f%%), cpu µs/pkt translator %.2f sender %.2f sink %.2f, sink drops %d",
-		s.value, s.busy, s.top2[0], s.top2[1], s.cpuXlat, s.cpuSend, s.cpuSink, s.drops)
+	return fmt.Sprintf("%8.2f  translator busy %3.0f%%, cpu µs/pkt translator %.2f sender %.2f sink %.2f, sink drops %d",
+		s.value, s.busy, s.cpuXlat, s.cpuSend, s.cpuSink, s.drops)
 }
 
 // measure runs one test of metric k on target tg.
 func measure(ctx context.Context, self string, tg *target, k metric, secs int) (sample, error) {
-	cpu0, th0, t0 := procCPU(tg.topo), threadCPU(tg.topo), time.Now()
+	cpu0, t0 := procCPU(tg.topo), time.Now()
 	s, err := measure1(ctx, self, tg.topo, k, secs)
-	wall := time.Since(t0).Seconds()
 	if cpu1 := procCPU(tg.topo); cpu1 > 0 {
-		s.busy = 100 * (cpu1 - cpu0) / wall
+		s.busy = 100 * (cpu1 - cpu0) / time.Since(t0).Seconds()
 	}
-	var d []float64
-	for id, c := range threadCPU(tg.topo) {
-		d = append(d, 100*(c-th0[id])/wall)
-	}
-	sort.Sort(sort.Reverse(sort.Float64Slice(d)))
-	copy(s.top2[:], d)
 	return s, err
 }
 
@@ -105,21 +93,6 @@ func translatorPID(t *xlatlab.Topo) int {
 		return t.Tayga.PID()
 	}
 	return 0
-}
-
-// threadCPU returns the CPU seconds of each of the translator's threads.
-func threadCPU(t *xlatlab.Topo) map[string]float64 {
-	pid := translatorPID(t)
-	if pid == 0 {
-		return nil
-	}
-	dir := fmt.Sprintf("/proc/%d/task", pid)
-	ents, _ := os.ReadDir(dir)
-	m := map[string]float64{}
-	for _, e := range ents {
-		m[e.Name()] = statCPU(filepath.Join(dir, e.Name(), "stat"))
-	}
-	return m
 }
 
 // procCPU returns the translator process's CPU seconds (user+system, all
