@@ -158,7 +158,7 @@ func Daemon(ctx context.Context, args []string) int {
 	cf.register(fs)
 	backend := fs.String("backend", "auto", "translator: auto, userspace, nat46 or tayga")
 	strictWKP := fs.Bool("strict-wkp", false, "RFC 6052 §3.1: drop packets whose 64:ff9b::/96 address embeds a non-global IPv4 address (userspace translator only)")
-	queues := fs.Int("queues", 1, "TUN queues of the userspace translator, one worker each (pays with 4+ cores and many flows; see dataplane.md)")
+	queues := fs.Int("queues", 1, "TUN queues of the userspace translator, one worker each (pays only with many flows and cores to spare; see dataplane.md)")
 	var lf subcmd.LogFlag
 	lf.Register(fs)
 	if err := fs.Parse(args); err != nil {
