@@ -104,7 +104,12 @@ func (l *Lab) AddNS(name string) (*NS, error) {
 	l.mu.Lock()
 	l.namespaces = append(l.namespaces, n)
 	l.mu.Unlock()
-	if _, err := n.Run(context.Background(), "ip", "link", "set", "lo", "up"); err != nil {
+	nl, err := openNL(n)
+	if err != nil {
+		return nil, err
+	}
+	defer nl.Close()
+	if err := nl.up("lo"); err != nil {
 		return nil, err
 	}
 	return n, nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -33,6 +34,11 @@ type LinkSpec struct {
 // ClientSpec is a client that first associates with Node.
 type ClientSpec struct {
 	Name, Node, MAC string
+	// Visits are the nodes the client can roam to (its air has a port to
+	// each, and to Node); nil means every node. A big mesh gives each
+	// client only the nodes of its walk: a port per node and client would
+	// be nodes x clients veths.
+	Visits []string
 }
 
 // Spec describes a lab mesh.
@@ -60,6 +66,9 @@ type Spec struct {
 	// (a path below each node's root).
 	DHCPScript    string
 	DHCPHostsFile string
+	// BabelTiming, if set, replaces the lab's babel timing line
+	// ("default type wired hello-interval 0.5 update-interval 4").
+	BabelTiming string
 	// Logf reports progress (nil = quiet).
 	Logf func(format string, args ...any)
 }
@@ -72,9 +81,24 @@ var (
 	// owner's LAN) that clients must not reach.
 	LANHostAddr = netip.MustParseAddr("192.168.1.10")
 	lanNet      = netip.MustParsePrefix("192.168.1.0/24")
-	// wanNets are the platnodes' WAN networks, in order of the platnodes.
+	// wanNets are the first two platnodes' WAN networks (documentation
+	// ranges); wanNet numbers further ones.
 	wanNets = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("198.51.100.0/24")}
 )
+
+// wanNet is the WAN network of the i-th platnode (0-based): the two
+// documentation ranges, then /24s of 198.18.0.0/15 (RFC 2544, benchmarking),
+// for meshes with more PLATs (the scale lab).
+func wanNet(i int) (netip.Prefix, error) {
+	if i < len(wanNets) {
+		return wanNets[i], nil
+	}
+	if i-len(wanNets) >= 512 {
+		return netip.Prefix{}, fmt.Errorf("meshlab: at most %d platnodes", len(wanNets)+512)
+	}
+	j := i - len(wanNets)
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 18 + byte(j/256), byte(j % 256), 0}), 24), nil
+}
 
 // SeedSpec is the seed's example: the client associates on D; C is the
 // platnode; A and B are where the client roams (D -> A -> B); E is a second
@@ -165,6 +189,9 @@ type Mesh struct {
 	Clients map[string]*Client
 	Servers *Servers
 	Notes   []string // what the lab had to do differently (see logf)
+	// BabelStarted and BabelAllStarted are when Start started the first and
+	// the last node's babeld (convergence times count from them).
+	BabelStarted, BabelAllStarted time.Time
 	// OnMove, if set, runs after MoveClient has moved a client (a test's
 	// stand-in for other daemons that react to the client's arrival).
 	OnMove func(ctx context.Context, client, from, to string) error
@@ -235,10 +262,14 @@ func Start(ctx context.Context, spec Spec) (m *Mesh, err error) {
 			return nil, err
 		}
 	}
-	for _, n := range m.NodeList() {
+	for i, n := range m.NodeList() {
 		if err := m.startBabel(n); err != nil {
 			return nil, err
 		}
+		if i == 0 {
+			m.BabelStarted = time.Now()
+		}
+		m.BabelAllStarted = time.Now()
 		if err := m.startDnsmasq(n); err != nil {
 			return nil, err
 		}
@@ -318,10 +349,10 @@ func (m *Mesh) buildNetwork(ctx context.Context) error {
 			{"ip", "addr", "add", netip.PrefixFrom(m.Spec.Site.NextNodeIP4, m.Spec.Site.Prefix4.Bits()).String(), "dev", "br-client"},
 		}
 		if ns.PLAT {
-			if platIdx >= len(wanNets) {
-				return fmt.Errorf("meshlab: at most %d platnodes", len(wanNets))
+			wn, err := wanNet(platIdx)
+			if err != nil {
+				return err
 			}
-			wn := wanNets[platIdx]
 			platIdx++
 			gw := wn.Addr().Next()
 			n.WANAddr = gw.Next()
@@ -401,7 +432,11 @@ func (m *Mesh) prepareRoot(ctx context.Context, n *Node) error {
 	lab.WriteString("# no metric smoothing: a route learnt while its link still had infinite\n")
 	lab.WriteString("# cost would otherwise need ~30 s (half-life 4 s) to win over a longer one\n")
 	lab.WriteString("smoothing-half-life 0\n")
-	lab.WriteString("default type wired hello-interval 0.5 update-interval 4\n")
+	timing := "default type wired hello-interval 0.5 update-interval 4"
+	if m.Spec.BabelTiming != "" {
+		timing = m.Spec.BabelTiming
+	}
+	lab.WriteString(timing + "\n")
 	for _, l := range m.Spec.Links {
 		if l.Cost == 0 {
 			continue
@@ -669,45 +704,10 @@ func (m *Mesh) addClient(ctx context.Context, cs ClientSpec) error {
 	if err != nil {
 		return err
 	}
-	// The air's own ports must stay silent: with IPv6 they would send
-	// router solicitations and MLD from their own MACs, and every node would
-	// see them as clients.
-	for _, k := range []string{"net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"} {
-		if err := air.Sysctl(k, "1"); err != nil {
-			return err
-		}
-	}
 	c := &Client{Spec: cs, NS: ns, Air: air, MAC: mac, m: m}
 	m.Clients[cs.Name] = c
-	if err := m.Lab.Veth(ns, "eth0", air, "client"); err != nil {
+	if err := m.clientLinks(c); err != nil {
 		return err
-	}
-	cmds := [][]string{
-		{"ip", "link", "add", "air", "type", "bridge"},
-		{"ip", "link", "set", "air", "up"},
-		{"ip", "link", "set", "client", "master", "air"},
-	}
-	for _, c := range cmds {
-		if _, err := air.Run(ctx, c...); err != nil {
-			return err
-		}
-	}
-	if _, err := ns.Run(ctx, "ip", "link", "set", "eth0", "address", mac.String()); err != nil {
-		return err
-	}
-	for _, node := range m.NodeList() {
-		nodeIf := ifName("c-", cs.Name)
-		if err := m.Lab.Veth(node.NS, nodeIf, air, ifName("n-", node.Spec.Name)); err != nil {
-			return err
-		}
-		if _, err := node.NS.Run(ctx, "ip", "link", "set", nodeIf, "master", "br-client"); err != nil {
-			return err
-		}
-		// A bridge port needs no addresses of its own (the node would see
-		// the port's own link-local traffic as a client).
-		if err := node.NS.Sysctl("net.ipv6.conf."+nodeIf+".disable_ipv6", "1"); err != nil {
-			return err
-		}
 	}
 	if err := c.attach(ctx, n); err != nil {
 		return err
@@ -722,6 +722,91 @@ func (m *Mesh) addClient(ctx context.Context, cs ClientSpec) error {
 	}
 	c.dhcp = p
 	return nil
+}
+
+// clientLinks makes the client's links over netlink: eth0 (with the
+// client's MAC) to its air bridge, and one port per node it can visit into
+// that node's client bridge (not yet on the air bridge: attach does that).
+func (m *Mesh) clientLinks(c *Client) error {
+	cl, err := openNL(c.NS)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	air, err := openNL(c.Air)
+	if err != nil {
+		return err
+	}
+	defer air.Close()
+	// The air's own ports must stay silent: with IPv6 they would send
+	// router solicitations and MLD from their own MACs, and every node would
+	// see them as clients.
+	for _, k := range []string{"net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"} {
+		if err := air.sysctl(k, "1"); err != nil {
+			return err
+		}
+	}
+	if err := air.bridge("air"); err != nil {
+		return err
+	}
+	if err := vethNL(cl, "eth0", c.MAC, air, "client"); err != nil {
+		return err
+	}
+	if err := air.master("client", "air"); err != nil {
+		return err
+	}
+	if err := air.up("air", "client"); err != nil {
+		return err
+	}
+	if err := cl.up("eth0"); err != nil {
+		return err
+	}
+	for _, node := range m.clientNodes(c.Spec) {
+		nl, err := openNL(node.NS)
+		if err != nil {
+			return err
+		}
+		nodeIf, airIf := ifName("c-", c.Spec.Name), ifName("n-", node.Spec.Name)
+		err = vethNL(nl, nodeIf, nil, air, airIf)
+		if err == nil {
+			// A bridge port needs no addresses of its own (the node would
+			// see the port's own link-local traffic as a client).
+			err = nl.sysctl("net.ipv6.conf."+nodeIf+".disable_ipv6", "1")
+		}
+		if err == nil {
+			err = nl.master(nodeIf, "br-client")
+		}
+		if err == nil {
+			err = nl.up(nodeIf)
+		}
+		nl.Close()
+		if err == nil {
+			err = air.up(airIf)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// clientNodes are the nodes client cs's air has a port to: cs.Visits and
+// cs.Node, or every node.
+func (m *Mesh) clientNodes(cs ClientSpec) []*Node {
+	if cs.Visits == nil {
+		return m.NodeList()
+	}
+	want := map[string]bool{cs.Node: true}
+	for _, v := range cs.Visits {
+		want[v] = true
+	}
+	var out []*Node
+	for _, n := range m.NodeList() {
+		if want[n.Spec.Name] {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // attach puts node n's port on the client's air bridge (and takes the
@@ -776,6 +861,9 @@ func (m *Mesh) MoveClient(ctx context.Context, name, node string) error {
 		return fmt.Errorf("meshlab: move %s to %s: unknown client or node", name, node)
 	}
 	from := c.Node
+	if !slices.ContainsFunc(m.clientNodes(c.Spec), func(v *Node) bool { return v == n }) {
+		return fmt.Errorf("meshlab: move %s to %s: not among the nodes it can visit", name, node)
+	}
 	if err := c.attach(ctx, n); err != nil {
 		return err
 	}

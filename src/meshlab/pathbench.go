@@ -2,7 +2,6 @@ package meshlab
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/netip"
@@ -210,16 +209,7 @@ type CLATState struct {
 
 // CLATState asks the client node's CLAT for its state.
 func (pl *PathLab) CLATState(ctx context.Context) (CLATState, error) {
-	n := pl.Hops[0]
-	var st CLATState
-	out, err := n.NS.Run(ctx, pl.Mesh.Cmd("xlat-clat", "status", "--json", "--root", n.Root)...)
-	if err != nil {
-		return st, err
-	}
-	if err := json.Unmarshal([]byte(out), &st); err != nil {
-		return st, fmt.Errorf("meshlab: xlat-clat status on %s: %w: %.200s", n.Spec.Name, err, out)
-	}
-	return st, nil
+	return pl.Hops[0].CLATState(ctx)
 }
 
 // findHops follows the IPv6 route from the client's node (first) towards the PLAT

@@ -216,9 +216,13 @@ func hostCPU() (busy, softirq float64) {
 // GroupCPU returns the CPU seconds so far (user + system, all threads) of
 // the processes in process group pgid: a lab process and the children it
 // started (the lab starts each in its own group), 0 if none can be read.
-func GroupCPU(pgid int) float64 {
+func GroupCPU(pgid int) float64 { return GroupCPUs()[pgid] }
+
+// GroupCPUs returns the CPU seconds so far of every process group, from one
+// pass over /proc (children that have exited are not counted).
+func GroupCPUs() map[int]float64 {
 	dirs, _ := os.ReadDir("/proc")
-	var sum float64
+	sum := map[int]float64{}
 	for _, d := range dirs {
 		if d.Name()[0] < '0' || d.Name()[0] > '9' {
 			continue
@@ -227,8 +231,8 @@ func GroupCPU(pgid int) float64 {
 		if err != nil {
 			continue
 		}
-		if group, cpu, ok := parseStatCPU(string(b)); ok && group == pgid {
-			sum += cpu
+		if group, cpu, ok := parseStatCPU(string(b)); ok {
+			sum[group] += cpu
 		}
 	}
 	return sum

@@ -8,6 +8,9 @@
 //	xlat-lab path-bench [--bin DIR] [--runs 3] [--time 5] [--json FILE]
 //	    client IPv4 through CLAT and PLAT vs native IPv4 and TAYGA over the
 //	    same hops (files/scripts/bench.d/20-path.sh)
+//	xlat-lab scale [--bin DIR] [--seed 1] [--nodes 50] [--plats 3] [--clients 200] [--roamers 50] [--json FILE]
+//	    a random mesh: convergence, roams, a PLAT failure, routes, CPU and
+//	    RSS per node (files/scripts/bench.d/60-scale.sh, files/docs/scale.md)
 //
 // It builds nothing: it uses the binaries of `make build` in --bin (default:
 // the directory xlat-lab itself is in).
@@ -31,6 +34,7 @@ commands:
   demo   run the demo: CLAT/PLAT across the babel mesh, failover (sudo make demo)
   rss    print the idle RSS of each daemon in the lab (sudo make bench)
   path-bench  full-path throughput and latency: xlat vs native IPv4 vs TAYGA (sudo make bench)
+  scale  50-node mesh: convergence, roams, PLAT failure, routes, CPU and RSS per node (sudo make bench)
 `
 
 func main() {
@@ -50,6 +54,8 @@ func main() {
 		code = rss(ctx, os.Args[2:])
 	case "path-bench":
 		code = pathBench(ctx, os.Args[2:])
+	case "scale":
+		code = scale(ctx, os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 	default:

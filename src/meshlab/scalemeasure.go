@@ -1,0 +1,111 @@
+package meshlab
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
+	"github.com/gluon-464xlat/gluon-464xlat/xlatconf"
+)
+
+// CLATState asks n's CLAT for its state over its control socket.
+func (n *Node) CLATState(ctx context.Context) (CLATState, error) {
+	var st CLATState
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	out, err := ctlsock.Call(ctx, filepath.Join(n.Root, xlatconf.DefaultCLATSocket), "status")
+	if err != nil {
+		return st, fmt.Errorf("xlat-clat on %s: %w", n.Spec.Name, err)
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		return st, fmt.Errorf("meshlab: xlat-clat status on %s: %w: %.200s", n.Spec.Name, err, out)
+	}
+	return st, nil
+}
+
+// roamCounters sums the roaming daemons' message counters (tx_CLAIM, ...)
+// over the nodes that are up.
+func (m *Mesh) roamCounters(ctx context.Context) (map[string]uint64, error) {
+	sum := map[string]uint64{}
+	for _, n := range m.NodeList() {
+		if n.Down {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		out, err := ctlsock.Call(cctx, filepath.Join(n.Root, xlatconf.DefaultRoamdSocket), "status")
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("l3roamd-xlat on %s: %w", n.Spec.Name, err)
+		}
+		var st struct {
+			Counters map[string]uint64 `json:"counters"`
+		}
+		if err := json.Unmarshal(out, &st); err != nil {
+			return nil, fmt.Errorf("meshlab: l3roamd-xlat status on %s: %w", n.Spec.Name, err)
+		}
+		for k, v := range st.Counters {
+			if strings.HasPrefix(k, "tx_") {
+				sum[k] += v
+			}
+		}
+	}
+	return sum, nil
+}
+
+// routeCounts returns each node's number of installed babel routes.
+func (m *Mesh) routeCounts(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	for _, n := range m.NodeList() {
+		if n.Down {
+			continue
+		}
+		r, err := n.BabelRoutes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out[n.Spec.Name] = len(r)
+	}
+	return out, nil
+}
+
+// cpuDuring runs f and returns the CPU each node's processes used meanwhile,
+// as a share of one core: node -> process -> share.
+func (m *Mesh) cpuDuring(ctx context.Context, f func() error) (map[string]map[string]float64, error) {
+	before, t0 := GroupCPUs(), time.Now()
+	if err := f(); err != nil {
+		return nil, err
+	}
+	after, secs := GroupCPUs(), time.Since(t0).Seconds()
+	out := map[string]map[string]float64{}
+	for _, n := range m.NodeList() {
+		if n.Down {
+			continue
+		}
+		out[n.Spec.Name] = map[string]float64{}
+		for name, p := range n.Procs {
+			out[n.Spec.Name][name] = (after[p.PID()] - before[p.PID()]) / secs
+		}
+	}
+	return out, nil
+}
+
+// memory reads the memory of each node's processes.
+func (m *Mesh) memory() map[string]map[string]Mem {
+	out := map[string]map[string]Mem{}
+	for _, n := range m.NodeList() {
+		if n.Down {
+			continue
+		}
+		out[n.Spec.Name] = map[string]Mem{}
+		for name, p := range n.Procs {
+			if mem, err := ReadMem(p.PID()); err == nil {
+				out[n.Spec.Name][name] = mem
+			}
+		}
+	}
+	return out
+}
