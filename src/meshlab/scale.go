@@ -25,16 +25,28 @@ type ScaleOptions struct {
 	Idle     time.Duration // idle window in which CPU is measured
 	Hosted   bool          // one `gluon-464xlat host` process per node
 	KeepLogs bool          // keep the lab directory (every process's log)
+	// ClientBatch clients are added at a time, each batch leased before
+	// the next (0: all at once).
+	ClientBatch int
+	// ExtraRoutes, if > 0, makes one node redistribute that many more /128s
+	// at the end (Mesh.LoadRoutes): the route table's cost per route.
+	ExtraRoutes int
 	// BabelTiming replaces the lab's babel timing line (default: hello 0.5 s,
 	// update 4 s) when set, e.g. "default type wired hello-interval 1 update-interval 8".
 	BabelTiming string
 	Logf        func(format string, args ...any)
 }
 
+// scaleBabelTiming is the scale lab's babel timing: hellos every 2 s (the
+// seed lab's 0.5 s starved 50 babelds and their monitors on the 2-core
+// machine: late hellos, lost neighbours, every route flapping; scale.md).
+const scaleBabelTiming = "default type wired hello-interval 2 update-interval 8"
+
 // DefaultScaleOptions are the issue's 50-node mesh.
 func DefaultScaleOptions(binDir string) ScaleOptions {
 	return ScaleOptions{Prefix: "scale", BinDir: binDir, Seed: 1, Nodes: 50, PLATs: 3, Clients: 200,
-		Roamers: 50, Hops: 3, Wave: 10, Settle: time.Second, Idle: 10 * time.Second, Hosted: true}
+		Roamers: 50, Hops: 3, Wave: 10, Settle: time.Second, Idle: 10 * time.Second, Hosted: true,
+		ClientBatch: 25, BabelTiming: scaleBabelTiming}
 }
 
 // ScalePlan is the generated lab: the mesh spec and each roamer's path.

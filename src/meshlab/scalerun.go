@@ -34,6 +34,7 @@ type ScaleResult struct {
 	CPUIdle, CPURoam map[string]map[string]float64 // node -> process -> share of one core
 	Mem              map[string]map[string]Mem     // node -> process -> memory (clients leased, idle)
 	Failover         ScaleFailover
+	RouteLoad        *RouteLoad
 	Total            time.Duration
 }
 
@@ -71,7 +72,9 @@ func RunScale(ctx context.Context, o ScaleOptions) (res *ScaleResult, err error)
 		}
 	}
 	logf("scale: %d nodes, %d links (diameter %d, mean degree %.1f), PLATs %v; starting", len(plan.Spec.Nodes), res.Links, res.Diameter, res.Degree, res.PLATs)
-	m, err := Start(ctx, plan.Spec)
+	spec := plan.Spec
+	spec.Clients = nil // added in batches below
+	m, err := Start(ctx, spec)
 	if err != nil {
 		return res, err
 	}
@@ -99,13 +102,29 @@ func RunScale(ctx context.Context, o ScaleOptions) (res *ScaleResult, err error)
 	}
 	res.ClientsUp = time.Since(t)
 	t = time.Now()
-	for _, cs := range plan.Spec.Clients {
-		if _, err := m.Clients[cs.Name].WaitLease(ctx); err != nil {
-			return res, err
+	// Clients come in batches, each leased before the next: 200 leases at
+	// once (lease hooks, node-client-IPs flooding babel) are a start-up
+	// storm no mesh sees.
+	batch := o.ClientBatch
+	if batch <= 0 {
+		batch = len(plan.Spec.Clients)
+	}
+	for i := 0; i < len(plan.Spec.Clients); i += batch {
+		group := plan.Spec.Clients[i:min(i+batch, len(plan.Spec.Clients))]
+		for _, cs := range group {
+			if _, err := m.AddClient(ctx, cs); err != nil {
+				return res, err
+			}
 		}
+		for _, cs := range group {
+			if _, err := m.Clients[cs.Name].WaitLease(ctx); err != nil {
+				return res, err
+			}
+		}
+		logf("scale: clients %d-%d leased", i+1, i+len(group))
 	}
 	res.Leases = time.Since(t)
-	logf("scale: daemons and clients started in %v, all leased %v later", res.ClientsUp.Round(time.Millisecond), res.Leases.Round(time.Millisecond))
+	logf("scale: daemons started in %v, clients added and leased in %v", res.ClientsUp.Round(time.Millisecond), res.Leases.Round(time.Millisecond))
 	if err := scaleReach(ctx, m, plan.Spec.Clients, res); err != nil {
 		return res, err
 	}
@@ -152,6 +171,19 @@ func RunScale(ctx context.Context, o ScaleOptions) (res *ScaleResult, err error)
 	}
 	logf("scale: PLAT %s failed: %d affected nodes all switched after %v; %d of %d clients through",
 		res.Failover.PLAT, len(res.Failover.Affected), res.Failover.AllSwitched.Round(time.Millisecond), res.Failover.Survived, res.Failover.Clients)
+	if o.ExtraRoutes > 0 {
+		for _, n := range m.NodeList() {
+			if !n.Down && !n.Spec.PLAT {
+				rl, err := m.LoadRoutes(ctx, n, o.ExtraRoutes)
+				res.RouteLoad = &rl
+				if err != nil {
+					return res, err
+				}
+				logf("scale: %d more routes from %s installed everywhere after %v", rl.Routes, rl.Node, rl.Learned.Round(time.Millisecond))
+				break
+			}
+		}
+	}
 	return res, nil
 }
 

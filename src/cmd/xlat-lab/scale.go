@@ -34,7 +34,9 @@ func scale(ctx context.Context, args []string) int {
 	fs.DurationVar(&o.Settle, "settle", o.Settle, "at least this long per roam")
 	fs.DurationVar(&o.Idle, "idle", o.Idle, "idle window in which CPU is measured")
 	fs.BoolVar(&o.Hosted, "hosted", o.Hosted, "one gluon-464xlat host process per node (false: a process per daemon)")
-	fs.StringVar(&o.BabelTiming, "babel-timing", o.BabelTiming, `babel timing line instead of the lab's ("default type wired hello-interval 0.5 update-interval 4")`)
+	fs.StringVar(&o.BabelTiming, "babel-timing", o.BabelTiming, `babel timing line (the seed lab's: "default type wired hello-interval 0.5 update-interval 4")`)
+	fs.IntVar(&o.ClientBatch, "client-batch", o.ClientBatch, "clients added at a time, each batch leased before the next")
+	fs.IntVar(&o.ExtraRoutes, "extra-routes", o.ExtraRoutes, "at the end, one node redistributes this many more /128s (cost per route)")
 	fs.BoolVar(&o.KeepLogs, "keep-logs", false, "keep the lab directory with every process's log")
 	jsonPath := fs.String("json", os.Getenv("BENCH_JSON"), `add the figures as "scale" to this JSON file`)
 	verbose := fs.Bool("v", true, "report the lab's progress on stderr")
@@ -161,7 +163,7 @@ func printScale(w io.Writer, r *meshlab.ScaleResult) {
 	row := func(what, value string) { fmt.Fprintf(w, "  %-44s %s\n", what, value) }
 	row("setup (namespaces, links, roots, babeld)", ms(r.Setup))
 	row("babel convergence (last / first babeld)", ms(r.Converged)+" / "+ms(r.ConvergedFirst))
-	row("daemons + clients started; all leased", ms(r.ClientsUp)+"; "+ms(r.Leases)+" later")
+	row("daemons started; clients added and leased", ms(r.ClientsUp)+"; "+ms(r.Leases))
 	row("clients reaching the internet host", fmt.Sprintf("%d of %d %v", r.Reached, o.Clients, r.ClientsByPLAT))
 	itoa := func(v int) string { return fmt.Sprint(v) }
 	row("babel routes per node, leased (min/med/max)", spread(r.RoutesLeased, itoa))
@@ -214,6 +216,16 @@ func printScale(w io.Writer, r *meshlab.ScaleResult) {
 	for _, p := range procNames(rss) {
 		row("  "+p, spread(perNode(rss, p), mib))
 	}
+	if rl := r.RouteLoad; rl != nil {
+		row("extra routes from "+rl.Node+": all installed", fmt.Sprintf("%d routes after %s", rl.Routes, ms(rl.Learned)))
+		perRoute := map[string]float64{}
+		for n, kib := range rl.BabelRSS {
+			perRoute[n] = float64(kib) * 1024 / float64(rl.Routes)
+		}
+		row("  babeld RSS growth per route, bytes", spread(perRoute, func(v float64) string { return fmt.Sprintf("%.0f", v) }))
+		row("  babeld CPU while learning them", spread(perNode(rl.CPU, "babeld"), pct))
+		row("  host slab growth per kernel route, bytes", fmt.Sprintf("%.0f (noisy: the whole machine)", float64(rl.SlabKiB)*1024/float64(rl.Routes*len(rl.BabelRSS))))
+	}
 	for _, e := range r.Unreached {
 		fmt.Fprintln(w, "  unreached:", e)
 	}
@@ -256,6 +268,10 @@ func scaleJSON(r *meshlab.ScaleResult, runErr error) map[string]any {
 		"cpu_idle": r.CPUIdle, "cpu_roaming": r.CPURoam, "mem_kib": r.Mem,
 		"unreached": r.Unreached, "roam_errors": r.RoamErrors, "lost": r.Failover.Lost,
 		"total_ms": r.Total.Milliseconds(),
+	}
+	if rl := r.RouteLoad; rl != nil {
+		out["route_load"] = map[string]any{"node": rl.Node, "routes": rl.Routes, "learned_ms": rl.Learned.Milliseconds(),
+			"babeld_rss_growth_kib": rl.BabelRSS, "cpu": rl.CPU, "slab_growth_kib": rl.SlabKiB}
 	}
 	if runErr != nil {
 		out["error"] = runErr.Error()
