@@ -56,6 +56,39 @@ func (m *Mesh) roamCounters(ctx context.Context) (map[string]uint64, error) {
 	return sum, nil
 }
 
+// RouteKinds sorts n's installed babel routes by what they are for (node
+// addresses, CLAT and PLAT /96s, management /128s, node-client-IPs,
+// roamed clients' /128s, others).
+func (m *Mesh) RouteKinds(ctx context.Context, n *Node) (map[string]int, error) {
+	r, err := n.BabelRoutes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := m.Spec.Site
+	out := map[string]int{}
+	for p := range r {
+		k := "other"
+		switch {
+		case s.NodePrefix6.Contains(p.Addr()) && p.Bits() == 128:
+			k = "node address"
+		case s.NodeClientPrefix6.Contains(p.Addr()) && p.Bits() == 128:
+			k = "node-client-IP"
+		case (s.CLATRange.Contains(p.Addr()) || s.PLATRange.Contains(p.Addr())) && p.Bits() == 96:
+			k = "CLAT/PLAT /96"
+		case (s.CLATRange.Contains(p.Addr()) || s.PLATRange.Contains(p.Addr())) && p.Bits() == 128 && p.Addr().As16()[12] == 192 && p.Addr().As16()[15] == 1:
+			k = "management /128"
+		case s.CLATRange.Contains(p.Addr()) && p.Bits() == 128:
+			k = "roamed client /128"
+		default:
+			if out["other"] < 3 {
+				out["e.g. "+p.String()] = 1
+			}
+		}
+		out[k]++
+	}
+	return out, nil
+}
+
 // routeCounts returns each node's number of installed babel routes.
 func (m *Mesh) routeCounts(ctx context.Context) (map[string]int, error) {
 	out := map[string]int{}

@@ -31,6 +31,7 @@ type ScaleResult struct {
 	RoutesLeased     map[string]int    // node -> babel's installed routes, clients leased
 	RoutesRoamed     map[string]int    // the same right after the roaming phase
 	RoamState        map[string]map[string]int
+	RouteKinds       map[string]int                // the first node's routes by kind, clients leased
 	CPUIdle, CPURoam map[string]map[string]float64 // node -> process -> share of one core
 	Mem              map[string]map[string]Mem     // node -> process -> memory (clients leased, idle)
 	Failover         ScaleFailover
@@ -130,6 +131,9 @@ func RunScale(ctx context.Context, o ScaleOptions) (res *ScaleResult, err error)
 	}
 	logf("scale: %d of %d clients reached the host %v", res.Reached, len(plan.Spec.Clients), res.ClientsByPLAT)
 	if res.RoutesLeased, err = m.routeCounts(ctx); err != nil {
+		return res, err
+	}
+	if res.RouteKinds, err = m.RouteKinds(ctx, m.NodeList()[0]); err != nil {
 		return res, err
 	}
 	if res.CPUIdle, err = m.cpuDuring(ctx, func() error { return sleepCtx(ctx, o.Idle) }); err != nil {

@@ -168,6 +168,14 @@ func printScale(w io.Writer, r *meshlab.ScaleResult) {
 	itoa := func(v int) string { return fmt.Sprint(v) }
 	row("babel routes per node, leased (min/med/max)", spread(r.RoutesLeased, itoa))
 	row("babel routes per node, after roaming", spread(r.RoutesRoamed, itoa))
+	if len(r.RouteKinds) > 0 {
+		var kinds []string
+		for k, v := range r.RouteKinds {
+			kinds = append(kinds, fmt.Sprintf("%s %d", k, v))
+		}
+		sort.Strings(kinds)
+		row("  the first node's routes by kind", strings.Join(kinds, ", "))
+	}
 	var tcp, udp []time.Duration
 	for _, x := range r.Roams {
 		tcp, udp = append(tcp, x.TCPStall), append(udp, x.UDPStall)
@@ -261,7 +269,7 @@ func scaleJSON(r *meshlab.ScaleResult, runErr error) map[string]any {
 		"reached": r.Reached, "clients_by_plat": r.ClientsByPLAT,
 		"roams": len(r.Roams), "streams": r.Streams, "streams_kept": r.StreamsKept,
 		"stall_tcp": q(tcp), "stall_udp": q(udp), "messages": r.Messages,
-		"routes_leased": r.RoutesLeased, "routes_roamed": r.RoutesRoamed, "roam_state": r.RoamState,
+		"routes_leased": r.RoutesLeased, "routes_roamed": r.RoutesRoamed, "roam_state": r.RoamState, "route_kinds": r.RouteKinds,
 		"failover": map[string]any{"plat": r.Failover.PLAT, "affected": r.Failover.Affected,
 			"all_switched_ms": r.Failover.AllSwitched.Milliseconds(), "switch_ms": sw, "reasons": r.Failover.Reasons,
 			"clients": r.Failover.Clients, "survived": r.Failover.Survived},
