@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sort"
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
@@ -140,15 +139,6 @@ func newMachine(cfg Config, w world, clk Clock, log *slog.Logger) (*machine, err
 func (d *machine) count(k string) { d.cnt[k]++ }
 
 func (d *machine) now() time.Time { return d.clk.Now() }
-
-// counters returns a copy of the counters.
-func (d *machine) counters() map[string]uint64 {
-	m := make(map[string]uint64, len(d.cnt))
-	for k, v := range d.cnt {
-		m[k] = v
-	}
-	return m
-}
 
 func nonce() uint32 {
 	var b [4]byte
@@ -363,35 +353,6 @@ func (d *machine) DelPLAT(p netip.Prefix) error {
 	return nil
 }
 
-// ClientView is a client as status shows it.
-type ClientView struct {
-	MAC      string `json:"mac"`
-	IP       string `json:"ip,omitempty"`
-	CLAT     string `json:"clat,omitempty"`
-	PLAT     string `json:"plat,omitempty"`
-	Roamed   bool   `json:"roamed"`
-	LeaseSec int64  `json:"lease_remaining,omitempty"`
-	NodeIP   string `json:"node_client_ip"`
-}
-
-// clients lists the served clients sorted by MAC.
-func (d *machine) clients() []ClientView {
-	out := make([]ClientView, 0, len(d.cl))
-	for _, c := range d.cl {
-		v := ClientView{MAC: c.MAC.String(), Roamed: c.Roamed, NodeIP: c.NodeIP.String(),
-			CLAT: prefixText(c.Origin), PLAT: prefixText(c.PLAT)}
-		if c.IP.IsValid() {
-			v.IP = c.IP.String()
-		}
-		if !c.Expires.IsZero() {
-			v.LeaseSec = int64(d.remaining(c) / time.Second)
-		}
-		out = append(out, v)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].MAC < out[j].MAC })
-	return out
-}
-
 // Forget drops a client without the release steps that need the kernel
 // (del_address); it reports whether the MAC was known.
 func (d *machine) Forget(mac net.HardwareAddr, ip netip.Addr) bool {
@@ -433,12 +394,4 @@ func (d *machine) Close() {
 		d.endVerify(v)
 	}
 	d.stopTimers()
-}
-
-// prefixText is p for status views; "" when unset.
-func prefixText(p netip.Prefix) string {
-	if !p.IsValid() {
-		return ""
-	}
-	return p.String()
 }

@@ -16,7 +16,8 @@ import (
 // keeps its ARP cache) and IPv4 neighbour entries of the bridge
 // (REACHABLE, STALE, DELAY: MAC and address). Permanent and local entries
 // are ignored. The deletion of a learnt FDB entry goes to Gone. It
-// resubscribes after errors until ctx ends.
+// resubscribes after errors until ctx ends, and returns only after the
+// subscription's receiving goroutine has ended.
 func WatchNeighbours(ctx context.Context, d *Daemon, bridge string) error {
 	br, err := netlink.LinkByName(bridge)
 	if err != nil {
@@ -56,6 +57,11 @@ func WatchNeighbours(ctx context.Context, d *Daemon, bridge string) error {
 					}
 				}
 			}()
+			// closing done closes the subscription's socket; its receiver
+			// then closes ch: wait for that, so that no goroutine of ours
+			// outlives the daemon (nor sits on a full ch for good)
+			for range ch {
+			}
 		}
 		select {
 		case <-ctx.Done():
