@@ -712,9 +712,13 @@ func (m *Mesh) addClient(ctx context.Context, cs ClientSpec) error {
 	if err := c.attach(ctx, n); err != nil {
 		return err
 	}
+	// Written once: rewriting it while another client's udhcpc execs it
+	// fails with "text file busy".
 	script := filepath.Join(m.Lab.Dir(), "udhcpc.script")
-	if err := os.WriteFile(script, []byte(udhcpcScript), 0o755); err != nil {
-		return err
+	if !fileExists(script) {
+		if err := os.WriteFile(script, []byte(udhcpcScript), 0o755); err != nil {
+			return err
+		}
 	}
 	p, err := ns.Start("udhcpc", "busybox", "udhcpc", "-f", "-i", "eth0", "-s", script, "-t", "20", "-T", "1", "-A", "1")
 	if err != nil {
