@@ -461,15 +461,7 @@ func TestNewClientAfterClaimTimeout(t *testing.T) {
 }
 
 func TestSetDelPLAT(t *testing.T) {
-	n := newFakeNet()
-	B := n.add(t, "b", false, nil)
-	if err := B.lease(LeaseAdd, clientMAC, clientIP, time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	newP := netip.MustParsePrefix("fd00:2::e:0:0/96")
-	if err := B.call(func(m *machine) error { return m.SetPLAT(newP) }); err != nil {
-		t.Fatal(err)
-	}
+	B, newP := onOldPLAT(t)
 	if r := B.k.roamed[clientIP]; r.PLAT != platC || r.CLAT != clatOf("b") {
 		t.Fatalf("old client not mapped to its PLAT: %+v", r)
 	}

@@ -135,13 +135,13 @@ func (d *Daemon) loop(ctx context.Context, errc <-chan error, babelc <-chan babe
 		case ev := <-d.events:
 			d.step(ev)
 		case s := <-babelc:
-			d.step(event{run: func(m *machine) error { m.Follow(s); return nil }})
+			d.step(event{run: func(m *machine) error { m.Follow(s); m.CheckPLATs(&s); return nil }})
 		case <-tc:
 			t = nil
 			d.step(event{run: func(m *machine) error { m.fireDue(); return nil }})
 		case <-sweep.C():
 			sweep = clk.NewTimer(time.Second)
-			d.step(event{run: func(m *machine) error { m.Sweep(); return nil }})
+			d.step(event{run: func(m *machine) error { m.Sweep(); m.CheckPLATs(nil); return nil }})
 			if save != nil {
 				save()
 			}

@@ -107,6 +107,7 @@ type machine struct {
 	glob    *global
 	rel     map[netip.Addr]time.Time // release routes (CLATD::ip, node-client-IP) -> when they go
 	relHop  map[netip.Addr]hop6      // release routes re-pointed by Follow
+	plats   *platWatch               // roamed clients' PLATs lost to babel (platloss.go); nil: off
 	dirty   bool                     // changed since the state file was written
 }
 
@@ -125,7 +126,11 @@ func newMachine(cfg Config, w world, clk Clock, log *slog.Logger) (*machine, err
 		clk = wallClock{}
 	}
 	now := clk.Now()
-	return &machine{cfg: cfg, w: w, log: log, clk: clk,
+	var plats *platWatch // only a CLAT node rewrites clients to other PLATs
+	if cfg.OwnCLAT.IsValid() && cfg.PLATRange.IsValid() {
+		plats = newPLATWatch(cfg.PLATRange, platLossGrace)
+	}
+	return &machine{cfg: cfg, w: w, log: log, clk: clk, plats: plats,
 		lim: newLimiter[netip.Addr](cfg.RatePerSec, cfg.RateBurst, maxSources), rep: newReplay(cfg.ReplayWindow, now),
 		cnt: map[string]uint64{}, cl: map[string]*Client{}, clm: map[string]*claim{},
 		pend: map[uint32]*pending{}, byMAC: map[string]*pending{}, st: map[netip.Addr]*steerEntry{},
@@ -325,22 +330,29 @@ func (d *machine) DelPLAT(p netip.Prefix) error {
 	}
 	d.dirty = true
 	for _, c := range d.cl {
-		if c.PLAT == p {
-			if d.needsXlatState(c) {
-				r := d.roamedState(c)
-				d.kernelRet("ipset del", func(k Kernel) error { return k.RemoveRoamed(r) })
-			}
-			c.PLAT = netip.Prefix{}
-			if d.cfg.PLAT != p {
-				c.PLAT = d.cfg.PLAT
-			}
-			if d.needsXlatState(c) {
-				r, lease := d.roamedState(c), d.remaining(c)
-				d.kernelRet("ipset add", func(k Kernel) error { return k.AddRoamed(r, lease) })
-			}
+		if c.PLAT != p {
+			continue
 		}
-		if p := d.byMAC["ROAM"+c.MAC.String()]; p != nil && p.to.Addr() == addrmap.Embed(c.PLAT, d.cfg.MgmtIPv4) {
-			d.stopPending(p)
+		if r := d.byMAC["ROAM"+c.MAC.String()]; r != nil && r.to.Addr() == addrmap.Embed(p, d.cfg.MgmtIPv4) {
+			d.stopPending(r) // no use retrying a dead PLAT
+		}
+		if d.needsXlatState(c) {
+			r := d.roamedState(c)
+			d.kernelRet("ipset del", func(k Kernel) error { return k.RemoveRoamed(r) })
+		}
+		c.PLAT = netip.Prefix{}
+		if d.cfg.PLAT != p {
+			c.PLAT = d.cfg.PLAT
+		}
+		if d.needsXlatState(c) {
+			r, lease := d.roamedState(c), d.remaining(c)
+			d.kernelRet("ipset add", func(k Kernel) error { return k.AddRoamed(r, lease) })
+		}
+		if d.cfg.OwnCLAT.IsValid() && c.IP.IsValid() && c.Origin.IsValid() {
+			// its flows' entries still map to the dead PLAT (a UDP flow
+			// would never recover): the next packet is mapped afresh
+			r := d.roamedState(c)
+			d.kernelRet("conntrack flush", func(k Kernel) error { return k.FlushConntrack(r) })
 		}
 	}
 	if d.cfg.PLAT == p {

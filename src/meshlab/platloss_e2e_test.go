@@ -1,0 +1,104 @@
+//go:build e2e
+
+package meshlab
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// TestE2ERoamPLATLoss is issue 11 item 2: a client leased on D (PLAT C)
+// roams to A, whose CLAT uses E, with a TCP stream and a UDP flow through
+// C; then C loses power. The client must keep its IPv4 address, a new
+// connection must go out through E within 2 s of babel's withdrawal of C's
+// /96 at A (printed), the UDP flow must come back through E, and no node
+// that is up may keep anything of C in its roaming state (per-PLAT set,
+// members, rules, routes, daemon clients; printed per node). The TCP
+// stream through C ends with C (its NAT state died there).
+func TestE2ERoamPLATLoss(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	m := startSplitLab(t, ctx)
+	c, e := m.Nodes["c"], m.Nodes["e"]
+	cl := m.Clients["cl"]
+	ip0, err := cl.WaitLease(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitTCPThrough(t, ctx, m, cl, c)
+	f, err := cl.StartFlows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	r, err := m.Hop(ctx, cl, f, "a", time.Second)
+	logHops(t, []RoamResult{r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if HostOf(r.NewConn) != c.WANAddr.String() {
+		t.Fatalf("after the roam to A a new connection went out as %s, not through C (%s)", r.NewConn, c.WANAddr)
+	}
+	// The CLAT's probes bound the failover of an unroamed client (3 x 2 s
+	// + 2 s); a roamed client must not take longer.
+	fctx, fcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer fcancel()
+	mk := f.Mark()
+	fo, err := m.MeasureFailover(fctx, "cl", c, e)
+	if err != nil {
+		printf(t, "PLAT LOSS roamed client (leased on D, at A): %v", err)
+		t.Fatal(err)
+	}
+	verdict := "goal met"
+	if fo.AfterWithdraw > 2*time.Second {
+		verdict = "GOAL MISSED"
+		t.Errorf("first new connection %v after the withdrawal, want <= 2 s", fo.AfterWithdraw)
+	}
+	printf(t, "PLAT LOSS roamed client (leased on D, at A): C's /96 withdrawn at A %v after the power-off; first new connection through E %v after it, %v after the withdrawal (%d attempts; goal <= 2s: %s)",
+		fo.Withdrawn.Round(time.Millisecond), fo.FirstConn.Round(time.Millisecond), fo.AfterWithdraw.Round(time.Millisecond), fo.Attempts, verdict)
+	if ip := cl.IPv4(ctx); ip != ip0 {
+		t.Errorf("client address %v after the PLAT loss, was %v", ip, ip0)
+	}
+	// The UDP flow (the same socket all along) must come back, now through E.
+	uctx, ucancel := context.WithTimeout(ctx, 10*time.Second)
+	defer ucancel()
+	uerr := WaitFor(uctx, "the UDP flow back through E", 20*time.Millisecond, func() (bool, error) {
+		return time.Since(f.UDP.LastReply()) < 100*time.Millisecond, nil
+	})
+	_, _, tcpErr := f.TCP.Stats()
+	printf(t, "PLAT LOSS UDP flow: longest gap %v since the power-off (back: %v); TCP stream through C: %v",
+		f.UDP.MaxGap(mk.t0, time.Now()).Round(time.Millisecond), uerr == nil, tcpErr)
+	if uerr != nil {
+		t.Error(uerr)
+	}
+	// Nothing of C may stay in any roaming state.
+	counts := map[string]PLATState{}
+	lctx, lcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer lcancel()
+	lerr := m.Wait(lctx, "no state of C's PLAT left on any node", 250*time.Millisecond, func() (bool, error) {
+		zero := true
+		for _, n := range m.NodeList() {
+			if n.Down {
+				continue
+			}
+			s, err := n.PLATState(lctx, c.PLATPrefix)
+			if err != nil {
+				return false, err
+			}
+			counts[n.Spec.Name] = s
+			zero = zero && s.Zero()
+		}
+		return zero, nil
+	})
+	for _, n := range m.NodeList() {
+		if n.Down {
+			printf(t, "PLAT LOSS leftovers of C on %s: powered off", n.Spec.Name)
+			continue
+		}
+		printf(t, "PLAT LOSS leftovers of C on %s: %v", n.Spec.Name, counts[n.Spec.Name])
+	}
+	if lerr != nil {
+		t.Error(lerr)
+	}
+}
