@@ -21,9 +21,20 @@
 //	  -i <clat> -m set --match-set l3xp<PLATC> src -j NETMAP --to PLATC/96   (1 per PLAT)
 //	nat    POSTROUTING -> L3X-POST
 //	  -m set --match-set l3xs<CLATD> src -j NETMAP --to CLATD/96             (1 per origin CLAT)
+//	  -o <clat> -m set --match-set l3xp<PLATC> dst -j NETMAP --to PLATB/96   (1 per PLAT)
 //	filter FORWARD     -> L3X-FWD
 //	  -i <clat> -p tcp ! --syn -m conntrack --ctstate NEW
 //	     -m set ! --match-set l3x-roam src -j DROP                           (1 rule)
+//
+// The second POSTROUTING rule completes the PLAT rewrite for a flow whose
+// first packet here is a reply (a download: after the roam the client
+// sends nothing until the server's retransmission reaches it). Such an
+// entry is created by PLATC::server -> CLATD::ip, NETMAPed to CLATB::ip;
+// without the rule its reply tuple would be CLATB::ip -> PLATC::server,
+// but the client's CLAT sends to PLATB::server (this node's PLAT): a new
+// entry whose rewrite clashes with the first, so NAT changes the source
+// port, the PLAT sees a new flow and the server resets it (seen in the
+// 8-node walk). With the rule both directions meet in one entry.
 //
 // The last rule keeps mid-stream TCP segments of a client whose roam is not
 // yet set up from creating an un-rewritten conntrack entry here and a new
@@ -103,7 +114,8 @@ type State struct {
 	cfg  Config
 	ipt  *iptables.IPTables
 	mu   sync.Mutex
-	sets map[string]bool // per-prefix sets (and their rule) known to exist
+	sets map[string]bool         // per-prefix sets (and their rule) known to exist
+	via  map[string]netip.Prefix // per-PLAT set: the PLATB of its reply rule in place
 }
 
 // New checks the configuration and finds ip6tables.
@@ -121,7 +133,7 @@ func New(cfg Config) (*State, error) {
 	if cfg.Zone == 0 {
 		cfg.Zone = DefaultZone
 	}
-	return &State{cfg: cfg, ipt: ipt, sets: map[string]bool{}}, nil
+	return &State{cfg: cfg, ipt: ipt, sets: map[string]bool{}, via: map[string]netip.Prefix{}}, nil
 }
 
 func check96(p netip.Prefix, what string) error {
@@ -213,7 +225,7 @@ func (s *State) Teardown() error {
 		}
 	}
 	s.mu.Lock()
-	s.sets = map[string]bool{}
+	s.sets, s.via = map[string]bool{}, map[string]netip.Prefix{}
 	s.mu.Unlock()
 	return errors.Join(errs...)
 }
@@ -284,6 +296,11 @@ type Roamed struct {
 	CLAT     netip.Prefix // CLATD, where the client leased its address
 	PLAT     netip.Prefix // PLATC; zero = keep this node's PLAT
 	ClientIP netip.Addr
+	// Via is this node's PLAT (PLATB, the one its CLAT sends to) when
+	// PLAT is set: the target of PLATC's reply rule (zero: none known, no
+	// reply rule). Not part of the client's identity: RemoveRoamed and
+	// Reconcile ignore it.
+	Via netip.Prefix
 }
 
 // AddRoamed installs (or refreshes) a roamed client's members for lease d
@@ -317,6 +334,9 @@ func (s *State) AddRoamed(r Roamed, d time.Duration) error {
 			return err
 		}
 		if err := add(sp, own, d); err != nil {
+			return err
+		}
+		if err := s.ensureReply(sp, r.Via); err != nil {
 			return err
 		}
 	}
@@ -377,8 +397,61 @@ func (s *State) DropPLAT(plat netip.Prefix) error {
 		return err
 	}
 	name := SetName(setPLAT, plat)
+	if err := s.dropReply(name); err != nil {
+		return err
+	}
 	return s.drop(name, ChainPre, "-i", s.cfg.CLATDevice, "-m", "set", "--match-set", name, "src",
 		"-j", "NETMAP", "--to", plat.String())
+}
+
+// ensureReply puts the reply rule of PLAT set name in place, towards
+// via (this node's PLAT now), replacing one towards another PLAT (the
+// node's CLAT switched PLATs). A zero via leaves whatever is there.
+func (s *State) ensureReply(name string, via netip.Prefix) error {
+	if !via.IsValid() {
+		return nil
+	}
+	if err := check96(via, "own PLAT"); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	have := s.via[name]
+	s.mu.Unlock()
+	if have == via {
+		return nil
+	}
+	if err := s.dropReply(name); err != nil { // also one left by an earlier run
+		return err
+	}
+	if err := s.ipt.AppendUnique("nat", ChainPost, "-o", s.cfg.CLATDevice, "-m", "set", "--match-set", name, "dst",
+		"-j", "NETMAP", "--to", via.String()); err != nil {
+		return fmt.Errorf("nfstate: reply rule for %s: %w", name, err)
+	}
+	s.mu.Lock()
+	s.via[name] = via
+	s.mu.Unlock()
+	return nil
+}
+
+// dropReply deletes every reply rule of PLAT set name, whatever its target.
+func (s *State) dropReply(name string) error {
+	rules, err := s.ipt.List("nat", ChainPost)
+	if err != nil {
+		return fmt.Errorf("nfstate: list nat/%s: %w", ChainPost, err)
+	}
+	for _, r := range rules {
+		f := strings.Fields(r)
+		if len(f) < 3 || f[0] != "-A" || !strings.Contains(r, " --match-set "+name+" dst ") {
+			continue
+		}
+		if err := s.ipt.DeleteIfExists("nat", ChainPost, f[2:]...); err != nil {
+			return fmt.Errorf("nfstate: delete reply rule for %s: %w", name, err)
+		}
+	}
+	s.mu.Lock()
+	delete(s.via, name)
+	s.mu.Unlock()
+	return nil
 }
 
 // DropOrigin removes the rule and set of an origin CLAT that no client

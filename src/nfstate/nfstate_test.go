@@ -15,6 +15,8 @@ var (
 	clatD = netip.MustParsePrefix("fd00:1::d:0:0/96")
 	clatE = netip.MustParsePrefix("fd00:1::e:0:0/96")
 	platC = netip.MustParsePrefix("fd00:2::c:0:0/96")
+	platB = netip.MustParsePrefix("fd00:2::b:0:0/96") // this node's PLAT
+	platF = netip.MustParsePrefix("fd00:2::f:0:0/96") // after its CLAT switched
 )
 
 func ip6tablesSave(t *testing.T) string {
@@ -52,7 +54,7 @@ func TestStateInNamespace(t *testing.T) {
 		if i%2 == 0 {
 			c = clatE
 		}
-		if err := st.AddRoamed(Roamed{CLAT: c, PLAT: platC, ClientIP: ip(i)}, time.Hour); err != nil {
+		if err := st.AddRoamed(Roamed{CLAT: c, PLAT: platC, ClientIP: ip(i), Via: platB}, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -60,8 +62,8 @@ func TestStateInNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n != base+3 { // two origin CLATs + one PLAT
-		t.Errorf("rule count %d with 50 clients, want %d\n%s", n, base+3, ip6tablesSave(t))
+	if n != base+4 { // two origin CLATs + one PLAT (its rule and its reply rule)
+		t.Errorf("rule count %d with 50 clients, want %d\n%s", n, base+4, ip6tablesSave(t))
 	}
 	in, err := Members(SetIn)
 	if err != nil {
@@ -79,6 +81,7 @@ func TestStateInNamespace(t *testing.T) {
 		"-A L3X-POST -m set --match-set " + SetName(setOrigin, clatD) + " src -j NETMAP --to fd00:1::d:0:0/96",
 		"-A L3X-PRE -i clat -m set --match-set " + SetName(setPLAT, platC) + " src -j NETMAP --to fd00:2::c:0:0/96",
 		"-A L3X-PRE ! -i clat -m set --match-set l3x-in dst -j NETMAP --to fd00:1::b:0:0/96",
+		"-A L3X-POST -o clat -m set --match-set " + SetName(setPLAT, platC) + " dst -j NETMAP --to fd00:2::b:0:0/96",
 		"-A L3X-FWD -i clat -p tcp -m tcp ! --tcp-flags FIN,SYN,RST,ACK SYN -m conntrack --ctstate NEW -m set ! --match-set l3x-roam src -j DROP",
 		"-A PREROUTING -j L3X-RAW",
 		"-A L3X-RAW -i clat -m set --match-set l3x-roam src -j CT --zone 158",
@@ -88,6 +91,18 @@ func TestStateInNamespace(t *testing.T) {
 		if !strings.Contains(save, want) {
 			t.Errorf("missing rule %q in\n%s", want, save)
 		}
+	}
+	// the node's CLAT switched PLATs: the reply rule follows, still one
+	if err := st.AddRoamed(Roamed{CLAT: clatD, PLAT: platC, ClientIP: ip(1), Via: platF}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	save = ip6tablesSave(t)
+	if want := "-A L3X-POST -o clat -m set --match-set " + SetName(setPLAT, platC) + " dst -j NETMAP --to fd00:2::f:0:0/96"; !strings.Contains(save, want) ||
+		strings.Contains(save, "--to fd00:2::b:0:0/96") {
+		t.Errorf("reply rule did not follow the PLAT switch (want %q):\n%s", want, save)
+	}
+	if n, _ := st.RuleCount(); n != base+4 {
+		t.Errorf("rule count %d after the PLAT switch, want %d", n, base+4)
 	}
 	// refresh keeps one member; removal deletes it everywhere
 	if err := st.AddRoamed(Roamed{CLAT: clatD, PLAT: platC, ClientIP: ip(1)}, 2*time.Hour); err != nil {

@@ -204,7 +204,7 @@ func (d *machine) needsXlatState(c *Client) bool {
 func (d *machine) roamedState(c *Client) nfstate.Roamed {
 	r := nfstate.Roamed{CLAT: c.Origin, ClientIP: c.IP}
 	if c.PLAT.IsValid() && c.PLAT != d.cfg.PLAT {
-		r.PLAT = c.PLAT
+		r.PLAT, r.Via = c.PLAT, d.cfg.PLAT // Via: replies that come first (nfstate)
 	}
 	return r
 }
