@@ -188,6 +188,14 @@ func (d *Daemon) up(ctx context.Context) (undo func() error, err error) {
 	if err != nil {
 		return undo, err
 	}
+	// A run killed without cleanup may have left things this configuration
+	// does not account for (leftover.go); what it does account for stays
+	// and is replaced in place below.
+	if n, err := cleanLeftovers(d.cfg, fw); err != nil {
+		d.log.Warn("leftovers of an earlier run", "removed", n, "err", err)
+	} else if n > 0 {
+		d.log.Info("leftovers of an earlier run removed", "count", n)
+	}
 	// Firewall first: no translated packet may pass before the drops exist.
 	d.mu.Lock()
 	d.fw = fw

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,7 +16,13 @@ import (
 
 // TestE2EPLATUpAndClean starts xlat-plat in a namespace twice in a row
 // (idempotent set-up over leftovers of a killed run) and checks that SIGTERM
-// removes its chains, jumps, routes, management address and device.
+// removes its chains, jumps, routes, management address and device. The
+// first run is killed as procd or a crash does it: SIGKILL to xlat-plat
+// alone, so that a TAYGA child lives on; before the second run the test
+// adds leftovers an older run with another configuration would leave (a
+// route on the device, another /96's release route, a jump from an old
+// device name). The second run must remove them, run exactly one TAYGA
+// (its own child) and leave none after SIGTERM.
 func TestE2EPLATUpAndClean(t *testing.T) {
 	meshlab.Need(t)
 	bin := filepath.Join(t.TempDir(), "gluon-464xlat")
@@ -75,6 +82,11 @@ func upAndClean(t *testing.T, bin, backend, nat66 string) {
 		"-A XLAT-PLAT-FWD -d 192.168.0.0/16 -i plat -j DROP", "-A XLAT-PLAT-MASQ -s 192.0.0.8/32 -j MASQUERADE",
 		"fddd:1337:2:200:5e00:530c::/96 dev plat proto static", "192.0.0.8 dev plat proto static",
 		"fddd:1337:2:200:5e00:530c:c000:1/128"}
+	leftovers := [][]string{
+		{"ip", "-6", "route", "add", "fd00:dead::/96", "dev", "plat", "proto", "static"},
+		{"ip", "-6", "route", "add", "unreachable", "fddd:1337:2:200:5e00:dead::/96", "proto", "160"},
+		{"ip6tables", "-t", "nat", "-I", "POSTROUTING", "-o", "oldplat", "-j", "XLAT-PLAT-NAT66"},
+	}
 	for round := 1; round <= 2; round++ {
 		p, err := ns.Start("xlat-plat", args...)
 		if err != nil {
@@ -100,8 +112,35 @@ func upAndClean(t *testing.T, bin, backend, nat66 string) {
 		}
 		if round == 1 {
 			// Killed without cleanup: the second start must cope with the leftovers.
-			_ = p.Kill()
+			if err := p.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			if err := meshlab.WaitFor(ctx, "xlat-plat killed", 10*time.Millisecond, func() (bool, error) { return p.Exited(), nil }); err != nil {
+				t.Fatal(err)
+			}
+			if backend == "tayga" && len(meshlab.TaygaPIDs(root)) != 1 {
+				t.Fatalf("after kill -9 of xlat-plat: %d TAYGA processes, want its orphan", len(meshlab.TaygaPIDs(root)))
+			}
+			for _, c := range leftovers {
+				if c[len(c)-3] == "plat" && backend != "tayga" {
+					continue // the userspace device went with the process
+				}
+				if _, err := ns.Run(ctx, c...); err != nil {
+					t.Fatal(err)
+				}
+			}
 			continue
+		}
+		for _, gone := range []string{"fd00:dead::/96", "fddd:1337:2:200:5e00:dead::/96", "-o oldplat -j XLAT-PLAT-NAT66"} {
+			if strings.Contains(s, gone) {
+				t.Errorf("leftover %q still there after the second start", gone)
+			}
+		}
+		if backend == "tayga" {
+			pids := meshlab.TaygaPIDs(root)
+			if len(pids) != 1 || meshlab.ParentPID(pids[0]) != p.PID() {
+				t.Errorf("TAYGA processes %v, want one, a child of xlat-plat %d", pids, p.PID())
+			}
 		}
 		if err := p.Stop(); err != nil {
 			t.Fatal(err)
@@ -114,6 +153,12 @@ func upAndClean(t *testing.T, bin, backend, nat66 string) {
 		}
 		if strings.Contains(s, ": plat:") {
 			t.Errorf("device plat left after SIGTERM")
+		}
+		if pids := meshlab.TaygaPIDs(root); len(pids) != 0 {
+			t.Errorf("TAYGA processes %v left after SIGTERM", pids)
+			for _, pid := range pids {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,6 +74,12 @@ func startTayga(dir, dev string, prefix netip.Prefix, v4, v6 netip.Addr) (*tayga
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		return nil, fmt.Errorf("tayga backend: %w", err)
 	}
+	// A TAYGA of a killed xlat-plat (kill -9 ends the daemon, not its
+	// child) still holds the device and translates unsupervised: stop it,
+	// then take over its persistent device.
+	if err := stopStaleTayga(conf); err != nil {
+		return nil, fmt.Errorf("tayga backend: %w", err)
+	}
 	if out, err := exec.Command(bin, "-c", conf, "--mktun").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("tayga --mktun: %v: %s", err, strings.TrimSpace(string(out)))
 	}
@@ -107,4 +114,59 @@ func (b *taygaBackend) Close() error {
 		<-b.done
 	}
 	return errors.Join(b.rmtun())
+}
+
+// stopStaleTayga ends every TAYGA process running with configuration file
+// conf (left by an earlier xlat-plat: the file is this daemon's own): SIGTERM,
+// then SIGKILL after 3 s, and waits until they are gone.
+func stopStaleTayga(conf string) error {
+	pids := staleTayga(conf)
+	for _, pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for _, pid := range pids {
+		for alive(pid, conf) {
+			if time.Now().After(deadline) {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			if time.Now().After(deadline.Add(2 * time.Second)) {
+				return fmt.Errorf("leftover tayga (pid %d, %s) does not exit", pid, conf)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// staleTayga lists the PIDs of tayga processes whose command line is
+// `tayga -c <conf> ...`.
+func staleTayga(conf string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err == nil && pid != os.Getpid() && alive(pid, conf) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// alive: process pid runs tayga with configuration file conf (not a zombie).
+func alive(pid int, conf string) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(b) == 0 {
+		return false
+	}
+	args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+	if filepath.Base(args[0]) != "tayga" {
+		return false
+	}
+	for i := 1; i+1 < len(args); i++ {
+		if args[i] == "-c" && args[i+1] == conf {
+			return true
+		}
+	}
+	return false
 }
