@@ -107,15 +107,9 @@ func (f *firewall) cleanJumps() (int, error) {
 				errs = append(errs, fmt.Errorf("list %s/%s: %w", b.table, b.chain, err))
 				continue
 			}
-			for _, l := range lines {
-				f := strings.Fields(l)
-				if len(f) < 4 || f[0] != "-A" || f[1] != b.chain || f[len(f)-2] != chainTarget || !targets[f[len(f)-1]] {
-					continue
-				}
-				spec := f[2:]
-				if own[b.table+" "+b.chain+" "+strings.Join(spec, " ")] {
-					continue
-				}
+			for _, spec := range staleJumps(lines, b.chain, targets, func(spec []string) bool {
+				return own[b.table+" "+b.chain+" "+strings.Join(spec, " ")]
+			}) {
 				if err := fam.del(b.table, b.chain, spec...); err != nil {
 					errs = append(errs, fmt.Errorf("delete leftover jump %s/%s %v: %w", b.table, b.chain, spec, err))
 					continue
@@ -125,4 +119,20 @@ func (f *firewall) cleanJumps() (int, error) {
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// staleJumps picks from chain's rules (`iptables -S chain` lines) those that
+// jump into one of targets and are not own, as rule specs without "-A chain".
+func staleJumps(lines []string, chain string, targets map[string]bool, own func(spec []string) bool) [][]string {
+	var out [][]string
+	for _, l := range lines {
+		f := strings.Fields(l)
+		if len(f) < 4 || f[0] != "-A" || f[1] != chain || f[len(f)-2] != chainTarget || !targets[f[len(f)-1]] {
+			continue
+		}
+		if spec := f[2:]; !own(spec) {
+			out = append(out, spec)
+		}
+	}
+	return out
 }

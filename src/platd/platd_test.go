@@ -2,6 +2,7 @@ package platd
 
 import (
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -98,5 +99,23 @@ func TestFirewallRules(t *testing.T) {
 		if !strings.Contains(got, want) {
 			t.Errorf("missing rule %q in\n%s", want, got)
 		}
+	}
+}
+
+func TestStaleJumps(t *testing.T) {
+	lines := []string{
+		"-P POSTROUTING ACCEPT",
+		"-A POSTROUTING -o plat -j XLAT-PLAT-NAT66",    // own
+		"-A POSTROUTING -o oldplat -j XLAT-PLAT-NAT66", // an old device name
+		"-A POSTROUTING -o br-wan -j MASQUERADE",       // not ours
+		"-A POSTROUTING -o x -j XLAT-PLAT-OTHER",       // not one of our chains
+		"-A FORWARD -o oldplat -j XLAT-PLAT-NAT66",     // another chain's line
+	}
+	targets := map[string]bool{ChainNAT66: true}
+	own := func(spec []string) bool { return strings.Join(spec, " ") == "-o plat -j XLAT-PLAT-NAT66" }
+	got := staleJumps(lines, "POSTROUTING", targets, own)
+	want := [][]string{{"-o", "oldplat", "-j", "XLAT-PLAT-NAT66"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("staleJumps = %q, want %q", got, want)
 	}
 }
