@@ -31,16 +31,9 @@ import (
 // that the withdrawal of a plain route delete is lost every time, not by
 // chance.
 func TestE2EPLATTranslatorDies(t *testing.T) {
-	needRoot(t)
-	Need(t, "tayga")
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	spec := SeedSpec("lab", buildBins(t))
-	// TAYGA refuses prefixes in 64:ff9b::/16 (the default lab's plat_range)
-	// and needs the NAT66 address outside the /96 (the 2018 default).
-	spec.Site.PLATRange = netip.MustParsePrefix("fddd:464:1::/48")
-	spec.PLATArgs = map[string][]string{"c": {"--backend", "tayga", "--nat66", "fddd:c:1a4c:1a4c:1a4c:1a4c:c000:8"}}
-	m := startMesh(t, ctx, spec)
+	m := startMesh(t, ctx, taygaSpec(t, buildBins(t)))
 	c, d, e := m.Nodes["c"], m.Nodes["d"], m.Nodes["e"]
 	cl := m.Clients["cl"]
 	// The client uses C's PLAT (TAYGA) before the failure.
@@ -52,7 +45,7 @@ func TestE2EPLATTranslatorDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A route C redistributes after its /96, seen at D.
-	a16 := spec.Site.NodeClientPrefix6.Addr().As16()
+	a16 := m.Spec.Site.NodeClientPrefix6.Addr().As16()
 	a16[15] = 0xcc
 	later := netip.PrefixFrom(netip.AddrFrom16(a16), 128)
 	if _, err := c.NS.Run(ctx, "ip", "-6", "route", "add", later.String(), "dev", "lo", "proto", "static"); err != nil {
@@ -159,6 +152,18 @@ func TestE2EPLATTranslatorDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("C announced its /96 again %v after the failover (restart hold-down included)", time.Since(t1).Round(time.Millisecond))
+}
+
+// taygaSpec is the seed mesh with C's xlat-plat on TAYGA.
+func taygaSpec(t *testing.T, bin string) Spec {
+	needRoot(t)
+	Need(t, "tayga")
+	spec := SeedSpec("lab", bin)
+	// TAYGA refuses prefixes in 64:ff9b::/16 (the default lab's plat_range)
+	// and needs the NAT66 address outside the /96 (the 2018 default).
+	spec.Site.PLATRange = netip.MustParsePrefix("fddd:464:1::/48")
+	spec.PLATArgs = map[string][]string{"c": {"--backend", "tayga", "--nat66", "fddd:c:1a4c:1a4c:1a4c:1a4c:c000:8"}}
+	return spec
 }
 
 // childNamed returns the PID of pid's child process whose command is name.

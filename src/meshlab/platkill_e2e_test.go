@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"syscall"
 	"testing"
 	"time"
@@ -25,19 +24,14 @@ import (
 // With the userspace translator (the lab's default) the device goes with
 // the process, and so does the /96: files/docs/roaming.md, Limits.
 func TestE2EPLATKillRoam(t *testing.T) {
-	needRoot(t)
-	Need(t, "tayga")
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	bin := buildBins(t)
 	if !RoamingImplemented(bin) {
 		t.Skip("l3roamd-xlat run is not implemented yet")
 	}
-	spec := SeedSpec("lab", bin)
+	spec := taygaSpec(t, bin)
 	spec.Roaming = true
-	// TAYGA: plat_range outside 64:ff9b::/16, NAT66 address outside the /96.
-	spec.Site.PLATRange = netip.MustParsePrefix("fddd:464:1::/48")
-	spec.PLATArgs = map[string][]string{"c": {"--backend", "tayga", "--nat66", "fddd:c:1a4c:1a4c:1a4c:1a4c:c000:8"}}
 	m := startMesh(t, ctx, spec)
 	cl := m.Clients["cl"]
 	if _, err := cl.WaitLease(ctx); err != nil {
@@ -58,8 +52,7 @@ func TestE2EPLATKillRoam(t *testing.T) {
 	hop := func(to string) {
 		t.Helper()
 		r, err := m.Hop(ctx, cl, f, to, time.Second)
-		logHops(t, []RoamResult{r})
-		if err != nil {
+		if logHops(t, []RoamResult{r}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -94,13 +87,8 @@ func TestE2EPLATKillRoam(t *testing.T) {
 		t.Fatal(err)
 	}
 	g, err := f.Settle(ctx, mk, 2*time.Second, "kill -9 of c's xlat-plat")
-	line := fmt.Sprintf("RESTART SIGKILL + respawn of c's xlat-plat (TAYGA): TCP stall %v, UDP stall %v (%d lost)",
-		g.TCP.Round(time.Millisecond), g.UDP.Round(time.Millisecond), g.UDPLost)
-	fmt.Println(line)
-	t.Log(line)
-	if err != nil {
-		t.Fatal(err)
-	}
+	report(t, fmt.Sprintf("RESTART SIGKILL + respawn of c's xlat-plat (TAYGA): TCP stall %v, UDP stall %v (%d lost)",
+		g.TCP.Round(time.Millisecond), g.UDP.Round(time.Millisecond), g.UDPLost), err)
 	if pids := TaygaPIDs(c.Root); len(pids) != 1 || ParentPID(pids[0]) != c.Procs["xlat-plat"].PID() {
 		t.Errorf("TAYGA processes on c %v, want one, the restarted xlat-plat's child", pids)
 	}
@@ -108,4 +96,14 @@ func TestE2EPLATKillRoam(t *testing.T) {
 		t.Errorf("D's CLAT switched PLAT %d times around the restart", after-before)
 	}
 	hop("b")
+}
+
+// report prints line (for the figures) and logs it, then fails on err.
+func report(t *testing.T, line string, err error) {
+	t.Helper()
+	fmt.Println(line)
+	t.Log(line)
+	if err != nil {
+		t.Fatal(err)
+	}
 }
