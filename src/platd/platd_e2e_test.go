@@ -65,6 +65,13 @@ func upAndClean(t *testing.T, bin, backend, nat66 string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	root := t.TempDir()
+	// A TAYGA orphaned by the kill -9 below is nobody's child: if the test
+	// fails before the second start takes it over, stop it here.
+	t.Cleanup(func() {
+		for _, pid := range meshlab.TaygaPIDs(root) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	})
 	args := []string{bin, "xlat-plat", "run", "--root", root, "--prefix", "fddd:1337:2:200:5e00:530c::/96", "--clat-range", "fddd:1337:1337::/48", "--wan", "br-wan", "--backend", backend, "--nat66", nat66}
 	state := func() string {
 		var b strings.Builder
