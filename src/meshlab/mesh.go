@@ -488,7 +488,7 @@ func (m *Mesh) checkRedistribution(n *Node) error {
 		want = append(want, fmt.Sprintf("redistribute ip %s eq 96 allow", r))
 	}
 	if m.Spec.Roaming {
-		want = append(want, "redistribute proto 159 deny",
+		want = append(want, "default split-horizon false", "redistribute proto 159 deny",
 			fmt.Sprintf("redistribute proto 160 ip %s eq 128 metric 16384", m.Spec.Site.CLATRange),
 			fmt.Sprintf("redistribute proto 158 ip %s eq 128 allow", m.Spec.Site.CLATRange),
 			fmt.Sprintf("redistribute proto 160 ip %s eq 128 metric 16384", m.Spec.Site.NodeClientPrefix6))

@@ -134,14 +134,16 @@ const (
 	ReleaseMetric = wellknown.ReleaseMetric
 )
 
-// roamdBabelLines are the roaming step's redistribute lines: never the
-// PLATs' steering routes (first, as babeld uses the first matching filter
-// and Gluon's `2000::/3 allow` would match a global clat_range), the
-// announced /128s inside clat_range, and the node-client-IPs (/128s on lo)
-// unless Gluon's own line for them is present outside our blocks.
+// roamdBabelLines are the roaming step's lines: split horizon off on
+// every interface (see SplitHorizonLine), then the redistribute lines:
+// never the PLATs' steering routes (first, as babeld uses the first
+// matching filter and Gluon's `2000::/3 allow` would match a global
+// clat_range), the announced /128s inside clat_range, and the
+// node-client-IPs (/128s on lo) unless Gluon's own line for them is
+// present outside our blocks.
 func roamdBabelLines(cfg *site.Config) func(foreign []string) []string {
 	return func(foreign []string) []string {
-		out := []string{fmt.Sprintf("redistribute proto %d deny", SteerProto)}
+		out := []string{SplitHorizonLine, fmt.Sprintf("redistribute proto %d deny", SteerProto)}
 		if cfg.CLATRange.IsValid() {
 			// "metric N" is the action: babeld's "allow" after it would
 			// reset the metric to 0.
@@ -163,6 +165,20 @@ func roamdBabelLines(cfg *site.Config) func(foreign []string) []string {
 		return out
 	}
 }
+
+// SplitHorizonLine turns babeld's split horizon off on every interface
+// (babeld turns it on for wired and tunnel ones). With split horizon a
+// node that switches to a route learned from neighbour X sends X nothing,
+// so X keeps the node's previous announcement. A roamed client's /128 has
+// two originators for a while (the old node's release route, the new
+// node's announce route); X then routes to the node along the old
+// announcement while the node routes back to X along its new route: a
+// loop until X's copy expires (seen in the 8-node walk: e and f, > 10 s,
+// every flow lost; files/docs/roaming.md, "Release routes"). Without it
+// the node's update reaches X at once: X sees its successor switch
+// sources and drops the route. Babel's wireless default; a tunnel or
+// wired mesh link carries each update once more.
+const SplitHorizonLine = "default split-horizon false"
 
 // babelBlock is one package's block of lines in /etc/gluon-babeld.conf,
 // between a begin and an end comment.

@@ -290,8 +290,8 @@ func TestRoamdBabelConfig(t *testing.T) {
 	}
 	gluon := "ipv6-subtrees true\nredistribute ip fd00::1/128 deny\nredistribute ip fd10::/64 eq 128  allow\nredistribute ip 2000::/3 allow\n"
 	xlat := babelMarker + "\nredistribute proto 160 ip fddd:2::/48 eq 96 metric 16384\nredistribute ip 2001:db8:c::/48 eq 96 allow\nredistribute ip fddd:2::/48 eq 96 allow\n" + babelEnd + "\n"
-	roam := roamdBabelMark + "\nredistribute proto 159 deny\nredistribute proto 160 ip 2001:db8:c::/48 eq 128 metric 16384\nredistribute proto 158 ip 2001:db8:c::/48 eq 128 allow\nredistribute proto 160 ip fd10::/64 eq 128 metric 16384\n" + roamdBabelEnd + "\n"
-	roamNC := roamdBabelMark + "\nredistribute proto 159 deny\nredistribute proto 160 ip 2001:db8:c::/48 eq 128 metric 16384\nredistribute proto 158 ip 2001:db8:c::/48 eq 128 allow\nredistribute proto 160 ip fd10::/64 eq 128 metric 16384\nredistribute ip fd10::/64 eq 128 allow\n" + roamdBabelEnd + "\n"
+	roam := roamdBabelMark + "\ndefault split-horizon false\nredistribute proto 159 deny\nredistribute proto 160 ip 2001:db8:c::/48 eq 128 metric 16384\nredistribute proto 158 ip 2001:db8:c::/48 eq 128 allow\nredistribute proto 160 ip fd10::/64 eq 128 metric 16384\n" + roamdBabelEnd + "\n"
+	roamNC := roamdBabelMark + "\ndefault split-horizon false\nredistribute proto 159 deny\nredistribute proto 160 ip 2001:db8:c::/48 eq 128 metric 16384\nredistribute proto 158 ip 2001:db8:c::/48 eq 128 allow\nredistribute proto 160 ip fd10::/64 eq 128 metric 16384\nredistribute ip fd10::/64 eq 128 allow\n" + roamdBabelEnd + "\n"
 	rest := "redistribute ip fd00::1/128 deny\nredistribute ip fd10::/64 eq 128  allow\nredistribute ip 2000::/3 allow\n"
 	// the steps in Gluon's order (PLAT, CLAT, roaming): both blocks before
 	// Gluon's filters (the steering deny before 2000::/3 allow), Gluon's
