@@ -24,6 +24,7 @@ type recKernel struct {
 	announce       map[netip.Addr]bool
 	retract        map[netip.Addr]netip.Addr // release routes: dst -> towards (invalid: unreachable)
 	steer          map[netip.Addr]netip.Addr
+	fallback       map[netip.Addr]netip.Addr // expired release routes' fallbacks
 	neigh          map[netip.Addr]string
 	dropped        []netip.Prefix
 	present        map[netip.Addr]bool // clients that answer the presence probe here
@@ -33,7 +34,8 @@ type recKernel struct {
 func newRecKernel(n *fakeNet) *recKernel {
 	return &recKernel{net: n, nodeIPs: map[netip.Addr]bool{}, roamed: map[netip.Addr]nfstate.Roamed{},
 		announce: map[netip.Addr]bool{}, retract: map[netip.Addr]netip.Addr{}, steer: map[netip.Addr]netip.Addr{}, neigh: map[netip.Addr]string{},
-		present: map[netip.Addr]bool{}}
+		fallback: map[netip.Addr]netip.Addr{},
+		present:  map[netip.Addr]bool{}}
 }
 
 func (k *recKernel) Routed(netip.Addr) bool { return true }
@@ -130,6 +132,21 @@ func (k *recKernel) Unannounce(a netip.Addr) error {
 func (k *recKernel) Steer(a, to netip.Addr) error {
 	k.mu.Lock()
 	k.steer[a] = to
+	k.mu.Unlock()
+	return nil
+}
+func (k *recKernel) Fallback(a netip.Addr) error {
+	k.mu.Lock()
+	if to, ok := k.retract[a]; ok && to.IsValid() {
+		k.fallback[a] = to
+	}
+	delete(k.retract, a)
+	k.mu.Unlock()
+	return nil
+}
+func (k *recKernel) Unfallback(a netip.Addr) error {
+	k.mu.Lock()
+	delete(k.fallback, a)
 	k.mu.Unlock()
 	return nil
 }

@@ -2,6 +2,7 @@ package roamd
 
 import (
 	"net/netip"
+	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/babel"
 )
@@ -22,8 +23,13 @@ type hop6 struct {
 // the ring cut, B's towards D via A, A's towards B). Called with every
 // babel snapshot (the local socket's monitor).
 func (d *machine) Follow(s babel.Snapshot) {
-	if !s.Connected || len(d.rel) == 0 {
+	if !s.Connected || len(d.rel)+len(d.fb) == 0 {
 		return
+	}
+	for _, r := range s.Routes { // babeld installed its own route: the fallback's work is done
+		if _, fb := d.fb[r.Prefix.Addr()]; fb && r.Installed && r.Prefix.Bits() == 128 && r.Metric < d.cfg.ReleaseMetric {
+			d.dropFallback(r.Prefix.Addr())
+		}
 	}
 	best := map[netip.Addr]babel.Route{}
 	for _, r := range s.Routes {
@@ -39,6 +45,30 @@ func (d *machine) Follow(s babel.Snapshot) {
 			best[a] = r
 		}
 	}
+	for a := range d.relHop {
+		// The neighbour Follow chose announces the address no more below
+		// ReleaseMetric, and nobody else does: back to the route towards
+		// the node the client went to. Without split horizon a neighbour
+		// also hands this node's own earlier route back to it; chosen
+		// while this node still forwarded that way, it points back here
+		// once the neighbour's metric catches up (seen in the 8-node walk:
+		// B's release route via P, P's route via B, a 4.9 s loop).
+		if _, held := d.rel[a]; !held {
+			delete(d.relHop, a) // announced here again
+			continue
+		}
+		to := d.relTo[a]
+		if _, ok := best[a]; ok || !to.IsValid() {
+			continue
+		}
+		a := a
+		delete(d.relHop, a)
+		d.kernelThen("restore release route", func(k Kernel) error { return k.Retract(a, to) }, func(err error) {
+			if err == nil {
+				d.count("release_restored")
+			}
+		})
+	}
 	for a, r := range best {
 		h := hop6{via: r.Via, dev: r.Interface}
 		if d.relHop[a] == h {
@@ -51,5 +81,30 @@ func (d *machine) Follow(s babel.Snapshot) {
 				d.count("release_repointed")
 			}
 		})
+	}
+}
+
+// expireRelease ends the hold of a release route. Deleting it would leave
+// a gap: babeld (1.12.1) installs no neighbour's route for an address whose
+// redistributed route disappears until that neighbour's next update (lab:
+// 4 s; Gluon's update-interval 300: minutes), and meanwhile this node
+// sends the client's packets (its own CLAIM when the client comes back,
+// above all) nowhere or into its own CLAT. So it becomes a fallback: the
+// same next hop, not redistributed, with a kernel metric every babel route
+// beats; it goes as soon as babeld installs a route of its own (Follow) or
+// after another hold.
+func (d *machine) expireRelease(dst netip.Addr, now time.Time) {
+	d.kernel("release route -> fallback", func(k Kernel) error { return k.Fallback(dst) })
+	d.fb[dst] = now.Add(d.cfg.ReleaseHold)
+	delete(d.rel, dst)
+	delete(d.relHop, dst)
+	delete(d.relTo, dst)
+}
+
+// dropFallback deletes dst's fallback route, if any.
+func (d *machine) dropFallback(dst netip.Addr) {
+	if _, ok := d.fb[dst]; ok {
+		d.kernel("delete fallback route", func(k Kernel) error { return k.Unfallback(dst) })
+		delete(d.fb, dst)
 	}
 }

@@ -397,12 +397,52 @@ func (k *NetKernel) Routed(a netip.Addr) bool {
 }
 
 func (k *NetKernel) Unsteer(dst netip.Addr) error {
+	return k.delSteerRoute(dst, k.cfg.SteerMetric, "steering")
+}
+
+// delSteerRoute deletes the /128 to dst of the steering protocol with
+// metric (a steering or a fallback route); absent is fine.
+func (k *NetKernel) delSteerRoute(dst netip.Addr, metric int, what string) error {
 	err := netlink.RouteDel(&netlink.Route{Dst: host(dst), Protocol: netlink.RouteProtocol(k.cfg.SteerProto),
-		Priority: k.cfg.SteerMetric})
+		Priority: metric})
 	if err != nil && !errors.Is(err, unix.ESRCH) && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("delete route %s: %w", dst, err)
+		return fmt.Errorf("delete %s route %s: %w", what, dst, err)
 	}
 	return nil
+}
+
+// fallbackMetric is the kernel metric of a release route's fallback: above
+// any babel route's (reflect-kernel-metric: babel metric), so babel's own
+// route wins as soon as babeld installs one.
+const fallbackMetric = 65535
+
+// Fallback replaces the release route of dst by a copy with the steering
+// protocol (never redistributed) and fallbackMetric, so that babel forgets
+// this node's announcement while packets keep going where the release
+// route sent them. An unreachable release route (no successor) is just
+// deleted.
+func (k *NetKernel) Fallback(dst netip.Addr) error {
+	rs, err := netlink.RouteListFiltered(netlink.FAMILY_V6, &netlink.Route{Dst: host(dst),
+		Protocol: netlink.RouteProtocol(k.cfg.ReleaseProto)}, netlink.RT_FILTER_DST|netlink.RT_FILTER_PROTOCOL)
+	if err == nil {
+		for _, r := range rs {
+			if r.Type != unix.RTN_UNICAST || r.LinkIndex <= 0 {
+				continue
+			}
+			f := &netlink.Route{Dst: host(dst), Gw: r.Gw, LinkIndex: r.LinkIndex, Src: r.Src,
+				Protocol: netlink.RouteProtocol(k.cfg.SteerProto), Priority: fallbackMetric}
+			if err := netlink.RouteReplace(f); err != nil {
+				return fmt.Errorf("fallback route %s: %w", dst, err)
+			}
+			break
+		}
+	}
+	return k.Unretract(dst)
+}
+
+// Unfallback deletes dst's fallback route (absent is fine).
+func (k *NetKernel) Unfallback(dst netip.Addr) error {
+	return k.delSteerRoute(dst, fallbackMetric, "fallback")
 }
 
 // FlushSteering deletes every route of the steering protocol (159): the

@@ -48,6 +48,8 @@ type Kernel interface {
 	Repoint(dst, via netip.Addr, dev string) error // release route via a babel neighbour
 	Steer(dst, towards netip.Addr) error           // C: /128 via the next hop towards
 	Unsteer(dst netip.Addr) error                  //
+	Fallback(dst netip.Addr) error                 // A: release route -> unannounced copy, after the hold
+	Unfallback(dst netip.Addr) error               //
 	Routed(a netip.Addr) bool                      // C: a /96 (or longer) route covers a (a node announces it)
 	// Present probes whether the client still answers on the client
 	// bridge (the old node, before it hands the client over); blocks.
@@ -105,10 +107,12 @@ type machine struct {
 	stCLAT  map[netip.Prefix]int // steering entries per NEWCLAT
 	clatLim *limiter[netip.Prefix]
 	glob    *global
-	rel     map[netip.Addr]time.Time // release routes (CLATD::ip, node-client-IP) -> when they go
-	relHop  map[netip.Addr]hop6      // release routes re-pointed by Follow
-	plats   *platWatch               // roamed clients' PLATs lost to babel (platloss.go); nil: off
-	dirty   bool                     // changed since the state file was written
+	rel     map[netip.Addr]time.Time  // release routes (CLATD::ip, node-client-IP) -> when they go
+	relHop  map[netip.Addr]hop6       // release routes re-pointed by Follow
+	relTo   map[netip.Addr]netip.Addr // release routes: the node the client went to (NEWCLAT::192.0.0.1)
+	fb      map[netip.Addr]time.Time  // fallbacks of expired release routes -> when they go at the latest
+	plats   *platWatch                // roamed clients' PLATs lost to babel (platloss.go); nil: off
+	dirty   bool                      // changed since the state file was written
 }
 
 // newMachine checks cfg (after Defaults) and returns a machine; w.res may
@@ -138,7 +142,8 @@ func newMachine(cfg Config, w world, clk Clock, log *slog.Logger) (*machine, err
 		vrCLAT: map[netip.Prefix]int{}, stCLAT: map[netip.Prefix]int{},
 		clatLim: newLimiter[netip.Prefix](cfg.HandoverRateCLAT, int(2*cfg.HandoverRateCLAT), maxSources),
 		glob:    &global{rate: cfg.HandoverRate, burst: 2 * cfg.HandoverRate},
-		rel:     map[netip.Addr]time.Time{}, relHop: map[netip.Addr]hop6{}}, nil
+		rel:     map[netip.Addr]time.Time{}, relHop: map[netip.Addr]hop6{},
+		relTo: map[netip.Addr]netip.Addr{}, fb: map[netip.Addr]time.Time{}}, nil
 }
 
 func (d *machine) count(k string) { d.cnt[k]++ }
@@ -266,10 +271,13 @@ func (d *machine) Sweep() {
 	d.sweepHandovers(now)
 	for dst, until := range d.rel {
 		if now.After(until) {
-			d.unretract(dst)
-			delete(d.rel, dst)
-			delete(d.relHop, dst)
+			d.expireRelease(dst, now)
 			d.dirty = true
+		}
+	}
+	for dst, until := range d.fb {
+		if now.After(until) {
+			d.dropFallback(dst)
 		}
 	}
 	if d.cfg.OwnCLAT.IsValid() && d.w.k.DeviceChanged() {
@@ -387,6 +395,10 @@ func (d *machine) ReleaseAll() {
 	for dst := range d.rel {
 		d.unretract(dst)
 		delete(d.rel, dst)
+		delete(d.relTo, dst)
+	}
+	for dst := range d.fb {
+		d.dropFallback(dst)
 	}
 	for k := range d.st {
 		d.delSteer(k)

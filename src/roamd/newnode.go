@@ -193,6 +193,8 @@ func (d *machine) installRoamed(c *Client, fresh bool) {
 		dst := addrmap.Embed(c.Origin, c.IP)
 		d.announce(dst)
 		delete(d.rel, dst) // Announce replaced it
+		delete(d.relTo, dst)
+		d.dropFallback(dst)
 	}
 	d.reserve(c.MAC, c.IP)
 	if c.PLAT.IsValid() {
@@ -264,7 +266,9 @@ func (d *machine) addNodeClientIP(a netip.Addr) {
 	if _, ok := d.rel[a]; ok {
 		d.unretract(a)
 		delete(d.rel, a)
+		delete(d.relTo, a)
 	}
+	d.dropFallback(a)
 }
 
 // onInfo: new node B. Accept only the answer to our own CLAIM.

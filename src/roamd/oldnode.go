@@ -103,8 +103,9 @@ func (d *machine) releaseTo(c *Client, why string, towards netip.Addr) {
 // unreachable), held for ReleaseHold.
 func (d *machine) retract(what string, dst, towards netip.Addr) {
 	d.kernel(what, func(k Kernel) error { return k.Retract(dst, towards) })
-	d.rel[dst] = d.now().Add(d.cfg.ReleaseHold)
+	d.rel[dst], d.relTo[dst] = d.now().Add(d.cfg.ReleaseHold), towards
 	delete(d.relHop, dst)
+	d.dropFallback(dst)
 }
 
 // dropUnused removes the per-origin and per-PLAT rules and sets of r once

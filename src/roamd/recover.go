@@ -62,7 +62,7 @@ func (k *NetKernel) ours(proto int, a netip.Addr) bool {
 	switch {
 	case k.cfg.CLATRange.IsValid() && k.cfg.CLATRange.Contains(a):
 		return true
-	case proto == k.cfg.ReleaseProto:
+	case proto == k.cfg.ReleaseProto || proto == k.cfg.SteerProto && k.cfg.NodeClientPrefix.Contains(a): // (fallbacks)
 		return k.cfg.NodeClientPrefix.Contains(a) || !k.cfg.CLATRange.IsValid()
 	}
 	return !k.cfg.CLATRange.IsValid() && proto == k.cfg.SteerProto

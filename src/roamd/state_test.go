@@ -114,3 +114,74 @@ func TestFollowBabel(t *testing.T) {
 		t.Error("re-pointed again to the same next hop")
 	}
 }
+
+// TestFollowRestores: when the neighbour a release route was re-pointed to
+// announces the address no more below ReleaseMetric and nobody else does,
+// the release route goes back towards the node the client went to.
+func TestFollowRestores(t *testing.T) {
+	n := newFakeNet()
+	A := n.add(t, "a", false, nil)
+	dst := addrmap.Embed(clatOf("d"), clientIP)
+	towards := addrmap.Embed(clatOf("b"), A.m.cfg.MgmtIPv4)
+	A.m.rel[dst], A.m.relTo[dst] = time.Now().Add(time.Minute), towards
+	p := netip.PrefixFrom(dst, 128)
+	via := netip.MustParseAddr("fe80::10")
+	A.do(func(m *machine) {
+		m.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{{ID: "1", Prefix: p, Metric: 192, Via: via, Interface: "mesh-p"}}})
+	})
+	if A.k.retract[dst] != via {
+		t.Fatalf("not re-pointed: %v", A.k.retract[dst])
+	}
+	A.do(func(m *machine) {
+		m.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{{ID: "1", Prefix: p, Metric: 16480, Via: via, Interface: "mesh-p"}}})
+	})
+	if A.k.retract[dst] != towards || A.m.counters()["release_restored"] != 1 {
+		t.Errorf("release route via %v after its neighbour's metric rose, want towards %v (%v)", A.k.retract[dst], towards, A.m.counters())
+	}
+}
+
+// TestReleaseFallback: at the end of its hold a release route becomes a
+// fallback (babel forgets the announcement, packets keep their next hop)
+// that goes once babeld installed a route of its own, or after a hold.
+func TestReleaseFallback(t *testing.T) {
+	n := newFakeNet()
+	A := n.add(t, "a", false, nil)
+	dst := addrmap.Embed(clatOf("d"), clientIP)
+	lost := addrmap.Embed(clatOf("d"), netip.MustParseAddr("10.80.0.6"))
+	towards := netip.MustParseAddr("fe80::d")
+	now := n.clk.Now()
+	A.m.rel[dst], A.m.rel[lost] = now, now
+	A.k.Retract(dst, towards)
+	A.k.Retract(lost, netip.Addr{}) // unreachable: no successor, nothing to fall back on
+	n.clk.Advance(time.Second)
+	A.do(func(m *machine) { m.Sweep() })
+	_, r1 := A.k.retract[dst]
+	_, r2 := A.k.retract[lost]
+	_, f2 := A.k.fallback[lost]
+	if r1 || r2 || f2 || A.k.fallback[dst] != towards {
+		t.Fatalf("after the hold: release %v, fallback %v", A.k.retract, A.k.fallback)
+	}
+	p := netip.PrefixFrom(dst, 128)
+	A.do(func(m *machine) {
+		m.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{{ID: "1", Prefix: p, Metric: 192, Via: towards, Interface: "mesh-d"}}})
+	})
+	if len(A.k.fallback) == 0 {
+		t.Fatal("fallback gone before babeld installed a route")
+	}
+	A.do(func(m *machine) {
+		m.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{{ID: "1", Prefix: p, Metric: 192, Via: towards, Interface: "mesh-d", Installed: true}}})
+	})
+	if len(A.k.fallback) != 0 {
+		t.Fatal("fallback kept after babeld installed its route")
+	}
+	// without babel: gone after another hold
+	A.m.rel[dst] = n.clk.Now()
+	A.k.Retract(dst, towards)
+	n.clk.Advance(time.Second)
+	A.do(func(m *machine) { m.Sweep() })
+	n.clk.Advance(A.m.cfg.ReleaseHold + time.Second)
+	A.do(func(m *machine) { m.Sweep() })
+	if len(A.k.fallback) != 0 {
+		t.Fatal("fallback kept after its hold")
+	}
+}
