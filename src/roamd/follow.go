@@ -31,6 +31,23 @@ func (d *machine) Follow(s babel.Snapshot) {
 			d.dropFallback(r.Prefix.Addr())
 		}
 	}
+	// An originator whose announcement some neighbour reports at
+	// ReleaseMetric or more has released the address: every copy of its
+	// announcement with a lower metric is stale (without split horizon a
+	// neighbour may still hold the one it learned through this node; its
+	// update of it carries this node's own router-id, which babeld
+	// ignores, so it is never corrected: seen in the walk, B followed P's
+	// stale copy of A's announcement, P routed back to B, 8 s).
+	released := map[netip.Addr]map[string]bool{}
+	for _, r := range s.Routes {
+		if r.Prefix.Bits() == 128 && r.RefMetric >= d.cfg.ReleaseMetric && r.RouterID != "" {
+			a := r.Prefix.Addr()
+			if released[a] == nil {
+				released[a] = map[string]bool{}
+			}
+			released[a][r.RouterID] = true
+		}
+	}
 	best := map[netip.Addr]babel.Route{}
 	for _, r := range s.Routes {
 		if r.Prefix.Bits() != 128 || (r.From.IsValid() && r.From.Bits() != 0) || r.Metric >= d.cfg.ReleaseMetric ||
@@ -38,7 +55,7 @@ func (d *machine) Follow(s babel.Snapshot) {
 			continue
 		}
 		a := r.Prefix.Addr()
-		if _, held := d.rel[a]; !held {
+		if _, held := d.rel[a]; !held || released[a][r.RouterID] {
 			continue
 		}
 		if b, ok := best[a]; !ok || r.Metric < b.Metric {

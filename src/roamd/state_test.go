@@ -185,3 +185,26 @@ func TestReleaseFallback(t *testing.T) {
 		t.Fatal("fallback kept after its hold")
 	}
 }
+
+// TestFollowSkipsReleasedOriginator: a copy of an announcement whose
+// originator another neighbour reports at ReleaseMetric is stale and not
+// followed (a neighbour's reflection of this node's own earlier route).
+func TestFollowSkipsReleasedOriginator(t *testing.T) {
+	n := newFakeNet()
+	A := n.add(t, "a", false, nil)
+	dst := addrmap.Embed(clatOf("d"), clientIP)
+	towards := addrmap.Embed(clatOf("c"), A.m.cfg.MgmtIPv4)
+	A.m.rel[dst], A.m.relTo[dst] = time.Now().Add(time.Minute), towards
+	p := netip.PrefixFrom(dst, 128)
+	via := func(s string) netip.Addr { return netip.MustParseAddr(s) }
+	A.do(func(m *machine) {
+		m.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{
+			{ID: "1", Prefix: p, RouterID: "b", RefMetric: 16384, Metric: 16480, Via: via("fe80::b"), Interface: "mesh-b"},
+			{ID: "2", Prefix: p, RouterID: "b", RefMetric: 192, Metric: 288, Via: via("fe80::10"), Interface: "mesh-p"}, // stale
+			{ID: "3", Prefix: p, RouterID: "e", RefMetric: 96, Metric: 384, Via: via("fe80::e"), Interface: "mesh-e"},
+		}})
+	})
+	if got := A.k.retract[dst]; got != via("fe80::e") {
+		t.Errorf("release route via %v, want fe80::e (the stale copy via P skipped)", got)
+	}
+}
