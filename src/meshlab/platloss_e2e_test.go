@@ -19,6 +19,71 @@ import (
 func TestE2ERoamPLATLoss(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
+	roamThenLosePLAT(t, ctx)
+}
+
+// TestE2ERoamAfterPLATLoss is issue 11 items 1+2 together: after
+// TestE2ERoamPLATLoss (the client at A, its flows now through E), the
+// client opens a new TCP stream and UDP flow through E and roams on, A ->
+// B and B -> D (home). The new stream must survive both hops (stall <= 2 s
+// each, printed), a new connection must go out through E after each hop,
+// the client must keep its address, and after the lease ends no node may
+// hold anything of it.
+func TestE2ERoamAfterPLATLoss(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
+	defer cancel()
+	m, old := roamThenLosePLAT(t, ctx)
+	old.Stop() // its TCP stream ended with C
+	e, cl := m.Nodes["e"], m.Clients["cl"]
+	ip0 := cl.IPv4(ctx)
+	waitTCPThrough(t, ctx, m, cl, e)
+	f, err := cl.StartFlows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	var res []RoamResult
+	for i, to := range []string{"b", "d"} {
+		r, err := m.Hop(ctx, cl, f, to, time.Second)
+		res = append(res, r)
+		printf(t, "AFTER PLAT LOSS %d %s -> %s (%s): TCP stall %v, UDP stall %v (%d lost), new connection seen as %s",
+			i+1, r.From, r.To, r.Kind, r.TCPStall.Round(time.Millisecond), r.UDPStall.Round(time.Millisecond), r.UDPLost, r.NewConn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := e.WANAddr.String(); HostOf(r.NewConn) != want {
+			t.Errorf("at %s a new connection went out as %s, not through E (%s)", to, r.NewConn, want)
+		}
+		if r.TCPStall > 2*time.Second || r.UDPStall > 2*time.Second {
+			t.Errorf("%s -> %s: stall TCP %v / UDP %v, want <= 2 s", r.From, r.To, r.TCPStall, r.UDPStall)
+		}
+		if ip := cl.IPv4(ctx); ip != ip0 {
+			t.Errorf("client address %v at %s, was %v", ip, to, ip0)
+		}
+	}
+	printf(t, "AFTER PLAT LOSS stalls:\n%s", StallTable(res))
+	if err := f.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	counts, err := m.WaitNoLeftovers(ctx)
+	for _, n := range m.NodeList() {
+		if !n.Down {
+			printf(t, "AFTER PLAT LOSS LEFTOVERS %s after the lease ended: %v", n.Spec.Name, counts[n.Spec.Name])
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// roamThenLosePLAT is TestE2ERoamPLATLoss's lab and checks: the client cl
+// leased on D roams to A, then C powers off. It returns the lab and the
+// client's flows (the UDP flow still running, through E).
+func roamThenLosePLAT(t *testing.T, ctx context.Context) (*Mesh, *Flows) {
+	t.Helper()
 	m := startSplitLab(t, ctx)
 	c, e := m.Nodes["c"], m.Nodes["e"]
 	cl := m.Clients["cl"]
@@ -31,7 +96,7 @@ func TestE2ERoamPLATLoss(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Stop()
+	t.Cleanup(func() { f.Stop() })
 	r, err := m.Hop(ctx, cl, f, "a", time.Second)
 	logHops(t, []RoamResult{r})
 	if err != nil {
@@ -101,4 +166,5 @@ func TestE2ERoamPLATLoss(t *testing.T) {
 	if lerr != nil {
 		t.Error(lerr)
 	}
+	return m, f
 }
