@@ -130,9 +130,13 @@ func newMachine(cfg Config, w world, clk Clock, log *slog.Logger) (*machine, err
 		clk = wallClock{}
 	}
 	now := clk.Now()
-	var plats *platWatch // only a CLAT node rewrites clients to other PLATs
+	// A CLAT node rewrites clients to other PLATs and must notice their
+	// loss; a PLAT takes over the clients of a lost one (platSwitch).
+	var plats *platWatch
 	if cfg.OwnCLAT.IsValid() && cfg.PLATRange.IsValid() {
 		plats = newPLATWatch(cfg.PLATRange, platLossGrace)
+	} else if cfg.OwnPLAT.IsValid() {
+		plats = newPLATWatch(netip.MustParsePrefix("::/0"), platLossGrace) // any /96 may be a PLAT
 	}
 	return &machine{cfg: cfg, w: w, log: log, clk: clk, plats: plats,
 		lim: newLimiter[netip.Addr](cfg.RatePerSec, cfg.RateBurst, maxSources), rep: newReplay(cfg.ReplayWindow, now),
@@ -361,6 +365,19 @@ func (d *machine) DelPLAT(p netip.Prefix) error {
 			// would never recover): the next packet is mapped afresh
 			r := d.roamedState(c)
 			d.kernelRet("conntrack flush", func(k Kernel) error { return k.FlushConntrack(r) })
+			if announces(c) && c.PLAT.IsValid() {
+				// the new PLAT must know who serves the client: the next
+				// handover is verified with this node and steered there
+				d.count("plat_switch_sent")
+				d.sendRoam(c, d.remaining(c), false, p)
+			}
+		}
+	}
+	if d.cfg.PLAT != p && d.cfg.PLAT.IsValid() {
+		for _, h := range d.ho { // handovers under way: the new PLAT asks
+			if h.plat == p {
+				h.plat = d.cfg.PLAT
+			}
 		}
 	}
 	if d.cfg.PLAT == p {

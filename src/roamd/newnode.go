@@ -198,11 +198,13 @@ func (d *machine) installRoamed(c *Client, fresh bool) {
 	}
 	d.reserve(c.MAC, c.IP)
 	if c.PLAT.IsValid() {
-		d.sendRoam(c, lease, fresh)
+		d.sendRoam(c, lease, fresh, netip.Prefix{})
 	}
 }
 
-func (d *machine) sendRoam(c *Client, lease time.Duration, fresh bool) {
+// sendRoam tells c's PLAT that this node serves c; oldPLAT (if valid) is
+// the lost PLAT c's flows left for it (platSwitch at the PLAT).
+func (d *machine) sendRoam(c *Client, lease time.Duration, fresh bool, oldPLAT netip.Prefix) {
 	mac := append(net.HardwareAddr(nil), c.MAC...)
 	origin, ip, own, plat := c.Origin, c.IP, d.cfg.OwnCLAT, c.PLAT
 	secs := uint32(lease / time.Second)
@@ -213,6 +215,7 @@ func (d *machine) sendRoam(c *Client, lease time.Duration, fresh bool) {
 			m := d.msg(roamproto.TypeRoam)
 			m.MAC, m.CLAT, m.ClientIP, m.LeaseTime, m.HasLease, m.NewCLAT = mac, origin, ip, secs, true, own
 			m.PLAT = plat // the PLAT it is meant for: no use replaying it to another
+			m.OldPLAT = oldPLAT
 			return m
 		}}
 	d.startPending(p)

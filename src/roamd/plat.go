@@ -82,6 +82,10 @@ func (d *machine) onRoam(m *roamproto.Message, from netip.AddrPort) {
 		d.answerRoam(roamproto.TypeAck, from, m.Nonce, m.MAC)
 		return
 	}
+	if m.OldPLAT.IsValid() {
+		d.platSwitch(m, from, key, lease)
+		return
+	}
 	vk := verifyKey{key, m.NewCLAT}
 	if v := d.vr[vk]; v != nil { // B retransmitted while we ask
 		v.roamFrom, v.roamEcho, v.lease = from, m.Nonce, lease
@@ -98,11 +102,7 @@ func (d *machine) onRoam(m *roamproto.Message, from netip.AddrPort) {
 	case d.vrCLAT[m.NewCLAT] >= d.cfg.MaxVerifyCLAT:
 		d.count("drop_busy_verify_clat")
 		return
-	case !d.clatLim.allow(m.NewCLAT, now):
-		d.count("drop_busy_rate_clat")
-		return
-	case !d.glob.allow(now):
-		d.count("drop_busy_rate")
+	case !d.handoverBudget(m.NewCLAT, now):
 		return
 	}
 	v := &verifyReq{k: vk, clat: m.CLAT, ip: m.ClientIP, mac: m.MAC, lease: lease, roamFrom: from,
@@ -111,6 +111,57 @@ func (d *machine) onRoam(m *roamproto.Message, from netip.AddrPort) {
 	d.vrCLAT[m.NewCLAT]++
 	d.count("verify_sent")
 	d.verifyTick(v)
+}
+
+// platSwitch: a node says it serves a roamed client whose flows it moved
+// to this PLAT because the client's PLAT on record (OLDPLAT) is lost.
+// Nobody can confirm that: the lost PLAT held the steering entry, the
+// lease node knows at most the client's first hop. So this PLAT takes
+// babel, as seen here, as its witness: OLDPLAT must be lost in this node's
+// own babel table (a key holder cannot make a live PLAT vanish here), and
+// the client's CLATD::ip/128 must be announced by the node that announces
+// NEWCLAT (the same babel originator; only the serving node announces the
+// /128 below the release metric). The steering then points where babel
+// routes the client's replies anyway, and later handovers are verified
+// with that node. Otherwise the ROAM is dropped without an answer: the
+// serving node retries while babel catches up.
+func (d *machine) platSwitch(m *roamproto.Message, from netip.AddrPort, key netip.Addr, lease time.Duration) {
+	now := d.now()
+	switch {
+	case m.OldPLAT == d.cfg.OwnPLAT || !d.inRange(d.cfg.PLATRange, m.OldPLAT):
+		d.count("drop_roam_bad_prefix")
+		return
+	case !d.handoverBudget(m.NewCLAT, now):
+		return
+	case d.plats == nil || !d.plats.lost(m.OldPLAT, now):
+		d.count("drop_switch_plat_alive")
+		return
+	case !d.plats.announcedBy(key, m.NewCLAT):
+		d.count("drop_switch_unwitnessed")
+		return
+	}
+	d.applySteer(key, m.CLAT, m.NewCLAT, m.ClientIP, now.Add(lease), func(ok bool) {
+		if !ok {
+			return // no ACK: the serving node retries
+		}
+		d.count("roam_plat_switch")
+		d.log.Info("client of a lost PLAT taken over", "client", key, "lost", m.OldPLAT, "serving", m.NewCLAT)
+		d.answerRoam(roamproto.TypeAck, from, m.Nonce, m.MAC)
+	})
+}
+
+// handoverBudget takes a handover from NEWCLAT clat out of the rate
+// limits (per NEWCLAT, then overall); false (counted): over budget.
+func (d *machine) handoverBudget(clat netip.Prefix, now time.Time) bool {
+	if !d.clatLim.allow(clat, now) {
+		d.count("drop_busy_rate_clat")
+		return false
+	}
+	if !d.glob.allow(now) {
+		d.count("drop_busy_rate")
+		return false
+	}
+	return true
 }
 
 func (d *machine) verifyTick(v *verifyReq) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gluon-464xlat/gluon-464xlat/babel"
 	"github.com/gluon-464xlat/gluon-464xlat/platselect"
+	"github.com/gluon-464xlat/gluon-464xlat/wellknown"
 )
 
 // platWatch notices that a PLAT some client served here still sends its
@@ -49,6 +50,19 @@ func (w *platWatch) update(s *babel.Snapshot, inUse []netip.Prefix, now time.Tim
 		}
 		w.last = *s
 	}
+	routed := w.routed()
+	var lost []netip.Prefix
+	for _, p := range inUse {
+		if w.isLost(p, routed, now) {
+			lost = append(lost, p)
+		}
+	}
+	return lost
+}
+
+// routed lists the PLATs babel routes now and notes them as seen on this
+// connection; nil while babeld is not connected or not synced.
+func (w *platWatch) routed() map[netip.Prefix]bool {
 	if !w.last.Connected || w.last.Synced.IsZero() {
 		return nil
 	}
@@ -57,17 +71,51 @@ func (w *platWatch) update(s *babel.Snapshot, inUse []netip.Prefix, now time.Tim
 		routed[c.Prefix] = true
 		w.seen[c.Prefix] = struct{}{}
 	}
-	settled := now.Sub(w.last.Synced) >= w.grace
-	var lost []netip.Prefix
-	for _, p := range inUse {
-		if routed[p] {
-			continue
-		}
-		if _, ok := w.seen[p]; ok || settled {
-			lost = append(lost, p)
+	return routed
+}
+
+func (w *platWatch) isLost(p netip.Prefix, routed map[netip.Prefix]bool, now time.Time) bool {
+	if routed == nil || routed[p] {
+		return false
+	}
+	_, seen := w.seen[p]
+	return seen || now.Sub(w.last.Synced) >= w.grace
+}
+
+// lost says whether babel, as seen here, has lost PLAT p now.
+func (w *platWatch) lost(p netip.Prefix, now time.Time) bool {
+	return w.isLost(p, w.routed(), now)
+}
+
+// originator is the router-id of the node that babel, as seen here, has
+// announce p: this node for an own route, else the originator of the
+// installed route; release routes (wellknown.ReleaseMetric) and
+// source-specific routes do not count. "" when nobody announces p.
+func (w *platWatch) originator(p netip.Prefix) string {
+	s := w.last
+	if !s.Connected {
+		return ""
+	}
+	plain := func(from netip.Prefix) bool { return !from.IsValid() || from.Bits() == 0 }
+	for _, x := range s.XRoutes {
+		if x.Prefix == p && plain(x.From) && x.Metric < wellknown.ReleaseMetric {
+			return s.RouterID
 		}
 	}
-	return lost
+	for _, r := range s.Routes {
+		if r.Prefix == p && plain(r.From) && r.Installed && r.Metric < wellknown.ReleaseMetric {
+			return r.RouterID
+		}
+	}
+	return ""
+}
+
+// announcedBy says whether babel, as seen here, has the node that
+// announces CLAT /96 clat also announce dst/128 (the client's CLATD::ip,
+// which only the node that serves a roamed client announces).
+func (w *platWatch) announcedBy(dst netip.Addr, clat netip.Prefix) bool {
+	id := w.originator(netip.PrefixFrom(dst, 128))
+	return id != "" && id == w.originator(clat)
 }
 
 // roamedPLATs lists the PLATs that served clients' flows are rewritten to
@@ -90,7 +138,11 @@ func (d *machine) CheckPLATs(s *babel.Snapshot) {
 	if d.plats == nil {
 		return
 	}
-	for _, p := range d.plats.update(s, d.roamedPLATs(), d.clk.Now()) {
+	var inUse []netip.Prefix
+	if d.cfg.OwnCLAT.IsValid() && d.cfg.PLATRange.IsValid() { // a PLAT node alone only keeps the table
+		inUse = d.roamedPLATs()
+	}
+	for _, p := range d.plats.update(s, inUse, d.clk.Now()) {
 		d.log.Info("PLAT lost: babel no longer routes it", "plat", p)
 		d.count("plat_lost")
 		_ = d.DelPLAT(p) // errors: the effects' (logged and counted)

@@ -69,6 +69,7 @@ const (
 	TLVNewCLAT   uint8 = 6   // [6][18][CLATB /96, 16]      new node's CLAT prefix
 	TLVTimestamp uint8 = 7   // [7][10][u64 unix ms]        replay window
 	TLVEcho      uint8 = 8   // [8][6][u32 nonce]           nonce of the message answered
+	TLVOldPLAT   uint8 = 9   // [9][18][PLATC /96, 16]      ROAM: the lost PLAT the client's flows left
 	TLVHMAC      uint8 = 255 // [255][34][HMAC-SHA256 32]  must be last
 )
 
@@ -106,6 +107,7 @@ type Message struct {
 	HasLease  bool
 	PLAT      netip.Prefix // PLATC
 	NewCLAT   netip.Prefix // CLATB
+	OldPLAT   netip.Prefix // ROAM after a PLAT loss: the lost PLAT (optional)
 	Timestamp time.Time    // zero = absent
 	Echo      uint32       // nonce of the message this one answers
 	HasEcho   bool
@@ -212,6 +214,9 @@ func Encode(m *Message, secret []byte) ([]byte, error) {
 	if b, err = appendPrefix(b, TLVNewCLAT, m.NewCLAT, "NEWCLAT"); err != nil {
 		return nil, err
 	}
+	if b, err = appendPrefix(b, TLVOldPLAT, m.OldPLAT, "OLDPLAT"); err != nil {
+		return nil, err
+	}
 	if !m.Timestamp.IsZero() {
 		b = append(b, TLVTimestamp, lenTS)
 		b = binary.BigEndian.AppendUint64(b, uint64(m.Timestamp.UnixMilli()))
@@ -308,19 +313,19 @@ func Parse(b []byte, secret []byte) (*Message, error) {
 }
 
 func known(t uint8) bool {
-	return (t >= TLVMAC && t <= TLVEcho) || t == TLVHMAC
+	return (t >= TLVMAC && t <= TLVOldPLAT) || t == TLVHMAC
 }
 
 func decodeSegment(m *Message, t uint8, v []byte) error {
 	want := map[uint8]int{TLVMAC: lenMAC, TLVCLAT: lenPrefix, TLVClientIP: lenIPv4, TLVLeaseTime: lenU32,
-		TLVPLAT: lenPrefix, TLVNewCLAT: lenPrefix, TLVTimestamp: lenTS, TLVEcho: lenU32, TLVHMAC: lenHMAC}[t]
+		TLVPLAT: lenPrefix, TLVNewCLAT: lenPrefix, TLVTimestamp: lenTS, TLVEcho: lenU32, TLVOldPLAT: lenPrefix, TLVHMAC: lenHMAC}[t]
 	if len(v)+2 != want {
 		return fmt.Errorf("length %d, want %d", len(v)+2, want)
 	}
 	switch t {
 	case TLVMAC:
 		m.MAC = net.HardwareAddr(append([]byte(nil), v...))
-	case TLVCLAT, TLVPLAT, TLVNewCLAT:
+	case TLVCLAT, TLVPLAT, TLVNewCLAT, TLVOldPLAT:
 		a := netip.AddrFrom16([16]byte(v))
 		p := netip.PrefixFrom(a, 96)
 		if p.Masked() != p || a.Is4In6() {
@@ -331,6 +336,8 @@ func decodeSegment(m *Message, t uint8, v []byte) error {
 			m.CLAT = p
 		case TLVPLAT:
 			m.PLAT = p
+		case TLVOldPLAT:
+			m.OldPLAT = p
 		default:
 			m.NewCLAT = p
 		}

@@ -20,6 +20,7 @@ func sample() *Message {
 		LeaseTime: 3600, HasLease: true,
 		PLAT:      netip.MustParsePrefix("fd00:2::c:0:0/96"),
 		NewCLAT:   netip.MustParsePrefix("fd00:1::b:0:0/96"),
+		OldPLAT:   netip.MustParsePrefix("fd00:2::e:0:0/96"),
 		Timestamp: time.UnixMilli(1_700_000_000_123),
 		Echo:      7, HasEcho: true,
 	}
