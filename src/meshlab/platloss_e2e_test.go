@@ -36,6 +36,18 @@ func TestE2ERoamAfterPLATLoss(t *testing.T) {
 	old.Stop() // its TCP stream ended with C
 	e, cl := m.Nodes["e"], m.Clients["cl"]
 	ip0 := cl.IPv4(ctx)
+	// A moved the client to E and told E (a ROAM naming C as lost), which
+	// took babel as its witness.
+	var ec map[string]uint64
+	if err := m.Wait(ctx, "E to take the client of the lost C over", 100*time.Millisecond, func() (bool, error) {
+		var err error
+		ec, err = e.RoamCounters(ctx)
+		return err == nil && ec["roam_plat_switch"] == 1, err
+	}); err != nil {
+		t.Fatalf("%v (E's counters: %v)", err, ec)
+	}
+	printf(t, "AFTER PLAT LOSS E took the client over: roam_plat_switch %d, dropped while E's babel still had C %d, unwitnessed %d",
+		ec["roam_plat_switch"], ec["drop_switch_plat_alive"], ec["drop_switch_unwitnessed"])
 	waitTCPThrough(t, ctx, m, cl, e)
 	f, err := cl.StartFlows()
 	if err != nil {

@@ -35,25 +35,34 @@ func (m *Mesh) roamCounters(ctx context.Context) (map[string]uint64, error) {
 		if n.Down {
 			continue
 		}
-		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		out, err := ctlsock.Call(cctx, filepath.Join(n.Root, xlatconf.DefaultRoamdSocket), "status")
-		cancel()
+		c, err := n.RoamCounters(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("l3roamd-xlat on %s: %w", n.Spec.Name, err)
+			return nil, err
 		}
-		var st struct {
-			Counters map[string]uint64 `json:"counters"`
-		}
-		if err := json.Unmarshal(out, &st); err != nil {
-			return nil, fmt.Errorf("meshlab: l3roamd-xlat status on %s: %w", n.Spec.Name, err)
-		}
-		for k, v := range st.Counters {
+		for k, v := range c {
 			if strings.HasPrefix(k, "tx_") {
 				sum[k] += v
 			}
 		}
 	}
 	return sum, nil
+}
+
+// RoamCounters are n's l3roamd-xlat counters (status).
+func (n *Node) RoamCounters(ctx context.Context) (map[string]uint64, error) {
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	out, err := ctlsock.Call(cctx, filepath.Join(n.Root, xlatconf.DefaultRoamdSocket), "status")
+	if err != nil {
+		return nil, fmt.Errorf("l3roamd-xlat on %s: %w", n.Spec.Name, err)
+	}
+	var st struct {
+		Counters map[string]uint64 `json:"counters"`
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		return nil, fmt.Errorf("meshlab: l3roamd-xlat status on %s: %w", n.Spec.Name, err)
+	}
+	return st.Counters, nil
 }
 
 // RouteKinds sorts n's installed babel routes by what they are for (node
