@@ -29,18 +29,19 @@ type claim struct {
 // pending is a message sent until ACKed: an INFO (old node) or a ROAM
 // (new node).
 type pending struct {
-	kind   string // "INFO" or "ROAM"
-	mac    string
-	to     netip.AddrPort
-	from   netip.Addr
-	build  func() *roamproto.Message
-	nonces map[uint32]bool
-	tries  int
-	timer  *timer
-	stop   bool
-	fresh  bool         // ROAM right after the handover: a REFUSE undoes it
-	hoKey  netip.Addr   // INFO: the handover it belongs to (CLATD::ip)
-	hoTo   netip.Prefix // and its NEWCLAT
+	kind    string // "INFO" or "ROAM"
+	mac     string
+	to      netip.AddrPort
+	from    netip.Addr
+	build   func() *roamproto.Message
+	nonces  map[uint32]bool
+	tries   int
+	timer   *timer
+	stop    bool
+	fresh   bool         // ROAM right after the handover: a REFUSE undoes it
+	oldPLAT netip.Prefix // ROAM after a PLAT loss: the lost PLAT (until ACKed)
+	hoKey   netip.Addr   // INFO: the handover it belongs to (CLATD::ip)
+	hoTo    netip.Prefix // and its NEWCLAT
 }
 
 // Seen is a client MAC (and, if known, its IPv4 address) seen on the client
@@ -208,8 +209,11 @@ func (d *machine) sendRoam(c *Client, lease time.Duration, fresh bool, oldPLAT n
 	mac := append(net.HardwareAddr(nil), c.MAC...)
 	origin, ip, own, plat := c.Origin, c.IP, d.cfg.OwnCLAT, c.PLAT
 	secs := uint32(lease / time.Second)
-	p := &pending{kind: "ROAM", mac: mac.String(), fresh: fresh,
-		to:   netip.AddrPortFrom(addrmap.Embed(c.PLAT, d.cfg.MgmtIPv4), uint16(d.cfg.Port)),
+	to := netip.AddrPortFrom(addrmap.Embed(c.PLAT, d.cfg.MgmtIPv4), uint16(d.cfg.Port))
+	if old := d.byMAC["ROAM"+mac.String()]; !oldPLAT.IsValid() && old != nil && old.to == to {
+		oldPLAT = old.oldPLAT // a renewal while the PLAT switch is unanswered: still the switch
+	}
+	p := &pending{kind: "ROAM", mac: mac.String(), fresh: fresh, oldPLAT: oldPLAT, to: to,
 		from: addrmap.Embed(own, d.cfg.MgmtIPv4),
 		build: func() *roamproto.Message {
 			m := d.msg(roamproto.TypeRoam)

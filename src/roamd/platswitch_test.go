@@ -141,6 +141,12 @@ func TestPLATSwitchWaitsForLocalBabel(t *testing.T) {
 	if c := p.E.m.counters(); c["drop_switch_plat_alive"] == 0 || len(p.E.m.st) != 0 {
 		t.Fatalf("E took the client over while C is routed there: %v", c)
 	}
+	// a lease renewal at A meanwhile: its ROAM is still the switch (a plain
+	// one would be verified with D, which refuses it)
+	if err := p.A.lease(LeaseOld, clientMAC, clientIP, time.Now().Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	p.n.settle(t)
 	p.E.feed(p.synced, p.routes(false, "a")...)
 	p.n.waitFor(t, "E steering to A", func() bool {
 		return p.E.has(func(k *recKernel) bool { return k.steer[p.dIP] == addrmap.Embed(clatOf("a"), clientIP) })
