@@ -202,12 +202,18 @@ func (d *machine) clampLease(secs uint32) time.Duration {
 	return l
 }
 
-// needsXlatState: the client's traffic must be rewritten here.
+// needsXlatState: the client's traffic must be rewritten here, or let
+// through as a roamed client's: a client back at its lease node after
+// roaming needs no rewrite, but its flows opened elsewhere are new to this
+// node's conntrack, and the mid-stream drop (nfstate, for clients not in
+// l3x-roam) held its TCP segments until a server's retransmission came
+// first (lab, home hop after a PLAT loss: TCP stall 1.2-1.7 s for a UDP
+// stall of 0.5-0.65 s). Such a client is in l3x-roam only.
 func (d *machine) needsXlatState(c *Client) bool {
 	if !d.cfg.OwnCLAT.IsValid() || !c.IP.IsValid() || !c.Origin.IsValid() {
 		return false
 	}
-	return c.Origin != d.cfg.OwnCLAT || (c.PLAT.IsValid() && c.PLAT != d.cfg.PLAT)
+	return c.Origin != d.cfg.OwnCLAT || (c.PLAT.IsValid() && c.PLAT != d.cfg.PLAT) || c.Roamed
 }
 
 func (d *machine) roamedState(c *Client) nfstate.Roamed {

@@ -183,7 +183,7 @@ func (d *machine) Lease(op LeaseOp, mac net.HardwareAddr, ip netip.Addr, expires
 func (d *machine) installRoamed(c *Client, fresh bool) {
 	d.dirty = true
 	lease := d.remaining(c)
-	if c.Origin != d.cfg.OwnCLAT || (c.PLAT.IsValid() && c.PLAT != d.cfg.PLAT) {
+	if d.needsXlatState(c) {
 		r := d.roamedState(c)
 		d.addRoamed(r, lease)
 		if fresh {
