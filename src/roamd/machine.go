@@ -208,12 +208,15 @@ func (d *machine) clampLease(secs uint32) time.Duration {
 // node's conntrack, and the mid-stream drop (nfstate, for clients not in
 // l3x-roam) held its TCP segments until a server's retransmission came
 // first (lab, home hop after a PLAT loss: TCP stall 1.2-1.7 s for a UDP
-// stall of 0.5-0.65 s). Such a client is in l3x-roam only.
+// stall of 0.5-0.65 s). Such a client is in l3x-roam only. Not on a node
+// that is a PLAT itself: l3x-roam moves the client's flows into conntrack
+// zone 158, where the PLAT's own NAT66 entries for them (zone 0) are not.
 func (d *machine) needsXlatState(c *Client) bool {
 	if !d.cfg.OwnCLAT.IsValid() || !c.IP.IsValid() || !c.Origin.IsValid() {
 		return false
 	}
-	return c.Origin != d.cfg.OwnCLAT || (c.PLAT.IsValid() && c.PLAT != d.cfg.PLAT) || c.Roamed
+	return c.Origin != d.cfg.OwnCLAT || (c.PLAT.IsValid() && c.PLAT != d.cfg.PLAT) ||
+		(c.Roamed && !d.cfg.OwnPLAT.IsValid())
 }
 
 func (d *machine) roamedState(c *Client) nfstate.Roamed {
