@@ -187,3 +187,31 @@ func TestPLATSwitchKeyHolder(t *testing.T) {
 		t.Errorf("E answered a forged switch: M %v", c)
 	}
 }
+
+// A client back at its lease node is let through as roamed (l3x-roam
+// only), unless that node is a PLAT itself (zone 158 would hide the PLAT's
+// NAT66 entries of its flows).
+func TestReturnedClientLetThrough(t *testing.T) {
+	for _, own := range []bool{false, true} {
+		t.Run(fmt.Sprintf("plat=%t", own), func(t *testing.T) {
+			n := newFakeNet()
+			var ownPLAT netip.Prefix
+			if own {
+				ownPLAT = platC
+			}
+			D, A := n.addPLATNode(t, "d", platC, ownPLAT, nil), n.addPLATNode(t, "a", platC, netip.Prefix{}, nil)
+			if !own {
+				n.addPLATNode(t, "c", platC, platC, nil)
+			}
+			leaseAtD(t, D)
+			A.seen(clientMAC, netip.Addr{})
+			n.waitFor(t, "A serves", func() bool { return len(A.m.clients()) == 1 && len(D.m.clients()) == 0 })
+			D.seen(clientMAC, netip.Addr{})
+			n.waitFor(t, "D serves again", func() bool { return len(D.m.clients()) == 1 && len(A.m.clients()) == 0 })
+			r, in := D.k.roamed[clientIP]
+			if in == own || (in && (r.CLAT != clatOf("d") || r.PLAT.IsValid())) {
+				t.Errorf("D's returned client in l3x-roam: %t %+v", in, r)
+			}
+		})
+	}
+}
