@@ -234,6 +234,13 @@ func (m *Mesh) PLATNodes() []*Node {
 // settles on (the switch margin would otherwise keep a PLAT chosen from a
 // half-converged table). On error everything is torn down again.
 func Start(ctx context.Context, spec Spec) (m *Mesh, err error) {
+	// The daemons run in other directories (dnsmasq's lease hook among
+	// them): a relative --bin made every hook fail with "not found", the
+	// lease nodes never learned a lease's end and every ROAM carried a
+	// lease below the PLAT's minimum.
+	if abs, err := filepath.Abs(spec.BinDir); err == nil {
+		spec.BinDir = abs
+	}
 	bin := filepath.Join(spec.BinDir, "gluon-464xlat")
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("meshlab: %w (run make build)", err)

@@ -8,6 +8,7 @@ import (
 
 // RoamResult is one hop of the roaming sequence.
 type RoamResult struct {
+	Client             string
 	From, To           string
 	Kind               HopKind
 	TCPStall, UDPStall time.Duration // longest gap between replies around the roam
@@ -147,7 +148,7 @@ func (m *Mesh) Roam(ctx context.Context, client string, path []string, settle ti
 // flows answer again (at least settle), and checks that a new connection
 // works.
 func (m *Mesh) Hop(ctx context.Context, c *Client, f *Flows, to string, settle time.Duration) (RoamResult, error) {
-	r := RoamResult{From: c.Node, To: to, Kind: hopKind(c.Spec.Node, c.prev, to)}
+	r := RoamResult{Client: c.Spec.Name, From: c.Node, To: to, Kind: hopKind(c.Spec.Node, c.prev, to)}
 	mk := f.Mark()
 	if err := m.MoveClient(ctx, c.Spec.Name, to); err != nil {
 		return r, err

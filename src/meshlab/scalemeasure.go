@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/ctlsock"
@@ -27,7 +26,7 @@ func (n *Node) CLATState(ctx context.Context) (CLATState, error) {
 	return st, nil
 }
 
-// roamCounters sums the roaming daemons' message counters (tx_CLAIM, ...)
+// roamCounters sums the roaming daemons' counters (tx_CLAIM, drop_..., ...)
 // over the nodes that are up.
 func (m *Mesh) roamCounters(ctx context.Context) (map[string]uint64, error) {
 	sum := map[string]uint64{}
@@ -40,9 +39,7 @@ func (m *Mesh) roamCounters(ctx context.Context) (map[string]uint64, error) {
 			return nil, err
 		}
 		for k, v := range c {
-			if strings.HasPrefix(k, "tx_") {
-				sum[k] += v
-			}
+			sum[k] += v
 		}
 	}
 	return sum, nil

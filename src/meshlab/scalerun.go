@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -28,6 +29,7 @@ type ScaleResult struct {
 	StreamsKept      int      // that survived every roam with their data intact
 	RoamPhase        time.Duration
 	Messages         map[string]uint64 // roaming messages sent in the roaming phase, by type
+	Counters         map[string]uint64 // l3roamd-xlat's other counters in the roaming phase (drops, handovers), all nodes
 	RoutesLeased     map[string]int    // node -> babel's installed routes, clients leased
 	RoutesRoamed     map[string]int    // the same right after the roaming phase
 	RoamState        map[string]map[string]int
@@ -154,10 +156,12 @@ func RunScale(ctx context.Context, o ScaleOptions) (res *ScaleResult, err error)
 	if err != nil {
 		return res, err
 	}
-	res.Messages = map[string]uint64{}
+	res.Messages, res.Counters = map[string]uint64{}, map[string]uint64{}
 	for k, v := range after {
-		if d := v - before[k]; d > 0 {
+		if d := v - before[k]; d > 0 && strings.HasPrefix(k, "tx_") {
 			res.Messages[k] = d
+		} else if d > 0 {
+			res.Counters[k] = d
 		}
 	}
 	logf("scale: %d roams, %d of %d streams kept, in %v", len(res.Roams), res.StreamsKept, res.Streams, res.RoamPhase.Round(time.Millisecond))

@@ -258,6 +258,11 @@ func scaleJSON(r *meshlab.ScaleResult, runErr error) map[string]any {
 		s := meshlab.Quantiles(d)
 		return map[string]float64{"median_ms": float64(s.Median.Milliseconds()), "p95_ms": float64(s.P95.Milliseconds()), "max_ms": float64(s.Max.Milliseconds())}
 	}
+	var hops []map[string]any
+	for _, h := range r.Roams {
+		hops = append(hops, map[string]any{"client": h.Client, "from": h.From, "to": h.To,
+			"tcp_stall_ms": h.TCPStall.Milliseconds(), "udp_stall_ms": h.UDPStall.Milliseconds(), "udp_lost": h.UDPLost})
+	}
 	sw := map[string]float64{}
 	for n, d := range r.Failover.Switch {
 		sw[n] = float64(d.Milliseconds())
@@ -268,7 +273,7 @@ func scaleJSON(r *meshlab.ScaleResult, runErr error) map[string]any {
 		"converge_ms": r.Converged.Milliseconds(), "converge_first_ms": r.ConvergedFirst.Milliseconds(),
 		"reached": r.Reached, "clients_by_plat": r.ClientsByPLAT,
 		"roams": len(r.Roams), "streams": r.Streams, "streams_kept": r.StreamsKept,
-		"stall_tcp": q(tcp), "stall_udp": q(udp), "messages": r.Messages,
+		"stall_tcp": q(tcp), "stall_udp": q(udp), "messages": r.Messages, "counters": r.Counters, "hops": hops,
 		"routes_leased": r.RoutesLeased, "routes_roamed": r.RoutesRoamed, "roam_state": r.RoamState, "route_kinds": r.RouteKinds,
 		"failover": map[string]any{"plat": r.Failover.PLAT, "affected": r.Failover.Affected,
 			"all_switched_ms": r.Failover.AllSwitched.Milliseconds(), "switch_ms": sw, "reasons": r.Failover.Reasons,
