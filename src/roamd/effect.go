@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
 )
@@ -94,6 +95,9 @@ func (d *machine) take() []effect {
 	return fx
 }
 
+// slowEffect: a kernel change that blocks the loop this long is logged.
+const slowEffect = 50 * time.Millisecond
+
 // apply carries out fx in order on the owner goroutine (background
 // probes go to d.spawn). It returns the errors of effects marked ret.
 func (d *machine) apply(fx []effect) error {
@@ -104,7 +108,12 @@ func (d *machine) apply(fx []effect) error {
 			d.spawn(func() func() { return f(w) })
 			continue
 		}
+		t0 := time.Now() // wall time: what the loop spent blocked, whatever the machine's clock
 		err := e.do(d.w)
+		if dt := time.Since(t0); dt >= slowEffect && e.what != "" {
+			d.count("kernel_slow")
+			d.log.Info("slow kernel change", "what", e.what, "took", dt.Round(time.Millisecond))
+		}
 		switch {
 		case err != nil && e.ret:
 			errs = append(errs, fmt.Errorf("%s: %w", e.what, err))
