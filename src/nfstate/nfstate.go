@@ -304,7 +304,16 @@ type Roamed struct {
 }
 
 // AddRoamed installs (or refreshes) a roamed client's members for lease d
-// (see FlushConntrack).
+// (see FlushConntrack). Every rule the client needs is in place before
+// its first member, and l3x-in, which draws the server's packets to
+// CLATD::ip into the rewrite, is added last: a reply that arrives while
+// the rules are still being made (each ip6tables command takes 0.1-1 s on
+// a busy node, and a wave of roams makes several) must not create a
+// conntrack entry without the PLAT's reply rule. Its reply tuple would be
+// CLATB::ip -> PLATC::server, which the client's next segment (to
+// PLATB::server) cannot match; NAT would give that segment another source
+// port and the server reset the stream (12-node scale lab, three roamers at
+// once: one or two streams reset per run before the reply rule).
 func (s *State) AddRoamed(r Roamed, d time.Duration) error {
 	if err := check96(r.CLAT, "CLAT"); err != nil {
 		return err
@@ -312,35 +321,39 @@ func (s *State) AddRoamed(r Roamed, d time.Duration) error {
 	if !r.ClientIP.Is4() {
 		return fmt.Errorf("nfstate: client %v is not IPv4", r.ClientIP)
 	}
-	own := embed(s.cfg.OwnCLAT, r.ClientIP)
-	if r.CLAT != s.cfg.OwnCLAT {
-		so, err := s.ensure(setOrigin, r.CLAT)
-		if err != nil {
-			return err
-		}
-		if err := add(so, own, d); err != nil {
-			return err
-		}
-		if err := add(SetIn, embed(r.CLAT, r.ClientIP), d); err != nil {
-			return err
-		}
-	}
 	if r.PLAT.IsValid() {
 		if err := check96(r.PLAT, "PLAT"); err != nil {
 			return err
 		}
-		sp, err := s.ensure(setPLAT, r.PLAT)
-		if err != nil {
+	}
+	var so, sp string
+	var err error
+	if r.CLAT != s.cfg.OwnCLAT {
+		if so, err = s.ensure(setOrigin, r.CLAT); err != nil {
 			return err
 		}
-		if err := add(sp, own, d); err != nil {
+	}
+	if r.PLAT.IsValid() {
+		if sp, err = s.ensure(setPLAT, r.PLAT); err != nil {
 			return err
 		}
 		if err := s.ensureReply(sp, r.Via); err != nil {
 			return err
 		}
 	}
-	return add(SetRoam, own, d)
+	own := embed(s.cfg.OwnCLAT, r.ClientIP)
+	for _, set := range []string{so, sp, SetRoam} {
+		if set == "" {
+			continue
+		}
+		if err := add(set, own, d); err != nil {
+			return err
+		}
+	}
+	if r.CLAT != s.cfg.OwnCLAT {
+		return add(SetIn, embed(r.CLAT, r.ClientIP), d)
+	}
+	return nil
 }
 
 // FlushConntrack deletes the conntrack entries that predate the rewrite of
@@ -373,7 +386,9 @@ func (s *State) FlushConntrack(rs ...Roamed) (uint, error) {
 	return n, nil
 }
 
-// RemoveRoamed deletes a roamed client's members (absent ones are fine).
+// RemoveRoamed deletes a roamed client's members (absent ones are fine),
+// in the reverse order of AddRoamed: l3x-in and l3x-roam first, so that
+// no packet enters the rewrite half undone.
 func (s *State) RemoveRoamed(r Roamed) error {
 	if !r.ClientIP.Is4() || check96(r.CLAT, "CLAT") != nil {
 		return fmt.Errorf("nfstate: bad client %v/%v", r.CLAT, r.ClientIP)
@@ -381,12 +396,15 @@ func (s *State) RemoveRoamed(r Roamed) error {
 	own := embed(s.cfg.OwnCLAT, r.ClientIP)
 	var errs []error
 	if r.CLAT != s.cfg.OwnCLAT {
-		errs = append(errs, del(SetName(setOrigin, r.CLAT), own), del(SetIn, embed(r.CLAT, r.ClientIP)))
+		errs = append(errs, del(SetIn, embed(r.CLAT, r.ClientIP)))
 	}
+	errs = append(errs, del(SetRoam, own))
 	if r.PLAT.IsValid() {
 		errs = append(errs, del(SetName(setPLAT, r.PLAT), own))
 	}
-	errs = append(errs, del(SetRoam, own))
+	if r.CLAT != s.cfg.OwnCLAT {
+		errs = append(errs, del(SetName(setOrigin, r.CLAT), own))
+	}
 	return errors.Join(errs...)
 }
 
