@@ -181,11 +181,17 @@ func (d *machine) Lease(op LeaseOp, mac net.HardwareAddr, ip netip.Addr, expires
 // entries from before the rewrite are dropped (not on a lease refresh,
 // whose flows are already rewritten).
 func (d *machine) installRoamed(c *Client, fresh bool) {
+	d.rewrite(c, fresh)
+	d.tellRoamed(c, fresh)
+}
+
+// rewrite is the part of installRoamed that carries the client's flows:
+// the rewrite's rules and members and the announce route.
+func (d *machine) rewrite(c *Client, fresh bool) {
 	d.dirty = true
-	lease := d.remaining(c)
 	if d.needsXlatState(c) {
 		r := d.roamedState(c)
-		d.addRoamed(r, lease)
+		d.addRoamed(r, d.remaining(c))
 		if fresh {
 			d.kernel("conntrack flush", func(k Kernel) error { return k.FlushConntrack(r) })
 		}
@@ -197,9 +203,14 @@ func (d *machine) installRoamed(c *Client, fresh bool) {
 		delete(d.relTo, dst)
 		d.dropFallback(dst)
 	}
+}
+
+// tellRoamed is the rest of installRoamed: the DHCP reservation and the
+// ROAM to the client's PLAT.
+func (d *machine) tellRoamed(c *Client, fresh bool) {
 	d.reserve(c.MAC, c.IP)
 	if c.PLAT.IsValid() {
-		d.sendRoam(c, lease, fresh, netip.Prefix{})
+		d.sendRoam(c, d.remaining(c), fresh, netip.Prefix{})
 	}
 }
 
@@ -306,7 +317,6 @@ func (d *machine) onInfo(m *roamproto.Message, from netip.AddrPort) {
 	}
 	c.done, c.doneAt = true, d.now()
 	c.timer.stop()
-	d.ackInfo(from, m.Nonce, m.MAC)
 	exp := d.now().Add(d.clampLease(m.LeaseTime))
 	if c.leaseIP == m.ClientIP && c.leaseEnd.After(exp) {
 		exp = c.leaseEnd
@@ -321,9 +331,21 @@ func (d *machine) onInfo(m *roamproto.Message, from netip.AddrPort) {
 	d.log.Info("client roamed in", "mac", key, "ip", cl.IP, "clat", cl.Origin, "plat", cl.PLAT, "from", from.Addr())
 	d.setNeigh(cl.IP, cl.MAC)
 	if d.cfg.OwnCLAT.IsValid() {
-		d.installRoamed(cl, true)
+		d.rewrite(cl, true)
 	}
 	d.addNodeClientIP(cl.NodeIP)
+	// The ACK goes once the rewrite is in place: on it the old node
+	// releases the client (its /128 becomes a release route towards this
+	// node) and confirms the handover to the PLAT, which steers the
+	// replies here. ACKed first, the replies came while this node was
+	// still making the rewrite's rules (several ip6tables commands, up to
+	// 1 s each on a busy node with other clients roaming in and out). The
+	// DHCP reservation (a file and a SIGHUP to dnsmasq) and the ROAM
+	// follow it.
+	d.ackInfo(from, m.Nonce, m.MAC)
+	if d.cfg.OwnCLAT.IsValid() {
+		d.tellRoamed(cl, true)
+	}
 }
 
 func (d *machine) ackInfo(to netip.AddrPort, echo uint32, mac net.HardwareAddr) {
