@@ -402,8 +402,8 @@ func testRoamDAB(t *testing.T, secret []byte) {
 	if to, ok := A.k.retract[dIP]; !ok || to != mgmtOf("b") {
 		t.Errorf("A's release route goes towards %v (held: %t), want B %v", to, ok, mgmtOf("b"))
 	}
-	if !A.has(func(k *recKernel) bool { return len(k.droppedOrigins) == 1 && k.droppedOrigins[0] == clatOf("d") }) {
-		t.Errorf("A kept the rule of origin D after its last client left: %v", A.k.droppedOrigins)
+	if !A.has(func(k *recKernel) bool { return len(k.droppedOrigins) == 0 }) {
+		t.Errorf("A dropped the rule of origin D at once (it waits ReleaseHold for the next client): %v", A.k.droppedOrigins)
 	}
 	// A's dnsmasq repeats its leases as "old" on the SIGHUP after the
 	// hostsfile change: that must not make A take the client back
@@ -468,6 +468,17 @@ func testRoamDAB(t *testing.T, secret []byte) {
 		x.do(func(m *machine) { m.Sweep() })
 		if x.has(func(k *recKernel) bool { return len(k.retract) != 0 || len(k.announce) != 0 }) {
 			t.Errorf("%s: routes left after the release hold: %+v %+v", x.name, x.k.retract, x.k.announce)
+		}
+	}
+	// the rule of origin D goes once, after the hold, on A and B (D's own
+	// clients need none)
+	for _, x := range []*node{A, B, D} {
+		want := 1
+		if x == D {
+			want = 0
+		}
+		if got := x.k.droppedOrigins; len(got) != want || (want == 1 && got[0] != clatOf("d")) {
+			t.Errorf("%s: origin rules dropped after the release hold: %v, want D's %d time(s)", x.name, got, want)
 		}
 	}
 }

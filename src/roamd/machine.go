@@ -111,6 +111,7 @@ type machine struct {
 	relHop  map[netip.Addr]hop6       // release routes re-pointed by Follow
 	relTo   map[netip.Addr]netip.Addr // release routes: the node the client went to (NEWCLAT::192.0.0.1)
 	fb      map[netip.Addr]time.Time  // fallbacks of expired release routes -> when they go at the latest
+	idle    map[ruleKey]time.Time     // per-prefix rules no client uses -> since when (dropUnused)
 	plats   *platWatch                // roamed clients' PLATs lost to babel (platloss.go); nil: off
 	dirty   bool                      // changed since the state file was written
 }
@@ -147,7 +148,7 @@ func newMachine(cfg Config, w world, clk Clock, log *slog.Logger) (*machine, err
 		clatLim: newLimiter[netip.Prefix](cfg.HandoverRateCLAT, int(2*cfg.HandoverRateCLAT), maxSources),
 		glob:    &global{rate: cfg.HandoverRate, burst: 2 * cfg.HandoverRate},
 		rel:     map[netip.Addr]time.Time{}, relHop: map[netip.Addr]hop6{},
-		relTo: map[netip.Addr]netip.Addr{}, fb: map[netip.Addr]time.Time{}}, nil
+		relTo: map[netip.Addr]netip.Addr{}, fb: map[netip.Addr]time.Time{}, idle: map[ruleKey]time.Time{}}, nil
 }
 
 func (d *machine) count(k string) { d.cnt[k]++ }
@@ -245,6 +246,8 @@ func announces(c *Client) bool {
 // The kernel changes the roles share, each with its arguments fixed now.
 
 func (d *machine) addRoamed(r nfstate.Roamed, lease time.Duration) {
+	delete(d.idle, ruleKey{ruleOrigin, r.CLAT}) // in use again (dropUnused)
+	delete(d.idle, ruleKey{rulePLAT, r.PLAT})
 	d.kernel("ipset add", func(k Kernel) error { return k.AddRoamed(r, lease) })
 }
 
@@ -293,6 +296,7 @@ func (d *machine) Sweep() {
 			d.dropFallback(dst)
 		}
 	}
+	d.dropIdle(now, false)
 	if d.cfg.OwnCLAT.IsValid() && d.w.k.DeviceChanged() {
 		// xlat-clat restarted: its new device has none of our routes
 		d.count("clat_device_changed")
@@ -395,6 +399,7 @@ func (d *machine) DelPLAT(p netip.Prefix) error {
 	if d.cfg.OwnCLAT.IsValid() {
 		d.kernelRet("drop PLAT rule", func(k Kernel) error { return k.DropPLAT(p) })
 	}
+	delete(d.idle, ruleKey{rulePLAT, p})
 	d.count("del_platprefix")
 	return nil
 }
@@ -418,6 +423,7 @@ func (d *machine) ReleaseAll() {
 	for _, c := range d.cl {
 		d.release(c, "shutdown")
 	}
+	d.dropIdle(d.now(), true)
 	for dst := range d.rel {
 		d.unretract(dst)
 		delete(d.rel, dst)

@@ -108,26 +108,73 @@ func (d *machine) retract(what string, dst, towards netip.Addr) {
 	d.dropFallback(dst)
 }
 
-// dropUnused removes the per-origin and per-PLAT rules and sets of r once
-// no client served here uses them: no rule outlives the last lease.
+// dropUnused notes the per-origin and per-PLAT rules and sets of r that
+// no client served here uses any more; Sweep drops them once they stayed
+// unused for ReleaseHold (dropIdle), so no rule outlives the last lease
+// by more than that. Not at once: each rule is several ip6tables commands
+// (0.1-1 s each on a busy node) run by the event loop, and in a wave of
+// roams the next client of the same origin or PLAT comes a moment later
+// and makes them again; meanwhile every other handover on this node
+// waited (12-node scale lab, three roamers at once: "drop PLAT rule" up
+// to 0.99 s, "drop origin rule" up to 0.7 s, CLAIMs and VERIFYs queued
+// behind them, 2-4 s stalls).
 func (d *machine) dropUnused(r nfstate.Roamed) {
-	origin, plat := r.CLAT != d.cfg.OwnCLAT, r.PLAT.IsValid()
-	for _, o := range d.cl {
-		if !origin && !plat {
-			return
-		}
-		if !d.needsXlatState(o) {
+	now := d.now()
+	if r.CLAT != d.cfg.OwnCLAT && !d.prefixUsed(ruleOrigin, r.CLAT) {
+		d.markIdle(ruleKey{ruleOrigin, r.CLAT}, now)
+	}
+	if r.PLAT.IsValid() && !d.prefixUsed(rulePLAT, r.PLAT) {
+		d.markIdle(ruleKey{rulePLAT, r.PLAT}, now)
+	}
+}
+
+// ruleKey names a per-prefix rule and set: an origin CLAT's or a PLAT's.
+type ruleKey struct {
+	kind byte
+	p    netip.Prefix
+}
+
+const (
+	ruleOrigin byte = 's'
+	rulePLAT   byte = 'p'
+)
+
+func (d *machine) markIdle(k ruleKey, now time.Time) {
+	if _, ok := d.idle[k]; !ok {
+		d.idle[k] = now
+	}
+}
+
+// prefixUsed: a client served here needs the rule of kind for p.
+func (d *machine) prefixUsed(kind byte, p netip.Prefix) bool {
+	for _, c := range d.cl {
+		if !d.needsXlatState(c) {
 			continue
 		}
-		or := d.roamedState(o)
-		origin = origin && or.CLAT != r.CLAT
-		plat = plat && or.PLAT != r.PLAT
+		r := d.roamedState(c)
+		if (kind == ruleOrigin && r.CLAT == p) || (kind == rulePLAT && r.PLAT == p) {
+			return true
+		}
 	}
-	if origin {
-		d.kernel("drop origin rule", func(k Kernel) error { return k.DropOrigin(r.CLAT) })
-	}
-	if plat {
-		d.kernel("drop PLAT rule", func(k Kernel) error { return k.DropPLAT(r.PLAT) })
+	return false
+}
+
+// dropIdle drops the rules noted by dropUnused that are still unused after
+// ReleaseHold (all of them: now), and forgets those in use again.
+func (d *machine) dropIdle(now time.Time, all bool) {
+	for k, since := range d.idle {
+		switch {
+		case d.prefixUsed(k.kind, k.p):
+			delete(d.idle, k)
+		case all || now.Sub(since) >= d.cfg.ReleaseHold:
+			delete(d.idle, k)
+			p := k.p
+			if k.kind == ruleOrigin {
+				d.kernel("drop origin rule", func(k Kernel) error { return k.DropOrigin(p) })
+			} else {
+				d.kernel("drop PLAT rule", func(k Kernel) error { return k.DropPLAT(p) })
+			}
+		}
 	}
 }
 
