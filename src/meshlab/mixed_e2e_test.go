@@ -21,20 +21,7 @@ func TestE2ERoamMixedOrigins(t *testing.T) {
 	m := startSplitLab(t, ctx, ClientSpec{Name: "cl2", Node: "b", MAC: "02:c1:1e:00:00:02"})
 	c, e := m.Nodes["c"], m.Nodes["e"]
 	plat := map[string]*Node{"cl": c, "cl2": e}
-	flows := map[string]*Flows{}
-	for _, name := range []string{"cl", "cl2"} {
-		cl := m.Clients[name]
-		if _, err := cl.WaitLease(ctx); err != nil {
-			t.Fatal(err)
-		}
-		waitTCPThrough(t, ctx, m, cl, plat[name])
-		f, err := cl.StartFlows()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Stop()
-		flows[name] = f
-	}
+	flows := startFlowsThrough(t, ctx, m, plat, "cl", "cl2")
 	steps := []WalkStep{
 		{"cl", "a"}, {"cl2", "a"}, // both on A, whose CLAT uses E
 		{"cl", "b"}, {"cl2", "d"}, // each on the other's lease node
@@ -62,12 +49,7 @@ func TestE2ERoamMixedOrigins(t *testing.T) {
 			t.Errorf("%s: %v", s.Client, err)
 			break
 		}
-		if want := plat[s.Client].WANAddr.String(); HostOf(r.NewConn) != want {
-			t.Errorf("%s at %s: a new connection went out as %s, not through its PLAT %s (%s)", s.Client, s.To, r.NewConn, plat[s.Client].Spec.Name, want)
-		}
-		if r.TCPStall > 2*time.Second || r.UDPStall > 2*time.Second {
-			t.Errorf("%s %s -> %s: stall TCP %v / UDP %v, want <= 2 s", s.Client, r.From, r.To, r.TCPStall, r.UDPStall)
-		}
+		checkHop(t, r, plat[s.Client])
 	}
 	printf(t, "MIXED stalls:\n%s", StallTable(res))
 	for name, f := range flows {
@@ -78,16 +60,5 @@ func TestE2ERoamMixedOrigins(t *testing.T) {
 	if failed != nil {
 		t.FailNow()
 	}
-	for _, name := range []string{"cl", "cl2"} {
-		if err := m.Clients[name].Release(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	counts, err := m.WaitNoLeftovers(ctx)
-	for _, n := range m.NodeList() {
-		printf(t, "MIXED LEFTOVERS %s after the leases ended: %v", n.Spec.Name, counts[n.Spec.Name])
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	releaseAndCheckLeftovers(t, ctx, m, "MIXED", "cl", "cl2")
 }

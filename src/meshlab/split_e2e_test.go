@@ -95,3 +95,56 @@ func waitTCPThrough(t *testing.T, ctx context.Context, m *Mesh, cl *Client, plat
 		t.Fatal(err)
 	}
 }
+
+// checkHop fails the test if the hop's stall exceeded 2 s or a new
+// connection after it did not go out through the client's PLAT plat.
+func checkHop(t *testing.T, r RoamResult, plat *Node) {
+	t.Helper()
+	if want := plat.WANAddr.String(); HostOf(r.NewConn) != want {
+		t.Errorf("%s at %s: a new connection went out as %s, not through its PLAT %s (%s)", r.Client, r.To, r.NewConn, plat.Spec.Name, want)
+	}
+	if r.TCPStall > 2*time.Second || r.UDPStall > 2*time.Second {
+		t.Errorf("%s %s -> %s: stall TCP %v / UDP %v, want <= 2 s", r.Client, r.From, r.To, r.TCPStall, r.UDPStall)
+	}
+}
+
+// releaseAndCheckLeftovers gives the clients' leases back and waits until
+// no node holds roaming state of them (counts printed per node as
+// "<tag> LEFTOVERS").
+func releaseAndCheckLeftovers(t *testing.T, ctx context.Context, m *Mesh, tag string, clients ...string) {
+	t.Helper()
+	for _, name := range clients {
+		if err := m.Clients[name].Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	counts, err := m.WaitNoLeftovers(ctx)
+	for _, n := range m.NodeList() {
+		printf(t, "%s LEFTOVERS %s after the leases ended: %v", tag, n.Spec.Name, counts[n.Spec.Name])
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// startFlowsThrough waits until each client has its lease and a new
+// connection of it goes out through its PLAT (plat), then starts its
+// flows (stopped when the test ends).
+func startFlowsThrough(t *testing.T, ctx context.Context, m *Mesh, plat map[string]*Node, clients ...string) map[string]*Flows {
+	t.Helper()
+	flows := map[string]*Flows{}
+	for _, name := range clients {
+		cl := m.Clients[name]
+		if _, err := cl.WaitLease(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitTCPThrough(t, ctx, m, cl, plat[name])
+		f, err := cl.StartFlows()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Stop() })
+		flows[name] = f
+	}
+	return flows
+}
