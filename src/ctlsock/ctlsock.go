@@ -91,8 +91,8 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 		return
 	}
 	h, ok := s.handlers[fields[0]]
-	if !ok && fields[0] == MemStatsCommand {
-		h, ok = memStats, true
+	if !ok {
+		h, ok = builtins[fields[0]]
 	}
 	if !ok {
 		fmt.Fprintf(c, "error: unknown command %q\n", fields[0])

@@ -11,6 +11,10 @@ import (
 // reports can be split into heap, stacks and runtime overhead (xlat-lab rss).
 const MemStatsCommand = "memstats"
 
+// builtins are answered by every server without a handler of its own
+// (pprof.go adds one in a build with -tags pprof).
+var builtins = map[string]Handler{MemStatsCommand: memStats}
+
 // MemStats is the reply to MemStatsCommand, in bytes.
 type MemStats struct {
 	HeapInuse   uint64 `json:"heap_inuse"`    // spans with live or not yet swept objects

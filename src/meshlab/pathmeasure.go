@@ -219,7 +219,9 @@ func hostCPU() (busy, softirq float64) {
 func GroupCPU(pgid int) float64 { return GroupCPUs()[pgid] }
 
 // GroupCPUs returns the CPU seconds so far of every process group, from one
-// pass over /proc (children that have exited are not counted).
+// pass over /proc. Children that have exited count once their parent has
+// waited for them (cutime, cstime): the iptables commands a daemon runs are
+// its cost.
 func GroupCPUs() map[int]float64 {
 	dirs, _ := os.ReadDir("/proc")
 	sum := map[int]float64{}
@@ -238,21 +240,27 @@ func GroupCPUs() map[int]float64 {
 	return sum
 }
 
-// parseStatCPU reads the process group and utime + stime (seconds) of a
-// /proc/PID/stat line.
+// parseStatCPU reads the process group and utime + stime + cutime + cstime
+// (seconds) of a /proc/PID/stat line.
 func parseStatCPU(s string) (pgrp int, cpu float64, ok bool) {
 	if i := strings.LastIndexByte(s, ')'); i >= 0 {
 		s = s[i+1:]
 	}
-	f := strings.Fields(s) // f[0] is field 3 (state); pgrp is 5, utime and stime 14 and 15
-	if len(f) < 13 {
+	f := strings.Fields(s) // f[0] is field 3 (state); pgrp is 5, utime, stime, cutime, cstime 14-17
+	if len(f) < 15 {
 		return 0, 0, false
 	}
 	pgrp, err := strconv.Atoi(f[2])
-	ut, err1 := strconv.ParseFloat(f[11], 64)
-	st, err2 := strconv.ParseFloat(f[12], 64)
-	if err != nil || err1 != nil || err2 != nil {
+	if err != nil {
 		return 0, 0, false
 	}
-	return pgrp, (ut + st) / 100, true // USER_HZ
+	sum := 0.0
+	for _, x := range f[11:15] {
+		v, err := strconv.ParseFloat(x, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		sum += v
+	}
+	return pgrp, sum / 100, true // USER_HZ
 }

@@ -85,10 +85,10 @@ func TestNextHopNode(t *testing.T) {
 }
 
 func TestParseStatCPU(t *testing.T) {
-	line := "4242 (xlat plat) S 1 4242 4242 0 -1 4194560 1 0 0 0 150 50 0 0 20 0 9 0 100 0 0"
+	line := "4242 (xlat plat) S 1 4242 4242 0 -1 4194560 1 0 0 0 150 50 30 70 20 0 9 0 100 0 0"
 	pgrp, cpu, ok := parseStatCPU(line)
-	if !ok || pgrp != 4242 || cpu != 2 {
-		t.Errorf("parseStatCPU = %d, %v, %v; want 4242, 2, true", pgrp, cpu, ok)
+	if !ok || pgrp != 4242 || cpu != 3 {
+		t.Errorf("parseStatCPU = %d, %v, %v; want 4242, 3, true", pgrp, cpu, ok)
 	}
 	if _, _, ok := parseStatCPU("1 (x) S 1"); ok {
 		t.Error("short stat line parsed")

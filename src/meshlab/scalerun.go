@@ -35,6 +35,7 @@ type ScaleResult struct {
 	RoamState        map[string]map[string]int
 	RouteKinds       map[string]int                // the first node's routes by kind, clients leased
 	CPUIdle, CPURoam map[string]map[string]float64 // node -> process -> share of one core
+	CPULease         map[string]map[string]float64 // the same while the clients were added and leased (Leases)
 	Mem              map[string]map[string]Mem     // node -> process -> memory (clients leased, idle)
 	Failover         ScaleFailover
 	RouteLoad        *RouteLoad
@@ -112,19 +113,25 @@ func RunScale(ctx context.Context, o ScaleOptions) (res *ScaleResult, err error)
 	if batch <= 0 {
 		batch = len(plan.Spec.Clients)
 	}
-	for i := 0; i < len(plan.Spec.Clients); i += batch {
-		group := plan.Spec.Clients[i:min(i+batch, len(plan.Spec.Clients))]
-		for _, cs := range group {
-			if _, err := m.AddClient(ctx, cs); err != nil {
-				return res, err
+	res.CPULease, err = m.cpuDuring(ctx, func() error {
+		for i := 0; i < len(plan.Spec.Clients); i += batch {
+			group := plan.Spec.Clients[i:min(i+batch, len(plan.Spec.Clients))]
+			for _, cs := range group {
+				if _, err := m.AddClient(ctx, cs); err != nil {
+					return err
+				}
 			}
-		}
-		for _, cs := range group {
-			if _, err := m.Clients[cs.Name].WaitLease(ctx); err != nil {
-				return res, err
+			for _, cs := range group {
+				if _, err := m.Clients[cs.Name].WaitLease(ctx); err != nil {
+					return err
+				}
 			}
+			logf("scale: clients %d-%d leased", i+1, i+len(group))
 		}
-		logf("scale: clients %d-%d leased", i+1, i+len(group))
+		return nil
+	})
+	if err != nil {
+		return res, err
 	}
 	res.Leases = time.Since(t)
 	logf("scale: daemons started in %v, clients added and leased in %v", res.ClientsUp.Round(time.Millisecond), res.Leases.Round(time.Millisecond))

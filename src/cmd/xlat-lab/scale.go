@@ -215,6 +215,11 @@ func printScale(w io.Writer, r *meshlab.ScaleResult) {
 	for _, p := range procNames(r.CPUIdle) {
 		row("  "+p+" idle", spread(perNode(r.CPUIdle, p), pct))
 	}
+	secs := func(v float64) string { return fmt.Sprintf("%.1f s", v*r.Leases.Seconds()) }
+	row("CPU per node, leasing (min/med/max)", spread(perNode(r.CPULease), pct))
+	for _, p := range procNames(r.CPULease) {
+		row("  "+p+" leasing, CPU seconds", spread(perNode(r.CPULease, p), secs))
+	}
 	row("CPU per node, roaming phase", spread(perNode(r.CPURoam), pct))
 	for _, p := range procNames(r.CPURoam) {
 		row("  "+p+" roaming", spread(perNode(r.CPURoam, p), pct))
@@ -278,7 +283,7 @@ func scaleJSON(r *meshlab.ScaleResult, runErr error) map[string]any {
 		"failover": map[string]any{"plat": r.Failover.PLAT, "affected": r.Failover.Affected,
 			"all_switched_ms": r.Failover.AllSwitched.Milliseconds(), "switch_ms": sw, "reasons": r.Failover.Reasons,
 			"clients": r.Failover.Clients, "survived": r.Failover.Survived},
-		"cpu_idle": r.CPUIdle, "cpu_roaming": r.CPURoam, "mem_kib": r.Mem,
+		"cpu_idle": r.CPUIdle, "cpu_roaming": r.CPURoam, "cpu_leasing": r.CPULease, "leases_ms": r.Leases.Milliseconds(), "mem_kib": r.Mem,
 		"unreached": r.Unreached, "roam_errors": r.RoamErrors, "lost": r.Failover.Lost,
 		"total_ms": r.Total.Milliseconds(),
 	}
