@@ -2,6 +2,7 @@ package babel
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -59,7 +60,7 @@ func (c *Client) network() (string, string) {
 }
 
 // Run connects, dumps, monitors and publishes a snapshot on out after every
-// complete dump and after every update, until ctx ends. When babeld goes
+// complete dump and after every change of a route or xroute, until ctx ends. When babeld goes
 // away it publishes a snapshot with Connected false and reconnects with
 // backoff; a reconnect starts from a fresh dump. out always carries the
 // latest state: a snapshot the reader has not taken yet is replaced, so
@@ -186,19 +187,21 @@ func (c *Client) session(ctx context.Context, out chan Snapshot) (synced bool, e
 	s = meta(t.Snapshot())
 	s.Synced = syncedAt
 	publish(out, s)
+	pending := false // a change not published yet
 	for {
-		line, err := readLine(r)
+		line, err := readRaw(r)
 		if err != nil {
 			return true, fmt.Errorf("babel: %s: monitor: %w", addr, err)
 		}
-		if !c.apply(t, line) {
-			continue
+		if !t.Repeats(line) { // most lines: not even parsed
+			pending = c.apply(t, string(line)) || pending
 		}
 		// Publish only when no more lines are buffered, so that a burst
 		// (e.g. a neighbour's routes all changing) yields one snapshot.
-		if r.Buffered() > 0 {
+		if !pending || r.Buffered() > 0 {
 			continue
 		}
+		pending = false
 		s = meta(t.Snapshot())
 		s.Synced = syncedAt
 		publish(out, s)
@@ -223,9 +226,13 @@ func (c *Client) readDump(r *bufio.Reader) (*Table, error) {
 	}
 }
 
-// apply parses and applies one line; it reports whether the table changed.
+// apply parses and applies one line; it reports whether the table's routes
+// or xroutes changed, what the readers act on. babeld repeats every route of
+// every update it receives as a "change" line, mostly unchanged, and
+// reports neighbours' reach and costs at every hello: neither makes a new
+// snapshot (the next route change carries the neighbours along).
 func (c *Client) apply(t *Table, line string) bool {
-	ev, err := ParseLine(line)
+	ev, changed, err := t.ApplyLine(line)
 	if errors.Is(err, ErrNotState) {
 		return false
 	}
@@ -236,23 +243,26 @@ func (c *Client) apply(t *Table, line string) bool {
 		}
 		return false
 	}
-	t.Apply(ev)
-	return true
+	return changed && (ev.Route != nil || ev.XRoute != nil)
 }
 
 // maxLineLen bounds one line from babeld.
 const maxLineLen = 4096
 
 func readLine(r *bufio.Reader) (string, error) {
+	line, err := readRaw(r)
+	return string(line), err
+}
+
+// readRaw is readLine without the copy: the line is valid until the next
+// read from r.
+func readRaw(r *bufio.Reader) ([]byte, error) {
 	line, err := r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) || len(line) > maxLineLen {
-		return "", fmt.Errorf("line longer than %d bytes", maxLineLen)
+		return nil, fmt.Errorf("line longer than %d bytes", maxLineLen)
 	}
-	if err != nil {
-		if errors.Is(err, io.EOF) && len(line) > 0 {
-			return strings.TrimRight(string(line), "\r\n"), nil
-		}
-		return "", err
+	if err != nil && !(errors.Is(err, io.EOF) && len(line) > 0) {
+		return nil, err
 	}
-	return strings.TrimRight(string(line), "\r\n"), nil
+	return bytes.TrimRight(line, "\r\n"), nil
 }

@@ -176,3 +176,38 @@ func TestClientAddress(t *testing.T) {
 		}
 	}
 }
+
+// A change followed in the same read by lines that change nothing (babeld
+// repeats every route of an update) is published; lines that change nothing
+// publish nothing.
+func TestClientPublishesChangesOnly(t *testing.T) {
+	r1 := "route a1 prefix fddd:2:0:1::/96 from ::/0 installed yes id r1 metric %d refmetric 0 via fe80::1 if a"
+	n1 := "neighbour 1 address fe80::1 if a reach %s rxcost 96 txcost 96 cost 96"
+	f := newFake(t, []string{"add " + fmt.Sprintf(r1, 96), "add " + fmt.Sprintf(n1, "ffff")})
+	c := &Client{Address: f.ln.Addr().String()}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := make(chan Snapshot, 1)
+	go func() { _ = c.Run(ctx, ch) }()
+	waitSnap(t, ch, "dump", func(s Snapshot) bool { return s.Connected && len(s.Routes) == 1 })
+	for range []string{"dump", "monitor"} {
+		<-f.reqs
+	}
+	select {
+	case <-ch: // the monitor's own dump
+	case <-time.After(5 * time.Second):
+		t.Fatal("no snapshot after monitor")
+	}
+	f.live <- "change " + fmt.Sprintf(r1, 96) + "\nchange " + fmt.Sprintf(n1, "fffe")
+	f.live <- "change " + fmt.Sprintf(r1, 200) + "\nchange " + fmt.Sprintf(r1, 200)
+	s := waitSnap(t, ch, "metric change", func(s Snapshot) bool { return s.Routes[0].Metric == 200 })
+	if len(s.Neighbours) != 1 || s.Neighbours[0].Reach != 0xfffe {
+		t.Errorf("neighbours not carried along: %+v", s.Neighbours)
+	}
+	f.live <- "change " + fmt.Sprintf(r1, 200) + "\nchange " + fmt.Sprintf(n1, "fffc")
+	select {
+	case s := <-ch:
+		t.Errorf("snapshot without a route change: %+v", s)
+	case <-time.After(200 * time.Millisecond):
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -126,9 +127,62 @@ func TestTableApply(t *testing.T) {
 	if len(s.XRoutes) != 1 {
 		t.Errorf("xroutes: %+v", s.XRoutes)
 	}
+	// A line that changes nothing is no change, and the next snapshot
+	// shares the lists that did not change.
+	same, _ := ParseLine(lines[3])
+	if tb.Apply(same) {
+		t.Error("unchanged route line reported as a change")
+	}
+	if s2 := tb.Snapshot(); &s2.Routes[0] != &s.Routes[0] {
+		t.Error("unchanged routes copied again")
+	}
 	ev, _ := ParseLine("flush xroute fddd:2:0:9::/96-::/0 prefix fddd:2:0:9::/96 from ::/0 metric 0")
-	tb.Apply(ev)
-	if n := len(tb.Snapshot().XRoutes); n != 0 {
+	if !tb.Apply(ev) {
+		t.Error("flush reported as no change")
+	}
+	s2 := tb.Snapshot()
+	if n := len(s2.XRoutes); n != 0 {
 		t.Errorf("xroute not flushed: %d left", n)
+	}
+	if &s2.Routes[0] != &s.Routes[0] || len(s.XRoutes) != 1 {
+		t.Error("a snapshot changed after the fact, or unchanged routes copied")
+	}
+	if tb.Apply(ev) {
+		t.Error("flush of an absent xroute reported as a change")
+	}
+}
+
+func TestTableRepeats(t *testing.T) {
+	tb := NewTable()
+	r := "route a1 prefix fddd:2:0:1::/96 from ::/0 installed yes id r1 metric 96 refmetric 0 via fe80::1 if a"
+	if tb.Repeats([]byte("add " + r)) {
+		t.Error("repeat of nothing")
+	}
+	if _, changed, err := tb.ApplyLine("add " + r); err != nil || !changed {
+		t.Fatalf("ApplyLine: %v, %v", changed, err)
+	}
+	for _, l := range []string{"add " + r, "change " + r} {
+		if !tb.Repeats([]byte(l)) {
+			t.Errorf("%q: not a repeat", l)
+		}
+	}
+	line := []byte("change " + r)
+	if n := testing.AllocsPerRun(100, func() { tb.Repeats(line) }); n != 0 {
+		t.Errorf("Repeats allocates %v times", n)
+	}
+	if tb.Repeats([]byte("change " + strings.Replace(r, "metric 96", "metric 97", 1))) {
+		t.Error("a changed metric is a repeat")
+	}
+	if tb.Repeats([]byte("flush " + r)) {
+		t.Error("a flush is a repeat")
+	}
+	if _, changed, _ := tb.ApplyLine("flush " + r); !changed {
+		t.Error("flush changed nothing")
+	}
+	if tb.Repeats([]byte("add " + r)) {
+		t.Error("after the flush, the route's line is a repeat")
+	}
+	if _, _, err := tb.ApplyLine("add xroute x prefix"); err == nil || tb.Repeats([]byte("add xroute x prefix")) {
+		t.Error("bad line")
 	}
 }

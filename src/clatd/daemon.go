@@ -236,6 +236,21 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 	graceTimer := time.NewTimer(time.Hour)
 	graceTimer.Stop()
 	defer graceTimer.Stop()
+	// A failed PLAT's hold ends by the clock: the selection is made again
+	// then (babel publishes only changes; a quiet mesh sends none).
+	holdTimer := time.NewTimer(time.Hour)
+	holdTimer.Stop()
+	defer holdTimer.Stop()
+	var holdAt time.Time
+	armHold := func() { // d.mu held
+		at, ok := d.sel.HoldEnds()
+		if !ok || at.Equal(holdAt) {
+			return
+		}
+		holdAt = at
+		holdTimer.Stop()
+		holdTimer.Reset(at.Sub(d.o.Now()) + time.Millisecond)
+	}
 
 	probes := make(chan probeResult, 1)
 	if !d.o.NoProbe {
@@ -292,10 +307,18 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 			hadBabel = hadBabel || s.Connected
 			d.babelSnap = s
 			d.evaluate(ctx, time.Now().Before(graceUntil))
+			armHold()
 			d.mu.Unlock()
 		case <-graceTimer.C:
 			d.mu.Lock()
 			d.evaluate(ctx, false)
+			armHold()
+			d.mu.Unlock()
+		case <-holdTimer.C:
+			holdAt = time.Time{}
+			d.mu.Lock()
+			d.evaluate(ctx, time.Now().Before(graceUntil))
+			armHold()
 			d.mu.Unlock()
 		case r := <-probes:
 			d.mu.Lock()
@@ -313,6 +336,7 @@ func (d *Daemon) Run(ctx context.Context) (err error) {
 				d.log.Debug("clat: probe", "plat", r.plat, "err", r.err, "consecutive", d.probe.Consecutive)
 			}
 			d.apply(ctx, dec)
+			armHold()
 			d.mu.Unlock()
 		}
 	}

@@ -301,3 +301,48 @@ func TestDaemonHoldsPLATWhileBabeldResyncs(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// A PLAT left after failed probes is chosen again when its hold ends, by
+// the clock: babel sends no snapshot while nothing changes.
+func TestDaemonReturnsWhenFailHoldEnds(t *testing.T) {
+	plat1 := netip.MustParsePrefix("fddd:2:0:1::/96")
+	plat2 := netip.MustParsePrefix("fddd:2:0:2::/96")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	snaps := make(chan babel.Snapshot, 1)
+	pinger := &fakePinger{down: map[netip.Addr]bool{wellknown.ManagementAddress(plat1): true}}
+	o := testOptions(&recorder{}, snaps)
+	o.CLAT.ProbeInterval, o.CLAT.ProbeFailures, o.CLAT.BabelSocket = 20*time.Millisecond, 2, "test"
+	o.Pinger, o.FailHold = pinger, 300*time.Millisecond
+	d, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	wait := func(what string, want netip.Prefix, reason string) {
+		t.Helper()
+		deadline := time.After(5 * time.Second)
+		for {
+			ch := d.Changed()
+			if st := d.Status(); st.PLAT == want.String() && st.LastSwitch != nil && st.LastSwitch.Reason == reason {
+				return
+			}
+			select {
+			case <-ch:
+			case <-deadline:
+				t.Fatalf("%s: status %+v", what, d.Status())
+			}
+		}
+	}
+	snaps <- babel.Snapshot{Connected: true, Routes: []babel.Route{route("a", plat1, 200), route("b", plat2, 400)}}
+	wait("probes of plat1 fail", plat2, "probes")
+	pinger.mu.Lock()
+	pinger.down = map[netip.Addr]bool{}
+	pinger.mu.Unlock()
+	wait("hold over", plat1, "metric")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

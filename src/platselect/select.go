@@ -213,6 +213,20 @@ func (s *Selector) failed(p netip.Prefix) bool {
 	return true
 }
 
+// HoldEnds is when the earliest failure hold still running ends (false:
+// none runs): the selection may change then without any new input, so the
+// daemon feeds the candidates again at that time.
+func (s *Selector) HoldEnds() (time.Time, bool) {
+	now := s.p.Now()
+	var first time.Time
+	for _, until := range s.failedUntil {
+		if until.After(now) && (first.IsZero() || until.Before(first)) {
+			first = until
+		}
+	}
+	return first, !first.IsZero()
+}
+
 // best is the candidate to use, preferring the own PLAT, then healthy ones
 // by metric. When all have failed it returns the one whose failure is
 // oldest (it may have recovered), so that a clatnode rotates through its

@@ -108,6 +108,10 @@ func (d *Daemon) loop(ctx context.Context, errc <-chan error, babelc <-chan babe
 	}()
 	sweep := clk.NewTimer(time.Second)
 	defer func() { sweep.Stop() }()
+	// babel's last snapshot, followed again at every sweep: babel.Client
+	// publishes route changes only, and a release route may begin after
+	// the route it should follow arrived
+	var last babel.Snapshot
 	for {
 		if at, ok := d.m.nextDeadline(); !ok && t != nil {
 			t.Stop()
@@ -135,13 +139,14 @@ func (d *Daemon) loop(ctx context.Context, errc <-chan error, babelc <-chan babe
 		case ev := <-d.events:
 			d.step(ev)
 		case s := <-babelc:
+			last = s
 			d.step(event{run: func(m *machine) error { m.Follow(s); m.CheckPLATs(&s); return nil }})
 		case <-tc:
 			t = nil
 			d.step(event{run: func(m *machine) error { m.fireDue(); return nil }})
 		case <-sweep.C():
 			sweep = clk.NewTimer(time.Second)
-			d.step(event{run: func(m *machine) error { m.Sweep(); m.CheckPLATs(nil); return nil }})
+			d.step(event{run: func(m *machine) error { m.Sweep(); m.Follow(last); m.CheckPLATs(nil); return nil }})
 			if save != nil {
 				save()
 			}
