@@ -1,6 +1,7 @@
 package roamd
 
 import (
+	"net"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -54,5 +55,18 @@ func TestKernelHasRouteAndSteer(t *testing.T) {
 	}
 	if out, _ := exec.Command("ip", "-6", "route", "show", "proto", "159").CombinedOutput(); len(strings.TrimSpace(string(out))) != 0 {
 		t.Errorf("route left: %s", out)
+	}
+}
+
+func TestIfIndex(t *testing.T) {
+	l, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Skip("no lo:", err)
+	}
+	if idx, err := ifIndex("lo"); err != nil || idx != l.Index {
+		t.Errorf("ifIndex(lo) = %d, %v; want %d", idx, err, l.Index)
+	}
+	if _, err := ifIndex("nonexistent0"); err == nil {
+		t.Error("ifIndex of a missing device: no error")
 	}
 }

@@ -75,14 +75,32 @@ func (k *NetKernel) DeviceChanged() bool {
 	if k.cfg.CLATDevice == "" || !k.cfg.OwnCLAT.IsValid() {
 		return false
 	}
-	l, err := netlink.LinkByName(k.cfg.CLATDevice)
+	idx, err := ifIndex(k.cfg.CLATDevice)
 	if err != nil {
 		return false // gone: announcing waits for it to come back
 	}
-	idx := l.Attrs().Index
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	old, ok := k.links[k.cfg.CLATDevice]
 	k.links[k.cfg.CLATDevice] = idx
 	return ok && old != idx
+}
+
+// ifIndex is the index of device name, by ioctl: asked every second
+// (DeviceChanged), where netlink's LinkByName parses the whole link with
+// its statistics (6 % of an idle node's CPU in the scale lab).
+func ifIndex(name string) (int, error) {
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, err
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr); err != nil {
+		return 0, fmt.Errorf("device %s: %w", name, err)
+	}
+	return int(ifr.Uint32()), nil
 }
