@@ -80,6 +80,9 @@ func (s *Server) Serve(ctx context.Context) error {
 
 func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 	defer c.Close()
+	// The timeout bounds the client's reading and writing, not the
+	// handler's work: on a loaded node a handler that waits for a core
+	// for seconds still answers.
 	_ = c.SetDeadline(time.Now().Add(s.timeout))
 	line, err := bufio.NewReaderSize(io.LimitReader(c, maxLine), maxLine).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
@@ -99,6 +102,7 @@ func (s *Server) handle(ctx context.Context, c *net.UnixConn) {
 		return
 	}
 	reply, err := h(ctx, fields[1:])
+	_ = c.SetWriteDeadline(time.Now().Add(s.timeout))
 	if err != nil {
 		fmt.Fprintf(c, "error: %v\n", err)
 		return

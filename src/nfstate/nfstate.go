@@ -116,6 +116,40 @@ type State struct {
 	mu   sync.Mutex
 	sets map[string]bool         // per-prefix sets (and their rule) known to exist
 	via  map[string]netip.Prefix // per-PLAT set: the PLATB of its reply rule in place
+
+	// gen counts the calls that may change rules; counted and rules are
+	// the gen of the last RuleCount and its result (Rules).
+	gen, counted uint64
+	rules        int
+}
+
+// changing notes that rules may have changed (deferred by every method
+// that changes them: a count taken meanwhile is not kept).
+func (s *State) changing() {
+	s.mu.Lock()
+	s.gen++
+	s.mu.Unlock()
+}
+
+// Rules is RuleCount, counted again only when this State changed rules
+// since the last count: status asks for it, and listing the five chains
+// runs ip6tables five times (under the xtables lock, which all network
+// namespaces share; in the 50-node lab status then timed out).
+func (s *State) Rules() (int, error) {
+	s.mu.Lock()
+	gen, ok, n := s.gen, s.counted == s.gen && s.gen != 0, s.rules
+	s.mu.Unlock()
+	if ok {
+		return n, nil
+	}
+	n, err := s.RuleCount()
+	if err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	s.counted, s.rules = gen, n
+	s.mu.Unlock()
+	return n, nil
 }
 
 // New checks the configuration and finds ip6tables.
@@ -161,6 +195,7 @@ func createSet(name string) error {
 
 // Setup creates the base sets, chains, static rules and jumps (idempotent).
 func (s *State) Setup() error {
+	defer s.changing()
 	for _, n := range []string{SetIn, SetRoam} {
 		if err := createSet(n); err != nil {
 			return err
@@ -202,6 +237,7 @@ func (s *State) Setup() error {
 
 // Teardown removes jumps, chains and every l3x set.
 func (s *State) Teardown() error {
+	defer s.changing()
 	var errs []error
 	for _, c := range hooks() {
 		if err := s.ipt.DeleteIfExists(c.table, c.from, "-j", c.chain); err != nil {
@@ -242,6 +278,7 @@ func (s *State) ensure(kind string, p netip.Prefix) (string, error) {
 	if err := createSet(name); err != nil {
 		return "", err
 	}
+	defer s.changing()
 	var err error
 	if kind == setOrigin {
 		err = s.ipt.AppendUnique("nat", ChainPost, "-m", "set", "--match-set", name, "src",
@@ -438,6 +475,7 @@ func (s *State) ensureReply(name string, via netip.Prefix) error {
 	if have == via {
 		return nil
 	}
+	defer s.changing()
 	if err := s.dropReply(name); err != nil { // also one left by an earlier run
 		return err
 	}
@@ -453,6 +491,7 @@ func (s *State) ensureReply(name string, via netip.Prefix) error {
 
 // dropReply deletes every reply rule of PLAT set name, whatever its target.
 func (s *State) dropReply(name string) error {
+	defer s.changing()
 	rules, err := s.ipt.List("nat", ChainPost)
 	if err != nil {
 		return fmt.Errorf("nfstate: list nat/%s: %w", ChainPost, err)
@@ -484,6 +523,7 @@ func (s *State) DropOrigin(clat netip.Prefix) error {
 
 // drop deletes a per-prefix set's rule (in nat chain) and then the set.
 func (s *State) drop(name, chain string, rule ...string) error {
+	defer s.changing()
 	if err := s.ipt.DeleteIfExists("nat", chain, rule...); err != nil {
 		return fmt.Errorf("nfstate: delete rule for %s: %w", name, err)
 	}

@@ -118,7 +118,7 @@ func Run(ctx context.Context, cfg Config, opt Options) error {
 	}()
 	var rules func() (int, error)
 	if nf := k.NF(); nf != nil {
-		rules = nf.RuleCount
+		rules = nf.Rules
 	}
 	srv, err := ctlsock.Listen(opt.Socket, Handlers(d, rules))
 	if err != nil {
