@@ -9,12 +9,15 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"github.com/coreos/go-iptables/iptables"
+	"golang.org/x/sys/unix"
 )
 
 // ChainSource holds the CLAT's source filter: one RETURN rule per client
@@ -83,24 +86,131 @@ func (f *SourceFilter) Setup() error {
 	return nil
 }
 
-// Run re-reads the files when they change, until ctx ends.
+// Run re-reads the files when they change, until ctx ends: on inotify
+// events of their directories (a change is read settle after the last
+// event; dnsmasq rewrites its lease file in place, l3roamd-xlat replaces
+// its hosts file by rename), with a slow poll besides; where inotify is not
+// available (or a directory is missing) by polling every Interval
+// (default 200 ms), as before: 5 wake-ups a second of every node.
 func (f *SourceFilter) Run(ctx context.Context) {
-	iv := f.Interval
-	if iv == 0 {
-		iv = 200 * time.Millisecond
+	iv := f.interval()
+	changed, stop, err := watchFiles(f.Files)
+	if err != nil {
+		if f.Log != nil {
+			f.Log.Debug("source filter: polling", "every", iv, "err", err)
+		}
+	} else {
+		defer stop()
+		iv = safetyPoll
 	}
 	t := time.NewTicker(iv)
 	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := f.Sync(); err != nil && f.Log != nil {
+	debounce := time.NewTimer(time.Hour)
+	debounce.Stop()
+	defer debounce.Stop()
+	sync := func() {
+		if err := f.Sync(); err != nil {
+			debounce.Reset(f.interval()) // a file not read is read again soon
+			if f.Log != nil {
 				f.Log.Warn("source filter", "err", err)
 			}
 		}
 	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-changed:
+			if !ok { // the watch ended (a directory went): poll
+				changed = nil
+				t.Reset(f.interval())
+			}
+			debounce.Reset(settle)
+		case <-debounce.C:
+			sync()
+		case <-t.C:
+			sync()
+		}
+	}
+}
+
+func (f *SourceFilter) interval() time.Duration {
+	if f.Interval == 0 {
+		return 200 * time.Millisecond
+	}
+	return f.Interval
+}
+
+// settle is how long after the last inotify event the files are read (a
+// writer's burst of writes is one change); safetyPoll is how often they are
+// looked at anyway while inotify watches them.
+const (
+	settle     = 20 * time.Millisecond
+	safetyPoll = 10 * time.Second
+)
+
+// watchFiles watches the directories of files with inotify; changed gets a
+// value (coalesced) whenever one of the files may have changed, and is
+// closed when the watch ends by itself (a directory was removed or moved).
+// stop ends the watch. An error: no watch (a directory is missing, or no
+// inotify).
+func watchFiles(files []string) (changed <-chan struct{}, stop func(), err error) {
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		return nil, nil, fmt.Errorf("inotify: %w", err)
+	}
+	names := map[string]bool{}
+	for _, p := range files {
+		_, err := unix.InotifyAddWatch(fd, filepath.Dir(p), unix.IN_MODIFY|unix.IN_CLOSE_WRITE|unix.IN_CREATE|
+			unix.IN_DELETE|unix.IN_MOVED_TO|unix.IN_MOVED_FROM|unix.IN_ATTRIB|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF)
+		if err != nil {
+			unix.Close(fd)
+			return nil, nil, fmt.Errorf("inotify %s: %w", filepath.Dir(p), err)
+		}
+		names[filepath.Base(p)] = true
+	}
+	fh := os.NewFile(uintptr(fd), "inotify") // non-blocking: Close ends a Read
+	ch := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(ch)
+		buf := make([]byte, 4096)
+		for {
+			n, err := fh.Read(buf)
+			if err != nil {
+				return
+			}
+			rel, gone := relevant(buf[:n], names)
+			if rel {
+				select {
+				case ch <- struct{}{}:
+				default:
+				}
+			}
+			if gone {
+				return
+			}
+		}
+	}()
+	return ch, func() { fh.Close(); <-done }, nil
+}
+
+// relevant: do the inotify events in b concern one of names (or the
+// watch itself: a queue overflow)? gone: a watched directory went.
+func relevant(b []byte, names map[string]bool) (rel, gone bool) {
+	for len(b) >= unix.SizeofInotifyEvent {
+		ev := (*unix.InotifyEvent)(unsafe.Pointer(&b[0]))
+		end := unix.SizeofInotifyEvent + int(ev.Len)
+		if end > len(b) {
+			return true, gone
+		}
+		name := strings.TrimRight(string(b[unix.SizeofInotifyEvent:end]), "\x00")
+		gone = gone || ev.Mask&(unix.IN_IGNORED|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0
+		rel = rel || gone || ev.Mask&unix.IN_Q_OVERFLOW != 0 || names[name]
+		b = b[end:]
+	}
+	return rel, gone
 }
 
 // Sync brings the chain's client rules in line with the files (if one of

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 )
 
 func TestReadClients(t *testing.T) {
@@ -29,5 +30,65 @@ func TestReadClients(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %v, want %v", got, want)
+	}
+}
+
+func TestWatchFiles(t *testing.T) {
+	dir := t.TempDir()
+	leases, hosts := filepath.Join(dir, "dhcp.leases"), filepath.Join(dir, "sub", "hosts")
+	if err := os.Mkdir(filepath.Dir(hosts), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	changed, stop, err := watchFiles([]string{leases, hosts})
+	if err != nil {
+		t.Skip("no inotify:", err)
+	}
+	defer stop()
+	expect := func(what string, want bool) {
+		t.Helper()
+		select {
+		case _, ok := <-changed:
+			if !want || !ok {
+				t.Errorf("%s: event (open %v), want none", what, ok)
+			}
+		case <-time.After(300 * time.Millisecond):
+			if want {
+				t.Errorf("%s: no event", what)
+			}
+		}
+	}
+	expect("nothing", false)
+	if err := os.WriteFile(filepath.Join(dir, "other"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	expect("another file in the directory", false)
+	if err := os.WriteFile(leases, []byte("1 02:00:00:00:00:01 10.0.0.1 x *\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	expect("lease file written", true)
+	tmp := hosts + ".tmp"
+	if err := os.WriteFile(tmp, []byte("02:00:00:00:00:02,10.0.0.2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for len(changed) > 0 {
+		<-changed
+	}
+	if err := os.Rename(tmp, hosts); err != nil {
+		t.Fatal(err)
+	}
+	expect("hosts file replaced", true)
+	if err := os.RemoveAll(filepath.Dir(hosts)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(2 * time.Second)
+	for {
+		select {
+		case _, ok := <-changed:
+			if !ok {
+				return // the watch ended: Run polls
+			}
+		case <-deadline:
+			t.Fatal("watch did not end when its directory went")
+		}
 	}
 }
