@@ -593,6 +593,11 @@ func (m *Mesh) startDnsmasq(n *Node) error {
 	return nil
 }
 
+// Trace reports whether MESHLAB_TRACE=1 asks for a roaming lab's traces:
+// l3roamd-xlat with --debug, a route monitor per node, and the lab's log
+// directory kept after the test.
+func Trace() bool { return os.Getenv("MESHLAB_TRACE") == "1" }
+
 // labReleaseHold is l3roamd-xlat's --release-hold in the lab.
 const labReleaseHold = 10 * time.Second
 
@@ -610,6 +615,9 @@ func (m *Mesh) startDaemon(n *Node, pkg string) error {
 		// full updates every 4 s, so release routes need not stay the
 		// default 60 s (tests wait for them to go).
 		args = append(args, "--dnsmasq-pidfile", "/var/run/dnsmasq.pid", "--release-hold", labReleaseHold.String())
+		if Trace() {
+			args = append(args, "--debug")
+		}
 	}
 	if m.Spec.Hosted {
 		return m.startRole(n, pkg, args)
@@ -630,6 +638,16 @@ func (m *Mesh) startDaemon(n *Node, pkg string) error {
 // once, when it chooses, and a notification sent before the socket exists is
 // lost.
 func (m *Mesh) StartNodes(ctx context.Context) error {
+	if m.Spec.Roaming && Trace() {
+		// every route change of every node, with timestamps, for reading
+		// a hop's timeline against the daemons' debug logs
+		m.Lab.KeepDir()
+		for _, n := range m.NodeList() {
+			if _, err := n.NS.Start("routes", "ip", "-ts", "-6", "monitor", "route"); err != nil {
+				return err
+			}
+		}
+	}
 	if m.Spec.Roaming {
 		for _, n := range m.NodeList() {
 			if err := m.startDaemon(n, "l3roamd-xlat"); err != nil {

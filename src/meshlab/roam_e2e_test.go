@@ -280,7 +280,8 @@ func TestE2ERoamWalk(t *testing.T) {
 		c := m.Clients[s.Client]
 		r, err := m.Hop(ctx, c, flows[s.Client], s.To, time.Second)
 		res = append(res, r)
-		t.Logf("%2d %s %s -> %s (%s): TCP stall %v, UDP stall %v (%d lost)", i+1, s.Client, r.From, r.To, r.Kind,
+		t.Logf("%2d %s %s %s -> %s (%s): TCP stall %v, UDP stall %v (%d lost)", i+1, r.At.UTC().Format("15:04:05.000"),
+			s.Client, r.From, r.To, r.Kind,
 			r.TCPStall.Round(time.Millisecond), r.UDPStall.Round(time.Millisecond), r.UDPLost)
 		if err != nil {
 			t.Fatalf("%s: %v", s.Client, err)

@@ -14,6 +14,7 @@ type RoamResult struct {
 	TCPStall, UDPStall time.Duration // longest gap between replies around the roam
 	UDPLost            uint64        // datagrams sent during the hop that got no echo
 	NewConn            string        // address the server saw on a new connection after the roam
+	At                 time.Time     // when the client moved
 }
 
 // HopKind says what a roam was, for the stall tables.
@@ -150,6 +151,7 @@ func (m *Mesh) Roam(ctx context.Context, client string, path []string, settle ti
 func (m *Mesh) Hop(ctx context.Context, c *Client, f *Flows, to string, settle time.Duration) (RoamResult, error) {
 	r := RoamResult{Client: c.Spec.Name, From: c.Node, To: to, Kind: hopKind(c.Spec.Node, c.prev, to)}
 	mk := f.Mark()
+	r.At = mk.t0
 	if err := m.MoveClient(ctx, c.Spec.Name, to); err != nil {
 		return r, err
 	}

@@ -80,6 +80,7 @@ func (d *machine) send(from netip.Addr, to netip.AddrPort, m *roamproto.Message)
 			return
 		}
 		d.count("tx_" + name)
+		d.log.Debug("tx", "type", name, "to", to.Addr())
 	}})
 }
 

@@ -82,6 +82,7 @@ func (d *machine) Follow(s babel.Snapshot) {
 		delete(d.relHop, a)
 		d.kernelThen("restore release route", func(k Kernel) error { return k.Retract(a, to) }, func(err error) {
 			if err == nil {
+				d.log.Debug("release route restored", "dst", a, "towards", to)
 				d.count("release_restored")
 			}
 		})
@@ -94,6 +95,7 @@ func (d *machine) Follow(s babel.Snapshot) {
 		a := a
 		d.kernelThen("re-point release route", func(k Kernel) error { return k.Repoint(a, h.via, h.dev) }, func(err error) {
 			if err == nil {
+				d.log.Debug("release route re-pointed", "dst", a, "via", h.via, "dev", h.dev)
 				d.relHop[a] = h
 				d.count("release_repointed")
 			}

@@ -239,6 +239,7 @@ func (d *machine) startHandover(c *Client, to netip.Prefix) *handover {
 		d.background(func(w world) func() {
 			present := w.k.Present(ip, mac) // blocks: ARP probes on the client bridge
 			return func() {
+				d.log.Debug("presence probe", "ip", ip, "present", present)
 				h.probing, h.probed, h.present = false, true, present
 				if d.ho[key] == h {
 					d.handoverStep(h)

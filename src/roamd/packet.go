@@ -26,6 +26,7 @@ func (d *machine) HandlePacket(src netip.AddrPort, b []byte) {
 		return
 	}
 	d.count("rx_" + roamproto.TypeName(m.Type))
+	d.log.Debug("rx", "type", roamproto.TypeName(m.Type), "from", from, "mac", m.MAC)
 	switch m.Type {
 	case roamproto.TypeClaim:
 		d.onClaim(m, netip.AddrPortFrom(from, src.Port()))
