@@ -49,14 +49,7 @@ func TestE2EPLATKillRoam(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Stop()
-	hop := func(to string) {
-		t.Helper()
-		r, err := m.Hop(ctx, cl, f, to, time.Second)
-		if logHops(t, []RoamResult{r}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	hop("a")
+	mustHop(t, ctx, m, cl, f, "a")
 	switches := func() int {
 		t.Helper()
 		var st CLATState
@@ -95,7 +88,7 @@ func TestE2EPLATKillRoam(t *testing.T) {
 	if after := switches(); after != before {
 		t.Errorf("D's CLAT switched PLAT %d times around the restart", after-before)
 	}
-	hop("b")
+	mustHop(t, ctx, m, cl, f, "b")
 }
 
 // report prints line (for the figures) and logs it, then fails on err.

@@ -47,6 +47,16 @@ func logHops(t *testing.T, res []RoamResult) {
 	}
 }
 
+// mustHop roams cl (whose flows f run) to node `to` with a 1 s dwell,
+// logs the hop and ends the test if the flows did not come back.
+func mustHop(t *testing.T, ctx context.Context, m *Mesh, cl *Client, f *Flows, to string) {
+	t.Helper()
+	r, err := m.Hop(ctx, cl, f, to, time.Second)
+	if logHops(t, []RoamResult{r}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestE2ESeedRoaming is the seed's roaming example in the lab: the client
 // leases on D with PLAT C and roams D -> A -> B while a TCP stream and a UDP
 // flow (every 10 ms) run to the internet host. The TCP stream must survive
@@ -120,15 +130,7 @@ func TestE2ERoamRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Stop()
-	hop := func(to string) {
-		t.Helper()
-		r, err := m.Hop(ctx, cl, f, to, time.Second)
-		logHops(t, []RoamResult{r})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	hop("a")
+	mustHop(t, ctx, m, cl, f, "a")
 	state := func() map[string]map[string]int {
 		t.Helper()
 		out := map[string]map[string]int{}
@@ -199,8 +201,8 @@ func TestE2ERoamRestarts(t *testing.T) {
 	after := state()
 	same("ten restarts", before, after)
 	t.Logf("roaming state of a and c: %v", after)
-	hop("b")
-	hop("d")
+	mustHop(t, ctx, m, cl, f, "b")
+	mustHop(t, ctx, m, cl, f, "d")
 	if err := f.Stop(); err != nil {
 		t.Fatal(err)
 	}
