@@ -48,6 +48,22 @@ func (d *machine) Follow(s babel.Snapshot) {
 			released[a][r.RouterID] = true
 		}
 	}
+	// A release route whose successor (the node the client went to from
+	// here) is a babel neighbour stays pointed at it: no other node lies
+	// between, and the successor serves the client or forwards along its
+	// own release route, which it put in place later than this one, so
+	// such chains end at the client's node. Following babel instead can
+	// pick a stale entry: a neighbour that switches to this node's own
+	// release announcement sends updates with this node's router-id,
+	// which babeld ignores, so its earlier route (another originator's,
+	// at a low metric) stays in this node's table. Seen in the 8-node
+	// walk: G followed F towards B, B released the client, F switched to
+	// G's release route and G kept following F's stale entry: a G <-> F
+	// loop of 3-8 s (cl3 b -> a).
+	direct := map[netip.Addr]bool{}
+	for a, to := range d.relTo {
+		direct[a] = to.IsValid() && neighbourOwns(s, to)
+	}
 	best := map[netip.Addr]babel.Route{}
 	for _, r := range s.Routes {
 		if r.Prefix.Bits() != 128 || (r.From.IsValid() && r.From.Bits() != 0) || r.Metric >= d.cfg.ReleaseMetric ||
@@ -55,7 +71,7 @@ func (d *machine) Follow(s babel.Snapshot) {
 			continue
 		}
 		a := r.Prefix.Addr()
-		if _, held := d.rel[a]; !held || released[a][r.RouterID] {
+		if _, held := d.rel[a]; !held || released[a][r.RouterID] || direct[a] {
 			continue
 		}
 		if b, ok := best[a]; !ok || r.Metric < b.Metric {
@@ -101,6 +117,17 @@ func (d *machine) Follow(s babel.Snapshot) {
 			}
 		})
 	}
+}
+
+// neighbourOwns: babel's installed route to addr is the /96 a neighbour
+// announces itself (reference metric 0): addr's node is one hop away.
+func neighbourOwns(s babel.Snapshot, addr netip.Addr) bool {
+	for _, r := range s.Routes {
+		if r.Installed && r.Prefix.Bits() == 96 && r.Prefix.Contains(addr) && r.RefMetric == 0 && r.Via.IsValid() {
+			return true
+		}
+	}
+	return false
 }
 
 // expireRelease ends the hold of a release route. Deleting it would leave

@@ -208,3 +208,32 @@ func TestFollowSkipsReleasedOriginator(t *testing.T) {
 		t.Errorf("release route via %v, want fe80::e (the stale copy via P skipped)", got)
 	}
 }
+
+// TestFollowDirectSuccessor: a release route whose successor (the node the
+// client went to from here) is a babel neighbour is not re-pointed by
+// Follow, and one that was is put back towards the successor: a
+// neighbour's entry in babel's table can be stale (it switched to this
+// node's own release announcement, whose updates carry this node's
+// router-id, which babeld ignores).
+func TestFollowDirectSuccessor(t *testing.T) {
+	n := newFakeNet()
+	A := n.add(t, "a", false, nil)
+	dst := addrmap.Embed(clatOf("d"), clientIP)
+	towards := mgmtOf("b")
+	A.m.rel[dst], A.m.relTo[dst] = time.Now().Add(time.Minute), towards
+	p := netip.PrefixFrom(dst, 128)
+	via := netip.MustParseAddr("fe80::10")
+	entry := babel.Route{ID: "1", Prefix: p, RouterID: "e", RefMetric: 96, Metric: 192, Via: via, Interface: "mesh-f"}
+	bNode := babel.Route{ID: "2", Prefix: clatOf("b"), RouterID: "b", Installed: true, Metric: 96,
+		Via: netip.MustParseAddr("fe80::b"), Interface: "mesh-b"}
+	far := bNode
+	far.RefMetric = 96 // B two hops away: Follow as before
+	A.do(func(m *machine) { m.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{entry, far}}) })
+	if A.k.retract[dst] != via {
+		t.Fatalf("successor two hops away: release route via %v, want %v", A.k.retract[dst], via)
+	}
+	A.do(func(m *machine) { m.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{entry, bNode}}) })
+	if A.k.retract[dst] != towards || A.m.counters()["release_restored"] != 1 {
+		t.Errorf("successor a neighbour: release route via %v, want towards %v (%v)", A.k.retract[dst], towards, A.m.counters())
+	}
+}
