@@ -144,6 +144,12 @@ func (k *recKernel) Fallback(a netip.Addr) error {
 	k.mu.Unlock()
 	return nil
 }
+func (k *recKernel) Detour(a, to netip.Addr) error {
+	k.mu.Lock()
+	k.fallback[a] = to
+	k.mu.Unlock()
+	return nil
+}
 func (k *recKernel) Unfallback(a netip.Addr) error {
 	k.mu.Lock()
 	delete(k.fallback, a)
@@ -389,6 +395,11 @@ func testRoamDAB(t *testing.T, secret []byte) {
 	}) {
 		t.Fatalf("A state incomplete: %+v", A.k)
 	}
+	// D never announced the /128 (its /96 covers it): a fallback route
+	// towards A carries what still reaches D until babel has A's /128
+	if to := D.k.fallback[dIP]; to != mgmtOf("a") {
+		t.Errorf("D's fallback route for the client goes towards %v, want A %v", to, mgmtOf("a"))
+	}
 	// A -> B
 	B.seen(clientMAC, netip.Addr{})
 	n.waitFor(t, "C steering to B", func() bool {
@@ -438,6 +449,9 @@ func testRoamDAB(t *testing.T, secret []byte) {
 	}
 	if !D.has(func(k *recKernel) bool { return k.announce[dIP] }) {
 		t.Error("D does not announce its client's /128 after it came back")
+	}
+	if _, ok := D.k.fallback[dIP]; ok {
+		t.Error("D kept its fallback route for the client after it came back")
 	}
 	// back to A, where the release route becomes an announce route again
 	A.seen(clientMAC, netip.Addr{})

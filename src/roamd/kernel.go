@@ -440,6 +440,20 @@ func (k *NetKernel) Fallback(dst netip.Addr) error {
 	return k.Unretract(dst)
 }
 
+// Detour routes dst/128 via the next hop towards `towards` as a fallback
+// route (steering protocol, fallbackMetric: never redistributed, any babel
+// route wins): the lease node's way to a client that left it before babel
+// carries the new node's /128 here.
+func (k *NetKernel) Detour(dst, towards netip.Addr) error {
+	rs, err := netlink.RouteGet(net.IP(towards.AsSlice()))
+	if err != nil || len(rs) == 0 || rs[0].LinkIndex <= 0 {
+		return fmt.Errorf("no route towards %s: %v", towards, err)
+	}
+	return netlink.RouteReplace(&netlink.Route{Dst: host(dst), Gw: rs[0].Gw, LinkIndex: rs[0].LinkIndex,
+		Src: net.IP(k.cfg.NodeAddress.AsSlice()), Protocol: netlink.RouteProtocol(k.cfg.SteerProto),
+		Priority: fallbackMetric})
+}
+
 // Unfallback deletes dst's fallback route (absent is fine).
 func (k *NetKernel) Unfallback(dst netip.Addr) error {
 	return k.delSteerRoute(dst, fallbackMetric, "fallback")

@@ -50,6 +50,7 @@ type Kernel interface {
 	Unsteer(dst netip.Addr) error                  //
 	Fallback(dst netip.Addr) error                 // A: release route -> unannounced copy, after the hold
 	Unfallback(dst netip.Addr) error               //
+	Detour(dst, towards netip.Addr) error          // lease node: fallback route towards the client's new node
 	Routed(a netip.Addr) bool                      // C: a /96 (or longer) route covers a (a node announces it)
 	// Present probes whether the client still answers on the client
 	// bridge (the old node, before it hands the client over); blocks.

@@ -106,6 +106,7 @@ func (d *machine) takeNew(mac net.HardwareAddr, ip netip.Addr, until time.Time) 
 	d.addNodeClientIP(c.NodeIP)
 	if c.IP.IsValid() {
 		d.setNeigh(c.IP, c.MAC)
+		d.dropDetour(c)
 	}
 	d.count("client_new")
 }
@@ -166,6 +167,7 @@ func (d *machine) Lease(op LeaseOp, mac net.HardwareAddr, ip netip.Addr, expires
 	if !c.IP.IsValid() {
 		c.IP = ip
 		d.setNeigh(c.IP, c.MAC)
+		d.dropDetour(c)
 	}
 	if expires.After(c.Expires) {
 		c.Expires = expires
@@ -275,6 +277,14 @@ func (d *machine) pendingTick(p *pending) {
 	d.pend[m.Nonce] = p
 	d.send(p.from, p.to, m)
 	p.timer = d.after(d.cfg.InfoInterval, func() { d.pendingTick(p) })
+}
+
+// dropDetour deletes the lease node's fallback route of c's address (it
+// left, releaseTo): c is served here again.
+func (d *machine) dropDetour(c *Client) {
+	if d.cfg.OwnCLAT.IsValid() && c.Origin == d.cfg.OwnCLAT {
+		d.dropFallback(addrmap.Embed(c.Origin, c.IP))
+	}
 }
 
 // addNodeClientIP puts a client's node-client-IP on this node, in place of

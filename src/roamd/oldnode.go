@@ -68,25 +68,40 @@ func (d *machine) release(c *Client, why string) { d.releaseTo(c, why, netip.Add
 func (d *machine) releaseTo(c *Client, why string, towards netip.Addr) {
 	d.dirty = true
 	key := c.MAC.String()
+	// Routes first (netlink, quick), the rest after them: ipset and
+	// ip6tables (a dropped per-origin rule) take tens of ms.
 	// The node-client-IP (an address, which babel redistributes) gets a
 	// release route too: it is where CLAIMs for the client go, and an old
 	// copy of it would send them to a node that no longer has the client.
 	d.retract("node-client-IP release route", c.NodeIP, towards)
 	nip := c.NodeIP
 	d.kernel("del node-client-IP", func(k Kernel) error { return k.DelNodeClientIP(nip) })
+	xlat := c.IP.IsValid() && d.cfg.OwnCLAT.IsValid() && c.Origin.IsValid()
+	switch {
+	case !xlat:
+	case announces(c):
+		d.retract("release route", addrmap.Embed(c.Origin, c.IP), towards)
+	case c.Origin == d.cfg.OwnCLAT && towards.IsValid():
+		// The client leaves its lease node, which never announced its
+		// /128: until babel carries the new node's /128 here, this
+		// node's /96 would hand the client's packets to its own CLAT and
+		// a client that is gone (seen in the 8-node walk: the PLAT's
+		// steering route crossed the lease node, 145 ms more stall on
+		// the first hop away from home). A fallback route towards the
+		// new node carries them; babel's route beats it (Follow drops
+		// it then), the client's return replaces it.
+		dst := addrmap.Embed(c.Origin, c.IP)
+		d.kernel("detour", func(k Kernel) error { return k.Detour(dst, towards) })
+		d.fb[dst] = d.now().Add(d.cfg.ReleaseHold)
+	}
 	if c.IP.IsValid() {
 		ip, mac := c.IP, c.MAC
 		d.kernel("del neighbour", func(k Kernel) error { return k.DelNeigh(ip, mac) })
-		if d.cfg.OwnCLAT.IsValid() && c.Origin.IsValid() {
-			if d.needsXlatState(c) {
-				r := d.roamedState(c)
-				d.removeRoamed(r)
-				defer d.dropUnused(r) // once c is gone from d.cl
-			}
-			if announces(c) {
-				d.retract("release route", addrmap.Embed(c.Origin, c.IP), towards)
-			}
-		}
+	}
+	if xlat && d.needsXlatState(c) {
+		r := d.roamedState(c)
+		d.removeRoamed(r)
+		defer d.dropUnused(r) // once c is gone from d.cl
 	}
 	if c.Roamed {
 		d.unreserve(c.MAC)
@@ -276,12 +291,16 @@ func (d *machine) handoverStep(h *handover) {
 	if !h.acked {
 		return
 	}
-	if c := d.cl[h.mac]; c != nil && c.IP == h.ip {
-		d.releaseTo(c, "roamed away", addrmap.Embed(h.to, d.cfg.MgmtIPv4))
-	}
+	// The PLAT's CONFIRM first: it steers the client's replies to the
+	// new node, and the release below waits for ipset and ip6tables
+	// (seen in the 8-node walk: the CONFIRM went out 100-250 ms, once
+	// 700 ms, after the decision, all of it in the client's stall).
 	h.done, h.until = true, d.now().Add(handoverKeep)
 	d.count("handover_done")
 	d.answerWaiting(h, true)
+	if c := d.cl[h.mac]; c != nil && c.IP == h.ip {
+		d.releaseTo(c, "roamed away", addrmap.Embed(h.to, d.cfg.MgmtIPv4))
+	}
 }
 
 func (d *machine) answerWaiting(h *handover, ok bool) {
