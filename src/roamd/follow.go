@@ -49,17 +49,18 @@ func (d *machine) Follow(s babel.Snapshot) {
 		}
 	}
 	// A release route whose successor (the node the client went to from
-	// here) is a babel neighbour stays pointed at it: no other node lies
-	// between, and the successor serves the client or forwards along its
-	// own release route, which it put in place later than this one, so
-	// such chains end at the client's node. Following babel instead can
-	// pick a stale entry: a neighbour that switches to this node's own
+	// here) is a babel neighbour follows only a neighbour that announces
+	// the address itself (reference metric 0: it serves the client), and
+	// otherwise stays pointed at the successor, which serves the client or
+	// forwards along its own release route. An entry learned through a
+	// neighbour can be stale: a neighbour that switches to this node's own
 	// release announcement sends updates with this node's router-id,
 	// which babeld ignores, so its earlier route (another originator's,
 	// at a low metric) stays in this node's table. Seen in the 8-node
 	// walk: G followed F towards B, B released the client, F switched to
 	// G's release route and G kept following F's stale entry: a G <-> F
-	// loop of 3-8 s (cl3 b -> a).
+	// loop of 3-8 s (cl3 b -> a). A neighbour's own announcement is never
+	// stale that way (its updates carry its own router-id).
 	direct := map[netip.Addr]bool{}
 	for a, to := range d.relTo {
 		direct[a] = to.IsValid() && neighbourOwns(s, to)
@@ -71,7 +72,7 @@ func (d *machine) Follow(s babel.Snapshot) {
 			continue
 		}
 		a := r.Prefix.Addr()
-		if _, held := d.rel[a]; !held || released[a][r.RouterID] || direct[a] {
+		if _, held := d.rel[a]; !held || released[a][r.RouterID] || direct[a] && r.RefMetric != 0 {
 			continue
 		}
 		if b, ok := best[a]; !ok || r.Metric < b.Metric {

@@ -236,4 +236,11 @@ func TestFollowDirectSuccessor(t *testing.T) {
 	if A.k.retract[dst] != towards || A.m.counters()["release_restored"] != 1 {
 		t.Errorf("successor a neighbour: release route via %v, want towards %v (%v)", A.k.retract[dst], towards, A.m.counters())
 	}
+	// a neighbour that announces the address itself (it serves the
+	// client now) is followed
+	own := babel.Route{ID: "3", Prefix: p, RouterID: "g", Metric: 96, Via: netip.MustParseAddr("fe80::9"), Interface: "mesh-g"}
+	A.do(func(m *machine) { m.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{entry, bNode, own}}) })
+	if A.k.retract[dst] != own.Via {
+		t.Errorf("a neighbour serving the client: release route via %v, want %v", A.k.retract[dst], own.Via)
+	}
 }
