@@ -1,7 +1,12 @@
 package roamd
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"net/netip"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/gluon-464xlat/gluon-464xlat/babel"
@@ -49,11 +54,11 @@ func (d *machine) Follow(s babel.Snapshot) {
 		}
 	}
 	// A release route whose successor (the node the client went to from
-	// here) is a babel neighbour follows only a neighbour that announces
-	// the address itself (reference metric 0: it serves the client), and
-	// otherwise stays pointed at the successor, which serves the client or
-	// forwards along its own release route. An entry learned through a
-	// neighbour can be stale: a neighbour that switches to this node's own
+	// here) is a babel neighbour follows a neighbour that announces the
+	// address itself (reference metric 0: it serves the client) or an
+	// entry that comes the short way (below), and otherwise stays pointed
+	// at the successor, which serves the client or forwards along its own
+	// release route. An entry learned through a neighbour can be stale: a neighbour that switches to this node's own
 	// release announcement sends updates with this node's router-id,
 	// which babeld ignores, so its earlier route (another originator's,
 	// at a low metric) stays in this node's table. Seen in the 8-node
@@ -65,6 +70,24 @@ func (d *machine) Follow(s babel.Snapshot) {
 	for a, to := range d.relTo {
 		direct[a] = to.IsValid() && neighbourOwns(s, to)
 	}
+	// An entry learned through a neighbour is taken for such a release
+	// route only when it comes the way babel routes to its originator's
+	// node (the metric of the originator's installed /96): a longer way
+	// means a release holder shadows the short one, and the neighbour on
+	// the long way is the one that falls back on this node's release
+	// route once the originator lets the client go (the walk's G, above).
+	node := map[string]int{}
+	for _, r := range s.Routes {
+		if r.Installed && r.Prefix.Bits() == 96 && r.RouterID != "" {
+			if m, ok := node[r.RouterID]; !ok || r.Metric < m {
+				node[r.RouterID] = r.Metric
+			}
+		}
+	}
+	shortWay := func(r babel.Route) bool {
+		m, ok := node[r.RouterID]
+		return r.RefMetric == 0 || ok && m == r.Metric
+	}
 	best := map[netip.Addr]babel.Route{}
 	for _, r := range s.Routes {
 		if r.Prefix.Bits() != 128 || (r.From.IsValid() && r.From.Bits() != 0) || r.Metric >= d.cfg.ReleaseMetric ||
@@ -72,12 +95,17 @@ func (d *machine) Follow(s babel.Snapshot) {
 			continue
 		}
 		a := r.Prefix.Addr()
-		if _, held := d.rel[a]; !held || released[a][r.RouterID] || direct[a] && r.RefMetric != 0 {
+		// A neighbour's own announcement (reference metric 0) is
+		// first-hand: older copies of its release elsewhere do not count.
+		if _, held := d.rel[a]; !held || released[a][r.RouterID] && r.RefMetric != 0 || direct[a] && !shortWay(r) {
 			continue
 		}
 		if b, ok := best[a]; !ok || r.Metric < b.Metric {
 			best[a] = r
 		}
+	}
+	if d.log.Enabled(context.Background(), slog.LevelDebug) {
+		d.traceFollow(s, direct)
 	}
 	for a := range d.relHop {
 		// The neighbour Follow chose announces the address no more below
@@ -153,5 +181,29 @@ func (d *machine) dropFallback(dst netip.Addr) {
 	if _, ok := d.fb[dst]; ok {
 		d.kernel("delete fallback route", func(k Kernel) error { return k.Unfallback(dst) })
 		delete(d.fb, dst)
+	}
+}
+
+// traceFollow logs (debug) babel's entries for each held release route
+// whenever they differ from the last snapshot's.
+func (d *machine) traceFollow(s babel.Snapshot, direct map[netip.Addr]bool) {
+	if d.followSeen == nil {
+		d.followSeen = map[netip.Addr]string{}
+	}
+	byAddr := map[netip.Addr][]string{}
+	for _, r := range s.Routes {
+		if _, held := d.rel[r.Prefix.Addr()]; held && r.Prefix.Bits() == 128 {
+			byAddr[r.Prefix.Addr()] = append(byAddr[r.Prefix.Addr()],
+				fmt.Sprintf("%s/%d/%d/%s/%t", r.RouterID, r.RefMetric, r.Metric, r.Interface, r.Installed))
+		}
+	}
+	for a := range d.rel {
+		e := byAddr[a]
+		sort.Strings(e)
+		line := strings.Join(e, " ")
+		if d.followSeen[a] != line {
+			d.followSeen[a] = line
+			d.log.Debug("follow entries", "dst", a, "direct", direct[a], "entries", line)
+		}
 	}
 }

@@ -115,6 +115,8 @@ type machine struct {
 	idle    map[ruleKey]time.Time     // per-prefix rules no client uses -> since when (dropUnused)
 	plats   *platWatch                // roamed clients' PLATs lost to babel (platloss.go); nil: off
 	dirty   bool                      // changed since the state file was written
+
+	followSeen map[netip.Addr]string // debug: babel entries last logged per release route
 }
 
 // newMachine checks cfg (after Defaults) and returns a machine; w.res may

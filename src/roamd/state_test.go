@@ -236,6 +236,16 @@ func TestFollowDirectSuccessor(t *testing.T) {
 	if A.k.retract[dst] != towards || A.m.counters()["release_restored"] != 1 {
 		t.Errorf("successor a neighbour: release route via %v, want towards %v (%v)", A.k.retract[dst], towards, A.m.counters())
 	}
+	// an entry that comes the way babel routes to its originator's node
+	// is followed
+	eNode := babel.Route{ID: "4", Prefix: clatOf("e"), RouterID: "e", Installed: true, RefMetric: 96, Metric: 192,
+		Via: via, Interface: "mesh-f"}
+	A.do(func(m *machine) {
+		m.Follow(babel.Snapshot{Connected: true, Routes: []babel.Route{entry, bNode, eNode}})
+	})
+	if A.k.retract[dst] != via {
+		t.Errorf("an entry the short way: release route via %v, want %v", A.k.retract[dst], via)
+	}
 	// a neighbour that announces the address itself (it serves the
 	// client now) is followed
 	own := babel.Route{ID: "3", Prefix: p, RouterID: "g", Metric: 96, Via: netip.MustParseAddr("fe80::9"), Interface: "mesh-g"}
