@@ -58,10 +58,11 @@ func (d *machine) Follow(s babel.Snapshot) {
 	// address itself (reference metric 0: it serves the client) or an
 	// entry that comes the short way (below), and otherwise stays pointed
 	// at the successor, which serves the client or forwards along its own
-	// release route. An entry learned through a neighbour can be stale: a neighbour that switches to this node's own
-	// release announcement sends updates with this node's router-id,
-	// which babeld ignores, so its earlier route (another originator's,
-	// at a low metric) stays in this node's table. Seen in the 8-node
+	// release route. An entry learned through a neighbour can be stale:
+	// a neighbour that switches to this node's own release announcement
+	// sends updates with this node's router-id, which babeld ignores, so
+	// its earlier route (another originator's, at a low metric) stays in
+	// this node's table. Seen in the 8-node
 	// walk: G followed F towards B, B released the client, F switched to
 	// G's release route and G kept following F's stale entry: a G <-> F
 	// loop of 3-8 s (cl3 b -> a). A neighbour's own announcement is never
@@ -195,6 +196,11 @@ func (d *machine) traceFollow(s babel.Snapshot, direct map[netip.Addr]bool) {
 		if _, held := d.rel[r.Prefix.Addr()]; held && r.Prefix.Bits() == 128 {
 			byAddr[r.Prefix.Addr()] = append(byAddr[r.Prefix.Addr()],
 				fmt.Sprintf("%s/%d/%d/%s/%t", r.RouterID, r.RefMetric, r.Metric, r.Interface, r.Installed))
+		}
+	}
+	for a := range d.followSeen {
+		if _, held := d.rel[a]; !held {
+			delete(d.followSeen, a)
 		}
 	}
 	for a := range d.rel {
