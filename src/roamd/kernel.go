@@ -411,10 +411,15 @@ func (k *NetKernel) delSteerRoute(dst netip.Addr, metric int, what string) error
 	return nil
 }
 
-// fallbackMetric is the kernel metric of a release route's fallback: above
-// any babel route's (reflect-kernel-metric: babel metric), so babel's own
-// route wins as soon as babeld installs one.
-const fallbackMetric = 65535
+// fallbackMetric is the kernel metric of a release route's fallback (and
+// of the lease node's detour): ReleaseMetric, above any live babel route's
+// (reflect-kernel-metric: kernel metric = babel metric), so babel's own
+// route wins as soon as babeld installs one, and below every copy of a
+// release route (16384 plus its path), which must not win. At 65535 a
+// copy did: in the 8-node walk B's fallback (towards C, where the client
+// was) lost to A's release copy at 16480, and A's release route went back
+// via B, a B <-> A loop of a second (cl2 c -> d, TCP 1.9 s).
+const fallbackMetric = 16384
 
 // Fallback replaces the release route of dst by a copy with the steering
 // protocol (never redistributed) and fallbackMetric, so that babel forgets
