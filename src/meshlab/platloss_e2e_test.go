@@ -77,18 +77,7 @@ func TestE2ERoamAfterPLATLoss(t *testing.T) {
 	if err := f.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	counts, err := m.WaitNoLeftovers(ctx)
-	for _, n := range m.NodeList() {
-		if !n.Down {
-			printf(t, "AFTER PLAT LOSS LEFTOVERS %s after the lease ended: %v", n.Spec.Name, counts[n.Spec.Name])
-		}
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	releaseAndCheckLeftovers(t, ctx, m, "AFTER PLAT LOSS", cl.Spec.Name)
 }
 
 // roamThenLosePLAT is TestE2ERoamPLATLoss's lab and checks: the client cl

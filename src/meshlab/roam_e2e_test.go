@@ -206,18 +206,7 @@ func TestE2ERoamRestarts(t *testing.T) {
 	if err := f.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	counts, err := m.WaitNoLeftovers(ctx)
-	for _, n := range m.NodeList() {
-		line := fmt.Sprintf("LEFTOVERS %s after the lease ended: %v", n.Spec.Name, counts[n.Spec.Name])
-		fmt.Println(line)
-		t.Log(line)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	releaseAndCheckLeftovers(t, ctx, m, "RESTARTS", cl.Spec.Name)
 }
 
 // TestE2ERoamWalk is the bigger mesh: eight nodes in a ring and two PLATs
@@ -306,18 +295,9 @@ func TestE2ERoamWalk(t *testing.T) {
 	if q := Quantiles(tcp); q.Median > 300*time.Millisecond {
 		t.Errorf("TCP stall median %v, want <= 300 ms", q.Median)
 	}
+	var names []string
 	for _, cs := range spec.Clients {
-		if err := m.Clients[cs.Name].Release(ctx); err != nil {
-			t.Fatal(err)
-		}
+		names = append(names, cs.Name)
 	}
-	counts, err := m.WaitNoLeftovers(ctx)
-	for _, n := range m.NodeList() {
-		line := fmt.Sprintf("LEFTOVERS %s after the leases ended: %v", n.Spec.Name, counts[n.Spec.Name])
-		fmt.Println(line)
-		t.Log(line)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	releaseAndCheckLeftovers(t, ctx, m, "WALK", names...)
 }
