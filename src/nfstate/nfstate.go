@@ -54,6 +54,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -113,6 +114,9 @@ func hooks() []hook {
 type State struct {
 	cfg  Config
 	ipt  *iptables.IPTables
+	// restore is ip6tables-restore's path ("": not found, one ip6tables
+	// run per rule change instead)
+	restore string
 	mu   sync.Mutex
 	sets map[string]bool         // per-prefix sets (and their rule) known to exist
 	via  map[string]netip.Prefix // per-PLAT set: the PLATB of its reply rule in place
@@ -167,7 +171,8 @@ func New(cfg Config) (*State, error) {
 	if cfg.Zone == 0 {
 		cfg.Zone = DefaultZone
 	}
-	return &State{cfg: cfg, ipt: ipt, sets: map[string]bool{}, via: map[string]netip.Prefix{}}, nil
+	restore, _ := exec.LookPath("ip6tables-restore")
+	return &State{cfg: cfg, ipt: ipt, restore: restore, sets: map[string]bool{}, via: map[string]netip.Prefix{}}, nil
 }
 
 func check96(p netip.Prefix, what string) error {
@@ -232,7 +237,7 @@ func (s *State) Setup() error {
 		"--ctstate", "NEW", "-m", "set", "!", "--match-set", SetRoam, "src", "-j", "DROP"); err != nil {
 		return fmt.Errorf("nfstate: filter/%s mid-stream rule: %w", ChainFwd, err)
 	}
-	return nil
+	return s.load() // per-prefix rules of an earlier run
 }
 
 // Teardown removes jumps, chains and every l3x set.
@@ -264,36 +269,6 @@ func (s *State) Teardown() error {
 	s.sets, s.via = map[string]bool{}, map[string]netip.Prefix{}
 	s.mu.Unlock()
 	return errors.Join(errs...)
-}
-
-// ensure creates the per-prefix set and its rule once.
-func (s *State) ensure(kind string, p netip.Prefix) (string, error) {
-	name := SetName(kind, p)
-	s.mu.Lock()
-	ok := s.sets[name]
-	s.mu.Unlock()
-	if ok {
-		return name, nil
-	}
-	if err := createSet(name); err != nil {
-		return "", err
-	}
-	defer s.changing()
-	var err error
-	if kind == setOrigin {
-		err = s.ipt.AppendUnique("nat", ChainPost, "-m", "set", "--match-set", name, "src",
-			"-j", "NETMAP", "--to", p.String())
-	} else {
-		err = s.ipt.AppendUnique("nat", ChainPre, "-i", s.cfg.CLATDevice, "-m", "set", "--match-set", name, "src",
-			"-j", "NETMAP", "--to", p.String())
-	}
-	if err != nil {
-		return "", fmt.Errorf("nfstate: rule for %s: %w", name, err)
-	}
-	s.mu.Lock()
-	s.sets[name] = true
-	s.mu.Unlock()
-	return name, nil
 }
 
 // embed is addrmap.Embed as the net.IP that netlink takes.
@@ -363,20 +338,9 @@ func (s *State) AddRoamed(r Roamed, d time.Duration) error {
 			return err
 		}
 	}
-	var so, sp string
-	var err error
-	if r.CLAT != s.cfg.OwnCLAT {
-		if so, err = s.ensure(setOrigin, r.CLAT); err != nil {
-			return err
-		}
-	}
-	if r.PLAT.IsValid() {
-		if sp, err = s.ensure(setPLAT, r.PLAT); err != nil {
-			return err
-		}
-		if err := s.ensureReply(sp, r.Via); err != nil {
-			return err
-		}
+	so, sp, err := s.ensureRules(r)
+	if err != nil {
+		return err
 	}
 	own := embed(s.cfg.OwnCLAT, r.ClientIP)
 	for _, set := range []string{so, sp, SetRoam} {
@@ -443,97 +407,6 @@ func (s *State) RemoveRoamed(r Roamed) error {
 		errs = append(errs, del(SetName(setOrigin, r.CLAT), own))
 	}
 	return errors.Join(errs...)
-}
-
-// DropPLAT removes the rule and set of a PLAT that is gone (or that no
-// client served here uses any more).
-func (s *State) DropPLAT(plat netip.Prefix) error {
-	if err := check96(plat, "PLAT"); err != nil {
-		return err
-	}
-	name := SetName(setPLAT, plat)
-	if err := s.dropReply(name); err != nil {
-		return err
-	}
-	return s.drop(name, ChainPre, "-i", s.cfg.CLATDevice, "-m", "set", "--match-set", name, "src",
-		"-j", "NETMAP", "--to", plat.String())
-}
-
-// ensureReply puts the reply rule of PLAT set name in place, towards
-// via (this node's PLAT now), replacing one towards another PLAT (the
-// node's CLAT switched PLATs). A zero via leaves whatever is there.
-func (s *State) ensureReply(name string, via netip.Prefix) error {
-	if !via.IsValid() {
-		return nil
-	}
-	if err := check96(via, "own PLAT"); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	have := s.via[name]
-	s.mu.Unlock()
-	if have == via {
-		return nil
-	}
-	defer s.changing()
-	if err := s.dropReply(name); err != nil { // also one left by an earlier run
-		return err
-	}
-	if err := s.ipt.AppendUnique("nat", ChainPost, "-o", s.cfg.CLATDevice, "-m", "set", "--match-set", name, "dst",
-		"-j", "NETMAP", "--to", via.String()); err != nil {
-		return fmt.Errorf("nfstate: reply rule for %s: %w", name, err)
-	}
-	s.mu.Lock()
-	s.via[name] = via
-	s.mu.Unlock()
-	return nil
-}
-
-// dropReply deletes every reply rule of PLAT set name, whatever its target.
-func (s *State) dropReply(name string) error {
-	defer s.changing()
-	rules, err := s.ipt.List("nat", ChainPost)
-	if err != nil {
-		return fmt.Errorf("nfstate: list nat/%s: %w", ChainPost, err)
-	}
-	for _, r := range rules {
-		f := strings.Fields(r)
-		if len(f) < 3 || f[0] != "-A" || !strings.Contains(r, " --match-set "+name+" dst ") {
-			continue
-		}
-		if err := s.ipt.DeleteIfExists("nat", ChainPost, f[2:]...); err != nil {
-			return fmt.Errorf("nfstate: delete reply rule for %s: %w", name, err)
-		}
-	}
-	s.mu.Lock()
-	delete(s.via, name)
-	s.mu.Unlock()
-	return nil
-}
-
-// DropOrigin removes the rule and set of an origin CLAT that no client
-// served here uses any more, so that no rule outlives the last lease.
-func (s *State) DropOrigin(clat netip.Prefix) error {
-	if err := check96(clat, "CLAT"); err != nil {
-		return err
-	}
-	name := SetName(setOrigin, clat)
-	return s.drop(name, ChainPost, "-m", "set", "--match-set", name, "src", "-j", "NETMAP", "--to", clat.String())
-}
-
-// drop deletes a per-prefix set's rule (in nat chain) and then the set.
-func (s *State) drop(name, chain string, rule ...string) error {
-	defer s.changing()
-	if err := s.ipt.DeleteIfExists("nat", chain, rule...); err != nil {
-		return fmt.Errorf("nfstate: delete rule for %s: %w", name, err)
-	}
-	if err := netlink.IpsetDestroy(name); err != nil && !errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("nfstate: ipset destroy %s: %w", name, err)
-	}
-	s.mu.Lock()
-	delete(s.sets, name)
-	s.mu.Unlock()
-	return nil
 }
 
 // RuleCount is the number of rules in l3roamd-xlat's chains.

@@ -19,6 +19,8 @@ var (
 	platF = netip.MustParsePrefix("fd00:2::f:0:0/96") // after its CLAT switched
 )
 
+func ip4(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 80, byte(i >> 8), byte(i)}) }
+
 func ip6tablesSave(t *testing.T) string {
 	out, err := exec.Command("ip6tables-save").CombinedOutput()
 	if err != nil {
@@ -48,7 +50,7 @@ func TestStateInNamespace(t *testing.T) {
 	if base != 5 { // 3 zone rules, incoming NETMAP, mid-stream drop
 		t.Fatalf("base rule count %d, want 5\n%s", base, ip6tablesSave(t))
 	}
-	ip := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, 80, byte(i >> 8), byte(i)}) }
+	ip := ip4
 	for i := 1; i <= 50; i++ {
 		c := clatD
 		if i%2 == 0 {
