@@ -431,6 +431,16 @@ func testRoamDAB(t *testing.T, secret []byte) {
 	if cv[0].LeaseSec < 3500 {
 		t.Errorf("lease not carried over: %d s", cv[0].LeaseSec)
 	}
+	// B's dnsmasq repeats the lease at its own SIGHUPs: nothing to
+	// refresh, no ROAM to the PLAT
+	txRoam := B.m.counters()["tx_ROAM"]
+	if err := B.lease(LeaseOld, clientMAC, clientIP, time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	n.settle(t)
+	if c := B.m.counters(); c["lease_old_same"] != 1 || c["tx_ROAM"] != txRoam {
+		t.Errorf("a repeated lease at B: lease_old_same %d, ROAMs %d -> %d", c["lease_old_same"], txRoam, c["tx_ROAM"])
+	}
 	// B -> D (home): C stops steering, B releases towards D, D announces
 	// the client's /128 itself (it must beat the release routes' copies)
 	D.seen(clientMAC, netip.Addr{})

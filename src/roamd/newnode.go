@@ -141,7 +141,8 @@ func (d *machine) Lease(op LeaseOp, mac net.HardwareAddr, ip netip.Addr, expires
 	if op != LeaseAdd && op != LeaseOld {
 		return fmt.Errorf("lease: unknown operation %q", op)
 	}
-	if expires.IsZero() {
+	noEnd := expires.IsZero()
+	if noEnd {
 		expires = d.now().Add(d.cfg.DefaultLease)
 	}
 	if cl := d.clm[key]; cl != nil && !cl.done {
@@ -162,6 +163,15 @@ func (d *machine) Lease(op LeaseOp, mac net.HardwareAddr, ip netip.Addr, expires
 	}
 	if c == nil {
 		d.takeNew(mac, ip, expires)
+		return nil
+	}
+	if op == LeaseOld && c.IP == ip && (noEnd || !expires.After(c.Expires)) {
+		// the same repetition for a client served here: nothing to
+		// refresh. Refreshing anyway re-added every roamed client's
+		// members and sent its PLAT a ROAM at every SIGHUP, i.e. at
+		// every reservation this node made or dropped (50-node lab: 957
+		// old events and 247 refreshes in 142 roams).
+		d.count("lease_old_same")
 		return nil
 	}
 	if !c.IP.IsValid() {
