@@ -34,7 +34,8 @@ event() {
 	shift
 	: >"$tmp/calls"
 	# shellcheck disable=SC2016 # the inner script expands its own variables
-	env -i PATH=/usr/bin:/bin CALLS="$tmp/calls" LEASES="$tmp/dhcp.leases" L3ROAMD_XLAT="$tmp/l3roamd-xlat" PRESENT="$present" "$@" \
+	env -i PATH=/usr/bin:/bin CALLS="$tmp/calls" LEASES="$tmp/dhcp.leases" L3ROAMD_XLAT="$tmp/l3roamd-xlat" \
+		L3ROAMD_XLAT_MEMO="$tmp/memo" PRESENT="$present" "$@" \
 		sh -c '
 uci() {
 	[ "$PRESENT" = 1 ] || return 1
@@ -63,6 +64,14 @@ after" "$(event 1 ACTION=add MACADDR=$mac IPADDR=10.80.0.5 HOSTNAME=laptop)"
 check "update -> lease old, lease end passed through" \
 	"CALL lease $sock old $mac 10.80.0.5 expires=1767225600 remaining=
 after" "$(event 1 ACTION=update MACADDR=$mac IPADDR=10.80.0.5 DNSMASQ_LEASE_EXPIRES=1767225600)"
+check "update repeating the last delivered lease: not delivered" \
+	"after" "$(event 1 ACTION=update MACADDR=$mac IPADDR=10.80.0.5 DNSMASQ_LEASE_EXPIRES=1767225600)"
+check "update with a later lease end: delivered" \
+	"CALL lease $sock old $mac 10.80.0.5 expires=1767229200 remaining=
+after" "$(event 1 ACTION=update MACADDR=$mac IPADDR=10.80.0.5 DNSMASQ_LEASE_EXPIRES=1767229200)"
+check "update without a lease end: delivered" \
+	"CALL lease $sock old $mac 10.80.0.5 expires= remaining=600
+after" "$(event 1 ACTION=update MACADDR=$mac IPADDR=10.80.0.5 DNSMASQ_TIME_REMAINING=600)"
 check "lease end from dnsmasq's lease file when the event has none" \
 	"CALL lease $sock add 02:00:00:00:00:07 10.80.0.7 phone expires=1767225000 remaining=
 after" "$(event 1 ACTION=add MACADDR=02:00:00:00:00:07 IPADDR=10.80.0.7 HOSTNAME=phone)"
@@ -72,6 +81,9 @@ after" "$(event 1 ACTION=remove MACADDR=$mac IPADDR=10.80.0.5 HOSTNAME=)"
 check "DHCPv6 lease ignored" "after" "$(event 1 ACTION=add MACADDR=00:01:00:01:aa:bb IPADDR=fd00::5)"
 check "other action ignored" "after" "$(event 1 ACTION=tftp TFTP_PATH=/x)"
 check "node without section gluon-464xlat.roamd: nothing" "after" "$(event 0 ACTION=add MACADDR=$mac IPADDR=10.80.0.5)"
+check "update after the lease was deleted: delivered" \
+	"CALL lease $sock old $mac 10.80.0.5 expires=1767229200 remaining=
+after" "$(event 1 ACTION=update MACADDR=$mac IPADDR=10.80.0.5 DNSMASQ_LEASE_EXPIRES=1767229200)"
 check "failed delivery logged, shell goes on" \
 	"CALL lease $sock add $mac 10.80.0.99 expires= remaining=
 LOG -t l3roamd-xlat lease $sock add $mac 10.80.0.99 not delivered
