@@ -314,7 +314,7 @@ func scaleWalk(ctx context.Context, m *Mesh, c *Client, walk []string, settle ti
 	}
 	var out []RoamResult
 	for _, to := range walk {
-		r, err := m.Hop(ctx, c, f, to, settle)
+		r, err := m.hop(ctx, c, f, to, settle, time.Minute, 10*time.Second)
 		out = append(out, r)
 		if err != nil {
 			f.Stop()

@@ -176,14 +176,12 @@ func printScale(w io.Writer, r *meshlab.ScaleResult) {
 		sort.Strings(kinds)
 		row("  the first node's routes by kind", strings.Join(kinds, ", "))
 	}
-	var tcp, udp []time.Duration
-	for _, x := range r.Roams {
-		tcp, udp = append(tcp, x.TCPStall), append(udp, x.UDPStall)
-	}
-	t, u := meshlab.Quantiles(tcp), meshlab.Quantiles(udp)
+	tcp, udp, conn := roamTimes(r.Roams)
+	t, u, c := meshlab.Quantiles(tcp), meshlab.Quantiles(udp), meshlab.Quantiles(conn)
 	row("roams; streams kept", fmt.Sprintf("%d; %d of %d (phase %s)", len(r.Roams), r.StreamsKept, r.Streams, ms(r.RoamPhase)))
 	row("roam stall TCP median / p95 / max", ms(t.Median)+" / "+ms(t.P95)+" / "+ms(t.Max))
 	row("roam stall UDP median / p95 / max", ms(u.Median)+" / "+ms(u.P95)+" / "+ms(u.Max))
+	row("then a new connection, median / p95 / max", ms(c.Median)+" / "+ms(c.P95)+" / "+ms(c.Max))
 	if n := len(r.Roams); n > 0 {
 		var parts []string
 		for _, k := range []string{"CLAIM", "INFO", "ACK", "ROAM", "VERIFY", "CONFIRM", "REFUSE"} {
@@ -251,14 +249,23 @@ func printScale(w io.Writer, r *meshlab.ScaleResult) {
 	fmt.Fprintf(w, "  (whole run %s)\n", ms(r.Total))
 }
 
+// roamTimes are the roams' TCP and UDP stalls and, for those whose new
+// connection worked, the time it took.
+func roamTimes(roams []meshlab.RoamResult) (tcp, udp, conn []time.Duration) {
+	for _, x := range roams {
+		tcp, udp = append(tcp, x.TCPStall), append(udp, x.UDPStall)
+		if x.NewConn != "" {
+			conn = append(conn, x.NewConnAfter)
+		}
+	}
+	return tcp, udp, conn
+}
+
 func scaleJSON(r *meshlab.ScaleResult, runErr error) map[string]any {
 	if r == nil {
 		return map[string]any{"error": fmt.Sprint(runErr)}
 	}
-	var tcp, udp []time.Duration
-	for _, x := range r.Roams {
-		tcp, udp = append(tcp, x.TCPStall), append(udp, x.UDPStall)
-	}
+	tcp, udp, conn := roamTimes(r.Roams)
 	q := func(d []time.Duration) map[string]float64 {
 		s := meshlab.Quantiles(d)
 		return map[string]float64{"median_ms": float64(s.Median.Milliseconds()), "p95_ms": float64(s.P95.Milliseconds()), "max_ms": float64(s.Max.Milliseconds())}
@@ -266,7 +273,8 @@ func scaleJSON(r *meshlab.ScaleResult, runErr error) map[string]any {
 	var hops []map[string]any
 	for _, h := range r.Roams {
 		hops = append(hops, map[string]any{"client": h.Client, "from": h.From, "to": h.To,
-			"tcp_stall_ms": h.TCPStall.Milliseconds(), "udp_stall_ms": h.UDPStall.Milliseconds(), "udp_lost": h.UDPLost})
+			"tcp_stall_ms": h.TCPStall.Milliseconds(), "udp_stall_ms": h.UDPStall.Milliseconds(), "udp_lost": h.UDPLost,
+			"new_conn_ms": h.NewConnAfter.Milliseconds()})
 	}
 	sw := map[string]float64{}
 	for n, d := range r.Failover.Switch {
@@ -278,7 +286,7 @@ func scaleJSON(r *meshlab.ScaleResult, runErr error) map[string]any {
 		"converge_ms": r.Converged.Milliseconds(), "converge_first_ms": r.ConvergedFirst.Milliseconds(),
 		"reached": r.Reached, "clients_by_plat": r.ClientsByPLAT,
 		"roams": len(r.Roams), "streams": r.Streams, "streams_kept": r.StreamsKept,
-		"stall_tcp": q(tcp), "stall_udp": q(udp), "messages": r.Messages, "counters": r.Counters, "hops": hops,
+		"stall_tcp": q(tcp), "stall_udp": q(udp), "new_conn": q(conn), "messages": r.Messages, "counters": r.Counters, "hops": hops,
 		"routes_leased": r.RoutesLeased, "routes_roamed": r.RoutesRoamed, "roam_state": r.RoamState, "route_kinds": r.RouteKinds,
 		"failover": map[string]any{"plat": r.Failover.PLAT, "affected": r.Failover.Affected,
 			"all_switched_ms": r.Failover.AllSwitched.Milliseconds(), "switch_ms": sw, "reasons": r.Failover.Reasons,
