@@ -463,19 +463,6 @@ func testRoamDAB(t *testing.T, secret []byte) {
 	if _, ok := D.k.fallback[dIP]; ok {
 		t.Error("D kept its fallback route for the client after it came back")
 	}
-	// the PLAT refuses a ROAM of D's (its record was stale): D keeps
-	// serving its client at home
-	D.do(func(m *machine) {
-		m.sendRoam(m.cl[clientMAC.String()], time.Hour, true, netip.Prefix{})
-		for nonce, p := range m.pend {
-			if p.kind == "ROAM" {
-				m.roamRefused(&roamproto.Message{Type: roamproto.TypeRefuse, MAC: clientMAC, Echo: nonce, HasEcho: true}, p.to)
-			}
-		}
-	})
-	if c := D.m.counters(); c["roam_refused_home"] != 1 || len(D.m.clients()) != 1 {
-		t.Errorf("D after a refused ROAM at home: %d clients, counters %v", len(D.m.clients()), c)
-	}
 	// back to A, where the release route becomes an announce route again
 	A.seen(clientMAC, netip.Addr{})
 	n.waitFor(t, "A announces again", func() bool {

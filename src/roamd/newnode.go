@@ -383,19 +383,7 @@ func (d *machine) roamRefused(m *roamproto.Message, from netip.AddrPort) {
 	}
 	d.stopPending(p)
 	d.count("roam_refused_by_plat")
-	c := d.cl[p.mac]
-	switch {
-	case c == nil || !p.fresh || !c.Roamed:
-	case c.Origin == d.cfg.OwnCLAT:
-		// the client is home: its address and CLAT /96 are this node's,
-		// and its new flows need no PLAT. The PLAT's record was stale (a
-		// quick walk, B -> C -> home, where C's own ROAM had not been
-		// taken yet, so the PLAT asked B, which handed the client to C);
-		// releasing the client here only left it unserved (50-node lab:
-		// a client home since 90 s reached nothing after its PLAT failed).
-		d.count("roam_refused_home")
-		d.log.Info("handover refused by the PLAT; the client stays served at home", "mac", c.MAC, "ip", c.IP)
-	default:
+	if c := d.cl[p.mac]; p.fresh && c != nil && c.Roamed {
 		d.release(c, "handover refused by the PLAT")
 	}
 }

@@ -235,21 +235,6 @@ func (d *machine) verifyRefused(m *roamproto.Message, from netip.AddrPort) bool 
 		return false
 	}
 	d.endVerify(v)
-	if v.k.to == v.clat && d.plats != nil && d.plats.announcedBy(v.k.key, v.clat) {
-		// The client came home, and the node on record handed it on to
-		// a third node whose own ROAM was not taken yet (a quick walk on
-		// a loaded mesh: B -> C -> home, the record still says B): B
-		// cannot confirm, C is unknown here. Babel is the witness, as
-		// for a PLAT switch: the lease node announces the client's /128
-		// itself (release routes stay above the release metric), which
-		// a key holder elsewhere cannot make so here. Without this the
-		// steering to B stayed and took the home client's replies.
-		d.applySteer(v.k.key, v.clat, v.k.to, v.ip, d.now().Add(v.lease), func(bool) {
-			d.count("roam_home_witnessed")
-			d.answerRoam(roamproto.TypeAck, v.roamFrom, v.roamEcho, v.mac)
-		})
-		return true
-	}
 	d.count("roam_refused")
 	d.log.Warn("handover refused by the serving node", "client", v.k.key, "to", v.k.to, "server", v.server)
 	d.answerRoam(roamproto.TypeRefuse, v.roamFrom, v.roamEcho, v.mac)

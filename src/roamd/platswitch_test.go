@@ -215,38 +215,3 @@ func TestReturnedClientLetThrough(t *testing.T) {
 		})
 	}
 }
-
-// A client walked B -> A -> home D faster than A's ROAM was taken: the
-// PLAT's record still says B, which refuses D's handover (it handed the
-// client to A). Babel is the witness: when D itself announces the
-// client's /128, the steering goes; when another node does, D is refused.
-func TestHomeRoamWitnessedByBabel(t *testing.T) {
-	for _, tc := range []struct {
-		announcer string
-		home      bool
-	}{{"d", true}, {"b", false}} {
-		n := newFakeNet()
-		E := n.addPLATNode(t, "e", platE, platE, nil)
-		dIP := addrmap.Embed(clatOf("d"), clientIP)
-		E.feed(n.clk.Now(), bRoute(clatOf("d"), "d"), bRoute(clatOf("b"), "b"), bRoute(netip.PrefixFrom(dIP, 128), tc.announcer))
-		server := addrmap.Embed(clatOf("b"), E.m.cfg.MgmtIPv4)
-		E.do(func(m *machine) {
-			m.st[dIP] = &steerEntry{CLAT: clatOf("d"), NewCLAT: clatOf("b"), IP: clientIP, Expires: m.now().Add(time.Hour)}
-			m.stCLAT[clatOf("b")]++
-			v := &verifyReq{k: verifyKey{dIP, clatOf("d")}, clat: clatOf("d"), ip: clientIP, mac: clientMAC, lease: time.Hour,
-				roamFrom: netip.AddrPortFrom(mgmtOf("d"), 5524), roamEcho: 7, server: server, nonces: []uint32{42}}
-			m.vr[v.k], m.vrNonce[42] = v, v
-			m.vrCLAT[clatOf("d")]++
-			m.verifyRefused(&roamproto.Message{Type: roamproto.TypeRefuse, MAC: clientMAC, Echo: 42, HasEcho: true},
-				netip.AddrPortFrom(server, 5524))
-		})
-		c := E.m.counters()
-		_, steered := E.m.st[dIP]
-		if tc.home && (c["roam_home_witnessed"] != 1 || steered) {
-			t.Errorf("/128 announced by D: steering kept %t, counters %v", steered, c)
-		}
-		if !tc.home && (c["roam_refused"] != 1 || !steered) {
-			t.Errorf("/128 announced by B: steering kept %t, counters %v", steered, c)
-		}
-	}
-}
