@@ -769,9 +769,12 @@ func (m *Mesh) clientLinks(c *Client) error {
 	defer air.Close()
 	// The air's own ports must stay silent: with IPv6 they would send
 	// router solicitations and MLD from their own MACs, and every node would
-	// see them as clients.
-	for _, k := range []string{"net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"} {
-		if err := air.sysctl(k, "1"); err != nil {
+	// see them as clients. The bridge device also sent IGMPv3 reports from
+	// 0.0.0.0 when it came up (a phantom client per real one: 150 more
+	// node-client-IPs in the 50-node lab).
+	for k, v := range map[string]string{"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1",
+		"net.ipv4.igmp_link_local_mcast_reports": "0"} {
+		if err := air.sysctl(k, v); err != nil {
 			return err
 		}
 	}
