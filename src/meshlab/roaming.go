@@ -186,6 +186,10 @@ func (m *Mesh) hop(ctx context.Context, c *Client, f *Flows, to string, settle, 
 		if time.Since(t0) >= newConn || ctx.Err() != nil {
 			return r, fmt.Errorf("new connection after roaming to %s (%v): %w", to, time.Since(t0).Round(time.Millisecond), err)
 		}
+		select { // a refusal comes back at once: poll, do not spin
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 
