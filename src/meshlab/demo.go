@@ -237,8 +237,12 @@ func RunDemo(ctx context.Context, opts DemoOptions) (err error) {
 		if fo.AfterWithdraw > 2*time.Second {
 			goal = "goal <= 2s after the withdrawal: MISSED"
 		}
-		return fmt.Sprintf("first new TCP connection through E %v after C's failure, %v after the withdrawal (%d attempts; %s)",
-			fo.FirstConn.Round(time.Millisecond), fo.AfterWithdraw.Round(time.Millisecond), fo.Attempts, goal), nil
+		clat := "D's CLAT switch time unknown"
+		if fo.Switched > 0 {
+			clat = fmt.Sprintf("%v after D's CLAT switched", fo.AfterSwitch().Round(time.Millisecond))
+		}
+		return fmt.Sprintf("first new TCP connection through E %v after C's failure, %v after the withdrawal, %s (%d attempts; %s)",
+			fo.FirstConn.Round(time.Millisecond), fo.AfterWithdraw.Round(time.Millisecond), clat, fo.Attempts, goal), nil
 	}); err != nil {
 		return err
 	}
