@@ -54,6 +54,10 @@ func (m *Mesh) MeasureFailoverAfter(ctx context.Context, client string, from, to
 	}
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
+	withdrawn, err := at.WatchWithdrawal(wctx, from.PLATPrefix)
+	if err != nil {
+		return res, err
+	}
 	var (
 		mu       sync.Mutex
 		withdraw time.Time
@@ -63,14 +67,10 @@ func (m *Mesh) MeasureFailoverAfter(ctx context.Context, client string, from, to
 		return res, err
 	}
 	go func() {
-		for wctx.Err() == nil {
-			if !at.HasRoute(wctx, from.PLATPrefix) && wctx.Err() == nil {
-				mu.Lock()
-				withdraw = time.Now()
-				mu.Unlock()
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		if w, ok := <-withdrawn; ok {
+			mu.Lock()
+			withdraw = w
+			mu.Unlock()
 		}
 	}()
 	conn, err := firstConnVia(ctx, c, to, &res.Attempts)
@@ -88,7 +88,7 @@ func (m *Mesh) MeasureFailoverAfter(ctx context.Context, client string, from, to
 		res.Switched = st.LastSwitch.At.Sub(t0)
 	}
 	// The route is gone by now (the connection went elsewhere); give the
-	// watcher its last poll.
+	// watcher the last lines.
 	lctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	_ = WaitFor(lctx, "route withdrawal", 10*time.Millisecond, func() (bool, error) {
