@@ -1,7 +1,8 @@
 // Package nfstate keeps l3roamd-xlat's kernel packet-filter state on a node
 // that serves roamed clients: ipsets (through vishvananda/netlink) whose
 // members are per client and expire with the lease, and ip6tables rules
-// (through coreos/go-iptables) whose number depends only on how many
+// (the fixed ones through coreos/go-iptables, the per-prefix ones through
+// ip6tables-restore: rules.go) whose number depends only on how many
 // distinct CLAT and PLAT prefixes roamed clients came with, never on the
 // number of clients.
 //
@@ -112,14 +113,14 @@ func hooks() []hook {
 
 // State is the packet-filter state of one node (one network namespace).
 type State struct {
-	cfg  Config
-	ipt  *iptables.IPTables
+	cfg Config
+	ipt *iptables.IPTables
 	// restore is ip6tables-restore's path ("": not found, one ip6tables
 	// run per rule change instead)
 	restore string
-	mu   sync.Mutex
-	sets map[string]bool         // per-prefix sets (and their rule) known to exist
-	via  map[string]netip.Prefix // per-PLAT set: the PLATB of its reply rule in place
+	mu      sync.Mutex
+	sets    map[string]bool         // per-prefix sets (and their rule) known to exist
+	via     map[string]netip.Prefix // per-PLAT set: the PLATB of its reply rule in place
 
 	// gen counts the calls that may change rules; counted and rules are
 	// the gen of the last RuleCount and its result (Rules).
