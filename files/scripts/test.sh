@@ -8,6 +8,11 @@ top=$PWD
 export PATH=$PATH:/usr/local/go/bin
 cd src
 go vet ./...
+unformatted=$(go list -f '{{.Dir}}' ./... | xargs gofmt -l)
+if [ -n "$unformatted" ]; then
+	echo "test: gofmt would change: $unformatted" >&2
+	exit 1
+fi
 go test -count=1 -timeout 20m ./...
 if [ "$(id -u)" -eq 0 ]; then
 	go test -count=1 -p 1 -timeout 40m -tags e2e -run 'E2E' ./...
