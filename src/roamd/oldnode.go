@@ -305,12 +305,14 @@ func (d *machine) handoverStep(h *handover) {
 
 func (d *machine) answerWaiting(h *handover, ok bool) {
 	for _, w := range h.waiting {
-		d.answerVerify(h, w, ok)
+		d.answerVerify(h, w, ok, netip.Prefix{})
 	}
 	h.waiting = nil
 }
 
-func (d *machine) answerVerify(h *handover, w verifyAsk, ok bool) {
+// answerVerify answers a VERIFY: CONFIRM (ok) or REFUSE, which names
+// successor if it is valid: the node this one handed the client to instead.
+func (d *machine) answerVerify(h *handover, w verifyAsk, ok bool, successor netip.Prefix) {
 	t := roamproto.TypeRefuse
 	if ok {
 		t = roamproto.TypeConfirm
@@ -323,6 +325,8 @@ func (d *machine) answerVerify(h *handover, w verifyAsk, ok bool) {
 			r = 0
 		}
 		m.LeaseTime, m.HasLease = uint32(r/time.Second), true
+	} else {
+		m.NewCLAT = successor
 	}
 	d.send(d.mgmtAddr(), w.from, m)
 }
@@ -339,22 +343,32 @@ func (d *machine) mgmtAddr() netip.Addr {
 func (d *machine) onVerify(m *roamproto.Message, from netip.AddrPort) {
 	h := d.ho[addrmap.Embed(m.CLAT, m.ClientIP)]
 	w := verifyAsk{from: from, echo: m.Nonce}
-	if h == nil || h.to != m.NewCLAT || from.Addr() != addrmap.Embed(h.plat, d.cfg.MgmtIPv4) ||
-		(m.MAC != nil && m.MAC.String() != h.mac) {
-		d.count("verify_refused")
+	ours := h != nil && from.Addr() == addrmap.Embed(h.plat, d.cfg.MgmtIPv4) && (m.MAC == nil || m.MAC.String() == h.mac)
+	if !ours || h.to != m.NewCLAT {
 		if !d.glob.allow(d.now()) { // answers to forged VERIFYs are budgeted too
+			d.count("verify_refused")
 			return
 		}
-		d.answerVerify(&handover{}, w, false)
+		var successor netip.Prefix
+		if ours && h.done && !d.serves(h) {
+			// The client's PLAT asks about a handover by another node:
+			// ours went to h.to, which may have handed the client on
+			// to the asker before the PLAT took h.to's ROAM. Name it.
+			successor = h.to
+			d.count("verify_refused_successor")
+		} else {
+			d.count("verify_refused")
+		}
+		d.answerVerify(&handover{}, w, false, successor)
 		return
 	}
 	switch {
 	case h.done:
 		d.count("verify_confirmed")
-		d.answerVerify(h, w, true)
+		d.answerVerify(h, w, true, netip.Prefix{})
 	case h.probed && h.present:
 		d.count("verify_refused")
-		d.answerVerify(h, w, false)
+		d.answerVerify(h, w, false, netip.Prefix{})
 	default: // ACK or probe still outstanding: answer when they are in
 		for i := range h.waiting {
 			if h.waiting[i].from == from {
@@ -365,6 +379,24 @@ func (d *machine) onVerify(m *roamproto.Message, from netip.AddrPort) {
 		if len(h.waiting) < maxWaiting {
 			h.waiting = append(h.waiting, w)
 		}
+	}
+}
+
+// serves reports whether the client of handover record h is served here
+// (again): then the record is history and names no successor.
+func (d *machine) serves(h *handover) bool {
+	c := d.cl[h.mac]
+	return c != nil && c.IP == h.ip && addrmap.Embed(c.Origin, c.IP) == h.key
+}
+
+// forgetHandover drops the record of handing c away: c is served here
+// again, and a record that confirmed the old handover would let a late
+// ROAM of the node it went to take it back.
+func (d *machine) forgetHandover(c *Client) {
+	key := addrmap.Embed(c.Origin, c.IP)
+	if h := d.ho[key]; h != nil {
+		d.answerWaiting(h, false)
+		delete(d.ho, key)
 	}
 }
 

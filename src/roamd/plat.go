@@ -38,11 +38,18 @@ type verifyReq struct {
 	roamFrom netip.AddrPort // B, for the ACK or REFUSE
 	roamEcho uint32         // nonce of B's latest ROAM
 	server   netip.Addr     // where the VERIFY goes
+	hops     int            // successors followed (maxSuccessors)
 	nonces   []uint32
 	tries    int
 	timer    *timer
 	done     bool
 }
+
+// maxSuccessors bounds how many successors one VERIFY follows: each is a
+// node the one asked before handed the client to (a REFUSE naming it), so
+// a walk of that many hops between two ROAMs the PLAT takes still ends at
+// the node that serves the client; it also bounds what a ROAM can cost.
+const maxSuccessors = 4
 
 // onRoam: the PLAT C.
 func (d *machine) onRoam(m *roamproto.Message, from netip.AddrPort) {
@@ -213,6 +220,9 @@ func (d *machine) onConfirm(m *roamproto.Message, from netip.AddrPort) {
 		return
 	}
 	d.endVerify(v)
+	if v.hops > 0 {
+		d.supersede(v)
+	}
 	// the steering never outlives the lease the serving node reported
 	lease := d.clampLease(m.LeaseTime)
 	if v.lease < lease {
@@ -227,18 +237,57 @@ func (d *machine) onConfirm(m *roamproto.Message, from netip.AddrPort) {
 	})
 }
 
-// verifyRefused: at the PLAT, the serving node refused a handover: tell
-// B. False: the REFUSE answers no VERIFY of ours.
+// supersede ends the other VERIFYs for v's client once v, confirmed at
+// the end of a chain of successors, moved it on: they asked nodes the
+// client has left since, whose late CONFIRM would steer the client back.
+// Their ROAMs come again and are asked of the node that serves it now.
+func (d *machine) supersede(v *verifyReq) {
+	for k, o := range d.vr {
+		if k.key == v.k.key && o != v {
+			d.count("verify_superseded")
+			d.endVerify(o)
+		}
+	}
+}
+
+// verifyRefused: at the PLAT, the serving node refused a handover: ask
+// the successor it names, or tell B. False: the REFUSE answers no VERIFY
+// of ours.
 func (d *machine) verifyRefused(m *roamproto.Message, from netip.AddrPort) bool {
 	v := d.vrNonce[m.Echo]
 	if v == nil || from.Addr() != v.server {
 		return false
+	}
+	if next := d.successor(v, m.NewCLAT); next.IsValid() {
+		d.count("verify_redirected")
+		d.log.Info("handover asked of the node the client was handed to", "client", v.k.key, "to", v.k.to,
+			"refused_by", v.server, "next", next)
+		v.timer.stop()
+		v.server, v.tries = next, 0
+		v.hops++
+		d.verifyTick(v)
+		return true
 	}
 	d.endVerify(v)
 	d.count("roam_refused")
 	d.log.Warn("handover refused by the serving node", "client", v.k.key, "to", v.k.to, "server", v.server)
 	d.answerRoam(roamproto.TypeRefuse, v.roamFrom, v.roamEcho, v.mac)
 	return true
+}
+
+// successor is where v's VERIFY goes next when the node asked names the
+// node it handed the client to (to, a REFUSE's NEWCLAT), or invalid: no
+// successor, one out of range or not in the mesh, the asker itself (that
+// would have been a CONFIRM), or too many already.
+func (d *machine) successor(v *verifyReq, to netip.Prefix) netip.Addr {
+	if !to.IsValid() || v.hops >= maxSuccessors || to == v.k.to || !d.inRange(d.cfg.CLATRange, to) {
+		return netip.Addr{}
+	}
+	next := addrmap.Embed(to, d.cfg.MgmtIPv4)
+	if next == v.server || !d.w.k.Routed(next) {
+		return netip.Addr{}
+	}
+	return next
 }
 
 // applySteer installs the steering entry for key (CLATD::ip) towards

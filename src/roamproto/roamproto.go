@@ -49,6 +49,9 @@ const DefaultPort = wellknown.RoamPort
 // VERIFY, CONFIRM and REFUSE authorise a handover: the PLAT asks the node
 // that serves the client (VERIFY) whether it handed the client to the
 // ROAM's sender; CONFIRM and REFUSE answer a VERIFY, REFUSE also a ROAM.
+// A REFUSE to a VERIFY may carry NEWCLAT: the node the refusing one handed
+// the client to instead, which the PLAT asks next (a client that walked
+// on before the PLAT took the ROAM of the node between).
 const (
 	TypeClaim   uint8 = 1
 	TypeInfo    uint8 = 2

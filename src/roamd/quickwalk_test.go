@@ -1,0 +1,148 @@
+package roamd
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/gluon-464xlat/gluon-464xlat/addrmap"
+	"github.com/gluon-464xlat/gluon-464xlat/roamproto"
+)
+
+// A quick walk (files/docs/roaming.md, "A quick walk"): the client leaves
+// its lease node D for A, then B, and comes home to D before the PLAT has
+// taken B's ROAM. The PLAT still steers to A and asks A about the
+// home-coming; A handed the client to B and names B in its REFUSE, the
+// PLAT asks B, B confirms, and D keeps its client.
+
+// holdType passes datagrams on, except messages of one type, which it
+// keeps until the test lets them go (release).
+type holdType struct {
+	inner Transport
+	t     uint8
+	held  []func()
+}
+
+func (h *holdType) Send(from netip.Addr, to netip.AddrPort, b []byte) error {
+	if m, err := roamproto.Parse(b, nil); err == nil && m.Type == h.t {
+		b = append([]byte(nil), b...)
+		h.held = append(h.held, func() { _ = h.inner.Send(from, to, b) })
+		return nil
+	}
+	return h.inner.Send(from, to, b)
+}
+
+func (h *holdType) release() {
+	for _, f := range h.held {
+		f()
+	}
+	h.held = nil
+}
+
+// walkHome walks the client D -> A -> B -> D on the mesh n, with B's and
+// D's ROAMs held. It returns them once D has taken the client back.
+func walkHome(t *testing.T, n *fakeNet, D, A, B, C *node) (fromB, fromD *holdType) {
+	t.Helper()
+	leaseAtD(t, D)
+	dIP := addrmap.Embed(clatOf("d"), clientIP)
+	A.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "C steering to A", func() bool {
+		return C.has(func(k *recKernel) bool { return k.steer[dIP] == addrmap.Embed(clatOf("a"), clientIP) })
+	})
+	fromB = &holdType{inner: B.m.w.tx, t: roamproto.TypeRoam}
+	fromD = &holdType{inner: D.m.w.tx, t: roamproto.TypeRoam}
+	B.m.w.tx, D.m.w.tx = fromB, fromD
+	B.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "A hands the client to B", func() bool { return len(A.m.clients()) == 0 && len(B.m.clients()) == 1 })
+	D.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "B hands the client home to D", func() bool { return len(B.m.clients()) == 0 && len(D.m.clients()) == 1 })
+	if len(fromB.held) == 0 || len(fromD.held) == 0 {
+		t.Fatalf("ROAMs held: from B %d, from D %d", len(fromB.held), len(fromD.held))
+	}
+	return fromB, fromD
+}
+
+func TestQuickWalkHomeBeforeRoam(t *testing.T) {
+	n := newFakeNet()
+	D, A, B, C := n.add(t, "d", false, nil), n.add(t, "a", false, nil), n.add(t, "b", false, nil), n.add(t, "c", true, nil)
+	dIP := addrmap.Embed(clatOf("d"), clientIP)
+	hold, fromD := walkHome(t, n, D, A, B, C)
+	fromD.release()
+	n.waitFor(t, "the PLAT takes D's home-coming", func() bool {
+		return C.m.counters()["roam_accepted"] == 2 && !C.has(func(k *recKernel) bool { return k.steer[dIP].IsValid() })
+	})
+	if c := C.m.counters(); c["verify_redirected"] != 1 || c["roam_refused"] != 0 {
+		t.Errorf("PLAT counters: %v", c)
+	}
+	// B's ROAM arrives late: the PLAT asks D, which serves the client and
+	// refuses; nothing moves.
+	hold.release()
+	n.advance(t, 2*C.m.cfg.VerifyInterval)
+	if C.has(func(k *recKernel) bool { return k.steer[dIP].IsValid() }) || len(C.m.st) != 0 {
+		t.Errorf("the late ROAM steered the client away from home: %v", C.m.st)
+	}
+	if cv := D.m.clients(); len(cv) != 1 || cv[0].IP != clientIP.String() {
+		t.Fatalf("D lost its client: %+v (counters %v)", cv, D.m.counters())
+	}
+	if c := C.m.counters(); c["roam_refused"] != 1 {
+		t.Errorf("the late ROAM was not refused: %v", c)
+	}
+}
+
+// D -> A -> D with A's ROAM held until the client is home: the late ROAM
+// must not steer the client to A. D forgot its record of the handover to
+// A when it took the client back, so it refuses (before, it confirmed).
+func TestLateRoamAfterHomeComing(t *testing.T) {
+	n := newFakeNet()
+	D, A, C := n.add(t, "d", false, nil), n.add(t, "a", false, nil), n.add(t, "c", true, nil)
+	leaseAtD(t, D)
+	dIP := addrmap.Embed(clatOf("d"), clientIP)
+	hold := &holdType{inner: A.m.w.tx, t: roamproto.TypeRoam}
+	A.m.w.tx = hold
+	A.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "D hands the client to A", func() bool { return len(D.m.clients()) == 0 && len(A.m.clients()) == 1 })
+	D.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "A hands the client home to D", func() bool { return len(A.m.clients()) == 0 && len(D.m.clients()) == 1 })
+	hold.release()
+	n.advance(t, 2*C.m.cfg.VerifyInterval)
+	if C.has(func(k *recKernel) bool { return k.steer[dIP].IsValid() }) || len(C.m.st) != 0 {
+		t.Fatalf("the late ROAM steered the client away from home: %v", C.m.st)
+	}
+	if c := C.m.counters(); c["roam_refused"] == 0 {
+		t.Errorf("the late ROAM was not refused: %v", c)
+	}
+	if cv := D.m.clients(); len(cv) != 1 {
+		t.Fatalf("D lost its client: %+v", cv)
+	}
+}
+
+// Both B's ROAM and D's home-coming reach the PLAT, and A's CONFIRM of
+// the handover to B is late: D's VERIFY goes A -> B and is confirmed
+// first. That supersedes the VERIFY about B, so A's late CONFIRM cannot
+// steer the client to B, which it has left.
+func TestSuccessorChainSupersedes(t *testing.T) {
+	n := newFakeNet()
+	D, A, B, C := n.add(t, "d", false, nil), n.add(t, "a", false, nil), n.add(t, "b", false, nil), n.add(t, "c", true, nil)
+	dIP := addrmap.Embed(clatOf("d"), clientIP)
+	fromB, fromD := walkHome(t, n, D, A, B, C)
+	confirms := &holdType{inner: A.m.w.tx, t: roamproto.TypeConfirm}
+	A.m.w.tx = confirms
+	fromB.release()
+	fromD.release()
+	n.waitFor(t, "the PLAT takes D's home-coming", func() bool {
+		return C.m.counters()["verify_redirected"] == 1 && C.m.counters()["roam_accepted"] == 2
+	})
+	if len(confirms.held) == 0 {
+		t.Fatal("A sent no CONFIRM to hold")
+	}
+	confirms.release()
+	n.advance(t, 2*C.m.cfg.VerifyInterval)
+	if C.has(func(k *recKernel) bool { return k.steer[dIP].IsValid() }) || len(C.m.st) != 0 {
+		t.Fatalf("A's late CONFIRM steered the client away from home: %v", C.m.st)
+	}
+	if c := C.m.counters(); c["verify_superseded"] != 1 || c["drop_confirm_unknown"] == 0 {
+		t.Errorf("PLAT counters: %v", c)
+	}
+	if cv := D.m.clients(); len(cv) != 1 {
+		t.Fatalf("D lost its client: %+v", cv)
+	}
+}
