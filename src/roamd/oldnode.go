@@ -221,6 +221,7 @@ type handover struct {
 type verifyAsk struct {
 	from netip.AddrPort
 	echo uint32
+	to   netip.Prefix // the NEWCLAT asked about
 }
 
 const (
@@ -303,11 +304,32 @@ func (d *machine) handoverStep(h *handover) {
 	}
 }
 
-func (d *machine) answerWaiting(h *handover, ok bool) {
+func (d *machine) answerWaiting(h *handover, handed bool) {
 	for _, w := range h.waiting {
-		d.answerVerify(h, w, ok, netip.Prefix{})
+		d.answerAsk(h, w, handed)
 	}
 	h.waiting = nil
+}
+
+// answerAsk answers VERIFY w once h's outcome is known (handed: the
+// client went to h.to). A VERIFY about h.to is confirmed; one about
+// another node is refused, naming h.to when the client went there: the
+// PLAT asks h.to next, which may have handed the client on to the asker
+// before the PLAT took h.to's ROAM (a quick walk).
+func (d *machine) answerAsk(h *handover, w verifyAsk, handed bool) {
+	var successor netip.Prefix
+	switch {
+	case handed && w.to == h.to:
+		d.count("verify_confirmed")
+		d.answerVerify(h, w, true, successor)
+		return
+	case handed:
+		successor = h.to
+		d.count("verify_refused_successor")
+	default:
+		d.count("verify_refused")
+	}
+	d.answerVerify(h, w, false, successor)
 }
 
 // answerVerify answers a VERIFY: CONFIRM (ok) or REFUSE, which names
@@ -342,36 +364,23 @@ func (d *machine) mgmtAddr() netip.Addr {
 // onVerify: the client's PLAT asks whether we handed the client to NEWCLAT.
 func (d *machine) onVerify(m *roamproto.Message, from netip.AddrPort) {
 	h := d.ho[addrmap.Embed(m.CLAT, m.ClientIP)]
-	w := verifyAsk{from: from, echo: m.Nonce}
-	ours := h != nil && from.Addr() == addrmap.Embed(h.plat, d.cfg.MgmtIPv4) && (m.MAC == nil || m.MAC.String() == h.mac)
-	if !ours || h.to != m.NewCLAT {
+	w := verifyAsk{from: from, echo: m.Nonce, to: m.NewCLAT}
+	if h == nil || from.Addr() != addrmap.Embed(h.plat, d.cfg.MgmtIPv4) || (m.MAC != nil && m.MAC.String() != h.mac) {
 		if !d.glob.allow(d.now()) { // answers to forged VERIFYs are budgeted too
 			d.count("verify_refused")
 			return
 		}
-		var successor netip.Prefix
-		if ours && h.done && !d.serves(h) {
-			// The client's PLAT asks about a handover by another node:
-			// ours went to h.to, which may have handed the client on
-			// to the asker before the PLAT took h.to's ROAM. Name it.
-			successor = h.to
-			d.count("verify_refused_successor")
-		} else {
-			d.count("verify_refused")
-		}
-		d.answerVerify(&handover{}, w, false, successor)
+		d.answerAsk(&handover{}, w, false)
 		return
 	}
 	switch {
 	case h.done:
-		d.count("verify_confirmed")
-		d.answerVerify(h, w, true, netip.Prefix{})
+		d.answerAsk(h, w, !d.serves(h))
 	case h.probed && h.present:
-		d.count("verify_refused")
-		d.answerVerify(h, w, false, netip.Prefix{})
+		d.answerAsk(h, w, false)
 	default: // ACK or probe still outstanding: answer when they are in
 		for i := range h.waiting {
-			if h.waiting[i].from == from {
+			if h.waiting[i].from == from && h.waiting[i].to == w.to {
 				h.waiting[i].echo = m.Nonce
 				return
 			}

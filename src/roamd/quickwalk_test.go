@@ -146,3 +146,34 @@ func TestSuccessorChainSupersedes(t *testing.T) {
 		t.Fatalf("D lost its client: %+v", cv)
 	}
 }
+
+// D -> A -> B while D's handover to A is still open (its presence probe
+// has not answered): the PLAT asks D about B, D defers the answer, and
+// once its handover to A is done it names A, which confirms B.
+func TestSuccessorOfAnOpenHandover(t *testing.T) {
+	n := newFakeNet()
+	// A before D: once both hold the client's node-client-IP, B's CLAIM
+	// goes to A, the node that serves the client
+	A, B, D, C := n.add(t, "a", false, nil), n.add(t, "b", false, nil), n.add(t, "d", false, nil), n.add(t, "c", true, nil)
+	leaseAtD(t, D)
+	var probes []func() func()
+	D.m.spawn = func(job func() func()) { probes = append(probes, job) }
+	A.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "A takes the client, D's probe held", func() bool { return len(A.m.clients()) == 1 && len(probes) == 1 })
+	B.seen(clientMAC, netip.Addr{})
+	n.waitFor(t, "A hands the client to B", func() bool { return len(A.m.clients()) == 0 && len(B.m.clients()) == 1 })
+	n.waitFor(t, "the PLAT asks D about A and B", func() bool { return C.m.counters()["verify_sent"] == 2 })
+	for _, job := range probes {
+		res := job()
+		D.do(func(*machine) { res() })
+	}
+	bIP := addrmap.Embed(clatOf("b"), clientIP)
+	dIP := addrmap.Embed(clatOf("d"), clientIP)
+	n.waitFor(t, "C steering to B", func() bool { return C.has(func(k *recKernel) bool { return k.steer[dIP] == bIP }) })
+	if c := D.m.counters(); c["verify_refused_successor"] != 1 || c["verify_confirmed"] != 1 {
+		t.Errorf("D counters: %v", c)
+	}
+	if cv := B.m.clients(); len(cv) != 1 || C.m.counters()["roam_refused"] != 0 {
+		t.Fatalf("B: %+v, PLAT counters %v", cv, C.m.counters())
+	}
+}
