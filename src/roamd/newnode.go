@@ -347,7 +347,6 @@ func (d *machine) onInfo(m *roamproto.Message, from netip.AddrPort) {
 		d.release(old, "roamed in again")
 	}
 	d.cl[key] = cl
-	d.forgetHandover(cl)
 	d.count("client_roamed_in")
 	d.log.Info("client roamed in", "mac", key, "ip", cl.IP, "clat", cl.Origin, "plat", cl.PLAT, "from", from.Addr())
 	d.setNeigh(cl.IP, cl.MAC)

@@ -392,21 +392,12 @@ func (d *machine) onVerify(m *roamproto.Message, from netip.AddrPort) {
 }
 
 // serves reports whether the client of handover record h is served here
-// (again): then the record is history and names no successor.
+// (again, whichever way it came back): then the record is history. It
+// confirms nothing, or a late ROAM of the node it went to would take the
+// client back, and names no successor.
 func (d *machine) serves(h *handover) bool {
 	c := d.cl[h.mac]
 	return c != nil && c.IP == h.ip && addrmap.Embed(c.Origin, c.IP) == h.key
-}
-
-// forgetHandover drops the record of handing c away: c is served here
-// again, and a record that confirmed the old handover would let a late
-// ROAM of the node it went to take it back.
-func (d *machine) forgetHandover(c *Client) {
-	key := addrmap.Embed(c.Origin, c.IP)
-	if h := d.ho[key]; h != nil {
-		d.answerWaiting(h, false)
-		delete(d.ho, key)
-	}
 }
 
 // sweepHandovers forgets records whose time is up.

@@ -61,6 +61,22 @@ func walkHome(t *testing.T, n *fakeNet, D, A, B, C *node) (fromB, fromD *holdTyp
 	return fromB, fromD
 }
 
+// afterLate lets a late message go (release), gives the PLAT time to ask
+// about it, and checks that the client is still at home: no steering at
+// the PLAT C, and D serves it.
+func afterLate(t *testing.T, n *fakeNet, C, D *node, release func(), what string) {
+	t.Helper()
+	release()
+	n.advance(t, 2*C.m.cfg.VerifyInterval)
+	dIP := addrmap.Embed(clatOf("d"), clientIP)
+	if C.has(func(k *recKernel) bool { return k.steer[dIP].IsValid() }) || len(C.m.st) != 0 {
+		t.Fatalf("%s steered the client away from home: %v", what, C.m.st)
+	}
+	if cv := D.m.clients(); len(cv) != 1 || cv[0].IP != clientIP.String() {
+		t.Fatalf("D lost its client: %+v (counters %v)", cv, D.m.counters())
+	}
+}
+
 func TestQuickWalkHomeBeforeRoam(t *testing.T) {
 	n := newFakeNet()
 	D, A, B, C := n.add(t, "d", false, nil), n.add(t, "a", false, nil), n.add(t, "b", false, nil), n.add(t, "c", true, nil)
@@ -75,43 +91,29 @@ func TestQuickWalkHomeBeforeRoam(t *testing.T) {
 	}
 	// B's ROAM arrives late: the PLAT asks D, which serves the client and
 	// refuses; nothing moves.
-	hold.release()
-	n.advance(t, 2*C.m.cfg.VerifyInterval)
-	if C.has(func(k *recKernel) bool { return k.steer[dIP].IsValid() }) || len(C.m.st) != 0 {
-		t.Errorf("the late ROAM steered the client away from home: %v", C.m.st)
-	}
-	if cv := D.m.clients(); len(cv) != 1 || cv[0].IP != clientIP.String() {
-		t.Fatalf("D lost its client: %+v (counters %v)", cv, D.m.counters())
-	}
+	afterLate(t, n, C, D, hold.release, "the late ROAM")
 	if c := C.m.counters(); c["roam_refused"] != 1 {
 		t.Errorf("the late ROAM was not refused: %v", c)
 	}
 }
 
 // D -> A -> D with A's ROAM held until the client is home: the late ROAM
-// must not steer the client to A. D forgot its record of the handover to
-// A when it took the client back, so it refuses (before, it confirmed).
+// must not steer the client to A. D serves the client again, so its
+// record of the handover to A confirms nothing: it refuses (before, it
+// confirmed).
 func TestLateRoamAfterHomeComing(t *testing.T) {
 	n := newFakeNet()
 	D, A, C := n.add(t, "d", false, nil), n.add(t, "a", false, nil), n.add(t, "c", true, nil)
 	leaseAtD(t, D)
-	dIP := addrmap.Embed(clatOf("d"), clientIP)
 	hold := &holdType{inner: A.m.w.tx, t: roamproto.TypeRoam}
 	A.m.w.tx = hold
 	A.seen(clientMAC, netip.Addr{})
 	n.waitFor(t, "D hands the client to A", func() bool { return len(D.m.clients()) == 0 && len(A.m.clients()) == 1 })
 	D.seen(clientMAC, netip.Addr{})
 	n.waitFor(t, "A hands the client home to D", func() bool { return len(A.m.clients()) == 0 && len(D.m.clients()) == 1 })
-	hold.release()
-	n.advance(t, 2*C.m.cfg.VerifyInterval)
-	if C.has(func(k *recKernel) bool { return k.steer[dIP].IsValid() }) || len(C.m.st) != 0 {
-		t.Fatalf("the late ROAM steered the client away from home: %v", C.m.st)
-	}
+	afterLate(t, n, C, D, hold.release, "the late ROAM")
 	if c := C.m.counters(); c["roam_refused"] == 0 {
 		t.Errorf("the late ROAM was not refused: %v", c)
-	}
-	if cv := D.m.clients(); len(cv) != 1 {
-		t.Fatalf("D lost its client: %+v", cv)
 	}
 }
 
@@ -122,7 +124,6 @@ func TestLateRoamAfterHomeComing(t *testing.T) {
 func TestSuccessorChainSupersedes(t *testing.T) {
 	n := newFakeNet()
 	D, A, B, C := n.add(t, "d", false, nil), n.add(t, "a", false, nil), n.add(t, "b", false, nil), n.add(t, "c", true, nil)
-	dIP := addrmap.Embed(clatOf("d"), clientIP)
 	fromB, fromD := walkHome(t, n, D, A, B, C)
 	confirms := &holdType{inner: A.m.w.tx, t: roamproto.TypeConfirm}
 	A.m.w.tx = confirms
@@ -134,16 +135,9 @@ func TestSuccessorChainSupersedes(t *testing.T) {
 	if len(confirms.held) == 0 {
 		t.Fatal("A sent no CONFIRM to hold")
 	}
-	confirms.release()
-	n.advance(t, 2*C.m.cfg.VerifyInterval)
-	if C.has(func(k *recKernel) bool { return k.steer[dIP].IsValid() }) || len(C.m.st) != 0 {
-		t.Fatalf("A's late CONFIRM steered the client away from home: %v", C.m.st)
-	}
+	afterLate(t, n, C, D, confirms.release, "A's late CONFIRM")
 	if c := C.m.counters(); c["verify_superseded"] != 1 || c["drop_confirm_unknown"] == 0 {
 		t.Errorf("PLAT counters: %v", c)
-	}
-	if cv := D.m.clients(); len(cv) != 1 {
-		t.Fatalf("D lost its client: %+v", cv)
 	}
 }
 
